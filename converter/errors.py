@@ -1,0 +1,55 @@
+"""The errors srconvert reports, and the exit code each one means.
+
+Every error a user can cause or fix is one of these; the CLI prints it as one
+or two lines (what, which file, what to do) and exits with its code. Anything
+else is a bug and shows a traceback only under `--debug`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_PARITY_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_ENVIRONMENT = 3
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 every artifact passed parity; 1 some artifact failed parity "
+    "(each is named); 2 bad input or usage; 3 missing runtime or environment problem."
+)
+
+
+class SrconvertError(Exception):
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.hint = hint
+
+    def lines(self) -> list[str]:
+        where = f"{self.path}: " if self.path is not None else ""
+        lines = [f"error: {where}{self.message}"]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return lines
+
+
+class BadInput(SrconvertError):
+    """The source, an option or the output folder is wrong (exit 2)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ParityFailed(SrconvertError):
+    """At least one artifact does not compute what the source computes (exit 1)."""
+
+    exit_code = EXIT_PARITY_FAILED
+
+
+class EnvironmentProblem(SrconvertError):
+    """A runtime or package srconvert needs is missing or broken (exit 3)."""
+
+    exit_code = EXIT_ENVIRONMENT

@@ -1,0 +1,91 @@
+"""The canonical model: one tf_keras model every emitter works from.
+
+Whatever the source (Keras 2 or 3, SavedModel, a TFJS bundle), its fixed
+topology is rebuilt in tf_keras with srconvert's own custom layer classes and
+given the source's weights. TFJS's layers format is Keras 2's, so this is
+also what proves the fixed topology is loadable before any JavaScript runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import custom_layers
+from converter import tf_runtime
+from converter.errors import BadInput
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    params: int
+    input_channels: int
+    scale: int
+    input_shape: list[int | None]
+    """Batch input shape, e.g. [None, None, None, 3]."""
+
+
+def keras2_custom_objects(user_layers: dict[str, type]) -> dict[str, type]:
+    keras = tf_runtime.tf_keras()
+    objects = {spec.name: spec.keras_class(keras) for spec in custom_layers.LAYERS}
+    objects.update(user_layers)
+    return objects
+
+
+def build(fixed_topology: dict[str, Any], layer_weights: dict[str, list[Any]], user_layers: dict[str, type], path) -> Any:
+    keras = tf_runtime.tf_keras()
+    objects = keras2_custom_objects(user_layers)
+    try:
+        model = keras.models.model_from_json(json.dumps(fixed_topology), custom_objects=objects)
+    except Exception as exc:  # Keras reports unknown classes and bad configs as assorted errors
+        raise BadInput(
+            f"the topology cannot be rebuilt in Keras: {' '.join(str(exc).split())[:300]}",
+            path=path,
+            hint="run `srconvert inspect` on it; unknown layers need --custom-layer module:Class",
+        ) from None
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        values = layer_weights.get(layer.name)
+        expected = [tuple(w.shape) for w in layer.weights]
+        found = [tuple(np.shape(v)) for v in values or []]
+        if found != expected:
+            raise BadInput(
+                f"layer {layer.name!r} has weights shaped {found or 'nothing'}, its config needs {expected}",
+                path=path,
+                hint="the weights do not belong to this topology; re-export the model",
+            )
+        layer.set_weights(values)
+    return model
+
+
+def facts(model: Any) -> ModelFacts:
+    shape = [None if d is None else int(d) for d in model.inputs[0].shape]
+    if len(model.inputs) != 1 or len(model.outputs) != 1 or len(shape) != 4:
+        raise BadInput(
+            f"the model takes {len(model.inputs)} input(s) shaped {shape} and gives {len(model.outputs)} output(s); "
+            "srconvert converts single-image models (one NHWC image in, one out)",
+            hint="export just the super-resolution network",
+        )
+    height = shape[1] or 16
+    width = shape[2] or 16
+    probe = np.zeros((1, height, width, shape[3]), np.float32)
+    out = model(probe, training=False).numpy()
+    if out.ndim != 4 or out.shape[1] % height or out.shape[2] % width:
+        raise BadInput(
+            f"the model maps {probe.shape[1:3]} to {out.shape[1:3]}: not an integer upscale",
+            hint="srconvert converts super-resolution models",
+        )
+    return ModelFacts(
+        params=int(model.count_params()),
+        input_channels=int(shape[3]),
+        scale=int(out.shape[1] // height),
+        input_shape=shape,
+    )
+
+
+def topology_of(model: Any) -> dict[str, Any]:
+    return json.loads(model.to_json())

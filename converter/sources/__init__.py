@@ -1,0 +1,61 @@
+"""Source loaders: a path in, a `Source` out.
+
+`describe` reads what a file says about itself (format, Keras version, the
+topology JSON) without TensorFlow, for `inspect` and the input checks.
+`load` then brings the model up in its own Keras, once, for its weights and as
+the parity reference. One module per format family; `LOADERS` maps formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from converter.sources import detect, keras_archive, keras_h5, savedmodel, tfjs_layers
+
+
+@dataclass
+class SourceInfo:
+    path: Path
+    format: str
+    keras_version: str | None
+    topology: dict[str, Any]
+    """The `{class_name, config}` model object exactly as the source holds it."""
+
+
+@dataclass
+class LoadOptions:
+    user_layers: dict[str, type] = field(default_factory=dict)
+    allow_lambda: bool = False
+
+
+@dataclass
+class Source:
+    info: SourceInfo
+    layer_weights: dict[str, list[Any]]
+    """Weights per top-level layer name, in that layer's Keras order."""
+    reference: Callable[[Any], Any] | None
+    """The source model in its own runtime (NHWC batch in, NHWC batch out);
+    None when the canonical model is the source itself (a TFJS folder)."""
+
+
+_MODULES = {
+    detect.KERAS2_H5: keras_h5,
+    detect.KERAS3_H5: keras_h5,
+    detect.KERAS3_ARCHIVE: keras_archive,
+    detect.SAVEDMODEL: savedmodel,
+    detect.TFJS_LAYERS: tfjs_layers,
+}
+
+
+def describe(path: Path) -> SourceInfo:
+    path = Path(path)
+    fmt = detect.detect_format(path)
+    version, topology = _MODULES[fmt].describe(path, fmt)
+    return SourceInfo(path=path, format=fmt, keras_version=version, topology=topology)
+
+
+def load(info: SourceInfo, options: LoadOptions) -> Source:
+    weights, reference = _MODULES[info.format].load(info, options)
+    return Source(info=info, layer_weights=weights, reference=reference)

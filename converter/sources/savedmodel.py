@@ -1,0 +1,49 @@
+"""TensorFlow SavedModel folders written by tf_keras (`model.save(dir)`).
+
+tf_keras stores the Keras config in `keras_metadata.pb` beside the graph; that
+is what makes a SavedModel convertible to a TFJS layers model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from converter import tf_runtime
+from converter.errors import BadInput
+from converter.sources import native
+
+
+def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any]]:
+    metadata_file = path / "keras_metadata.pb"
+    if not metadata_file.is_file():
+        raise BadInput(
+            "a SavedModel without keras_metadata.pb: it holds a graph but no Keras layers",
+            path=path,
+            hint="save it with tf_keras `model.save(dir)`, or convert the Keras checkpoint it came from",
+        )
+    tf_runtime.tf_keras()
+    from tf_keras.protobuf import saved_metadata_pb2
+
+    saved = saved_metadata_pb2.SavedMetadata()
+    try:
+        saved.ParseFromString(metadata_file.read_bytes())
+        root = next(node for node in saved.nodes if node.node_path == "root")
+        metadata = json.loads(root.metadata)
+    except (StopIteration, ValueError, Exception) as exc:  # protobuf's DecodeError has no public base
+        raise BadInput(f"unreadable keras_metadata.pb ({exc})", path=metadata_file) from None
+    version = metadata.get("keras_version") or None
+    return version, {"class_name": metadata.get("class_name"), "config": metadata.get("config", {})}
+
+
+def load(info, options):
+    keras = tf_runtime.tf_keras()
+    objects = native.custom_objects(keras, info.topology, options.user_layers)
+    model = native.load_natively(
+        info.path,
+        lambda: keras.models.load_model(
+            str(info.path), custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
+        ),
+    )
+    return native.layer_weights(model), native.keras_call(model)

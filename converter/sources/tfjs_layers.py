@@ -1,0 +1,64 @@
+"""TensorFlow.js layers-model folders: re-quantize or repair existing bundles.
+
+The weights are read with tensorflowjs's own reader (quantized weights come
+back dequantized), and the repaired canonical model is the parity reference.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from converter import tf_runtime
+from converter.errors import BadInput
+from converter.sources.detect import read_json
+from converter.topology import model_config
+
+
+def model_json_path(path: Path) -> Path:
+    return path if path.name == "model.json" else path / "model.json"
+
+
+def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any]]:
+    document = read_json(model_json_path(path))
+    topology = document.get("modelTopology") or {}
+    version = topology.get("keras_version")
+    return version, model_config(topology)
+
+
+def weight_files(model_json: Path, manifest: list[dict[str, Any]]) -> list[Path]:
+    """The shard files the manifest names, refusing any outside the folder."""
+    folder = model_json.parent.resolve()
+    files = []
+    for group in manifest:
+        for name in group.get("paths", []):
+            target = (folder / name).resolve()
+            if folder not in target.parents:
+                raise BadInput(
+                    f"weights path {name!r} leaves the model's folder",
+                    path=model_json,
+                    hint="weights must sit beside model.json",
+                )
+            if not target.is_file():
+                raise BadInput(f"missing weights file {name}", path=model_json, hint="copy the whole bundle folder")
+            files.append(target)
+    return files
+
+
+def load(info, options):
+    model_json = model_json_path(info.path)
+    manifest = read_json(model_json).get("weightsManifest") or []
+    weight_files(model_json, manifest)
+    tf_runtime.tensorflowjs()
+    from tensorflowjs import read_weights
+
+    try:
+        entries = read_weights.read_weights(manifest, str(model_json.parent), flatten=True)
+    except (ValueError, KeyError, OSError) as exc:
+        raise BadInput(f"unreadable weights ({exc})", path=model_json, hint="copy the whole bundle folder") from None
+    grouped: OrderedDict[str, list[Any]] = OrderedDict()
+    for entry in entries:
+        layer = entry["name"].rsplit("/", 1)[0] if "/" in entry["name"] else entry["name"]
+        grouped.setdefault(layer, []).append(entry["data"])
+    return dict(grouped), None
