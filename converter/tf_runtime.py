@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 
 
-def quiet() -> None:
+_stderr_redirected = False
+
+
+def quiet(debug: bool = False) -> None:
+    """Silence library chatter; with `debug`, leave every log on."""
+    if debug:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
@@ -24,6 +31,23 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+    _silence_native_stderr()
+
+
+def _silence_native_stderr() -> None:
+    """TensorFlow's C++ code logs straight to file descriptor 2, past every
+    Python setting. Point fd 2 at /dev/null and keep Python's sys.stderr on a
+    duplicate of the real one, so srconvert's own messages still show."""
+    global _stderr_redirected
+    if _stderr_redirected:
+        return
+    sys.stderr.flush()
+    real = os.dup(2)
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding="utf-8", errors="replace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    _stderr_redirected = True
 
 
 def tensorflow():

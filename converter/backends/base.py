@@ -1,0 +1,44 @@
+"""The one interface every runtime runner sits behind (after Polygraphy):
+activate, infer, deactivate. The parity comparator never sees a runner; it
+only gets the arrays runners return."""
+
+from __future__ import annotations
+
+import abc
+import time
+
+import numpy as np
+
+
+class Runner(abc.ABC):
+    runtime: str = "?"
+    """Short name of the runtime, as reports show it (e.g. `tfjs-wasm`)."""
+
+    def __init__(self) -> None:
+        self.last_ms: float = float("nan")
+
+    def activate(self) -> None:
+        """Load the model; cheap to call twice."""
+
+    @abc.abstractmethod
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """NHWC float32 batch in, NHWC float32 batch out; sets `last_ms`."""
+
+    def deactivate(self) -> None:
+        """Release the model."""
+
+    def __enter__(self) -> "Runner":
+        self.activate()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.deactivate()
+
+
+class Stopwatch:
+    def __enter__(self) -> "Stopwatch":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ms = (time.perf_counter() - self.start) * 1000.0

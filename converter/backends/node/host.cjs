@@ -1,0 +1,111 @@
+// srconvert's Node host: one long-lived process that loads bundles into the
+// JavaScript runtimes (TensorFlow.js; onnxruntime-web later) and runs them.
+//
+// Protocol: one JSON request per line on stdin, one JSON reply per line on
+// stdout. Tensors travel as base64 float32. Everything the runtimes print goes
+// to stderr, so stdout carries nothing but replies.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const readline = require('readline');
+
+const reply = (message) => process.stdout.write(JSON.stringify(message) + '\n');
+for (const level of ['log', 'info', 'warn', 'debug']) console[level] = (...args) => console.error(...args);
+
+let tf = null;
+const models = new Map();
+
+async function init({ backend }) {
+  tf = require('@tensorflow/tfjs');
+  if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js backend ${backend} failed to initialise`);
+  await tf.ready();
+  return { tfjs: tf.version.tfjs, backend: tf.getBackend() };
+}
+
+// Read a bundle from disk the way a browser fetches it: model.json, then the
+// shards its weightsManifest names (which must stay inside the bundle folder).
+function readBundle(modelJson) {
+  const dir = path.dirname(path.resolve(modelJson));
+  const doc = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
+  const weightSpecs = [];
+  const buffers = [];
+  for (const group of doc.weightsManifest || []) {
+    for (const p of group.paths) {
+      const file = path.resolve(dir, p);
+      if (!file.startsWith(dir + path.sep)) throw new Error(`weights path ${p} leaves the bundle folder`);
+      buffers.push(fs.readFileSync(file));
+    }
+    weightSpecs.push(...group.weights);
+  }
+  const all = Buffer.concat(buffers);
+  return {
+    modelTopology: doc.modelTopology,
+    weightSpecs,
+    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+    format: doc.format,
+    generatedBy: doc.generatedBy,
+    convertedBy: doc.convertedBy,
+    signature: doc.signature,
+    userDefinedMetadata: doc.userDefinedMetadata,
+    modelInitializer: doc.modelInitializer,
+  };
+}
+
+async function load({ handle, kind, modelJson, customLayers }) {
+  if (customLayers) require(path.resolve(customLayers)).registerCustomLayers(tf);
+  const artifacts = readBundle(modelJson);
+  const handler = { load: async () => artifacts };
+  const model = kind === 'graph' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
+  models.set(handle, { kind, model });
+  return {};
+}
+
+function decode(b64, shape) {
+  const bytes = Buffer.from(b64, 'base64');
+  const data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return tf.tensor(Float32Array.from(data), shape, 'float32');
+}
+
+async function infer({ handle, shape, data }) {
+  const entry = models.get(handle);
+  if (!entry) throw new Error(`no model loaded as ${handle}`);
+  const x = decode(data, shape);
+  const start = performance.now();
+  let y = entry.kind === 'graph' ? entry.model.execute(x) : entry.model.predict(x);
+  if (Array.isArray(y)) y = y[0];
+  else if (!(y instanceof tf.Tensor)) y = Object.values(y)[0];
+  const values = await y.data();
+  const ms = performance.now() - start;
+  const out = { shape: y.shape, data: Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64'), ms };
+  tf.dispose([x, y]);
+  return out;
+}
+
+async function unload({ handle }) {
+  const entry = models.get(handle);
+  if (entry) entry.model.dispose();
+  models.delete(handle);
+  return {};
+}
+
+const ops = { init, load, infer, unload };
+
+async function main() {
+  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let request = {};
+    try {
+      request = JSON.parse(line);
+      const op = ops[request.op];
+      if (!op) throw new Error(`unknown op ${request.op}`);
+      reply({ id: request.id, ok: true, ...(await op(request)) });
+    } catch (error) {
+      reply({ id: request.id, ok: false, error: String(error && error.message ? error.message : error) });
+    }
+  }
+}
+
+main();

@@ -1,0 +1,52 @@
+"""Checks on a source's topology, made before any heavy work starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import custom_layers
+from converter.errors import BadInput
+from converter.topology import MODEL_CLASSES, TFJS_LAYER_CLASSES, iter_layers
+
+# Keras built-ins that TensorFlow.js has no layer for. A model using one still
+# converts to a TFJS graph model, but not to a layers model.
+KERAS_ONLY_LAYER_CLASSES = frozenset(
+    """Lambda Subtract UpSampling1D UpSampling3D Cropping1D Cropping3D ZeroPadding1D
+    ZeroPadding3D SeparableConv1D DepthwiseConv1D Normalization GroupNormalization
+    UnitNormalization Attention MultiHeadAttention Conv1DTranspose""".split()
+)
+
+
+def _class(layer: dict[str, Any]) -> str:
+    return custom_layers.plain_class_name(layer.get("class_name", ""))
+
+
+def check_layers(model: dict[str, Any], path, user_layers: dict[str, type], allow_lambda: bool) -> None:
+    """Refuse Lambda layers (they carry code) and custom layers nobody defined."""
+    for layer in iter_layers(model):
+        name, cls = layer.get("name") or layer.get("config", {}).get("name"), _class(layer)
+        if cls == "Lambda" and not allow_lambda:
+            raise BadInput(
+                f"layer {name!r} is a Lambda: it holds Python code that would run when loaded",
+                path=path,
+                hint="re-export with a registered layer, or pass --allow-lambda if you trust this file",
+            )
+        if custom_layers.find(cls) or cls in user_layers or cls in MODEL_CLASSES:
+            continue
+        if cls not in TFJS_LAYER_CLASSES and cls not in KERAS_ONLY_LAYER_CLASSES:
+            raise BadInput(
+                f"unknown custom layer class {cls!r} (layer {name!r})",
+                path=path,
+                hint="srconvert knows PixelShuffle and MultiplyBeta; add yours with --custom-layer module:Class",
+            )
+
+
+def layers_without_tfjs_twin(model: dict[str, Any], user_js: set[str]) -> list[str]:
+    """Classes a TFJS layers model could not deserialise."""
+    missing = set()
+    for layer in iter_layers(model):
+        cls = _class(layer)
+        if custom_layers.find(cls) or cls in user_js or cls in TFJS_LAYER_CLASSES or cls in MODEL_CLASSES:
+            continue
+        missing.add(cls)
+    return sorted(missing)

@@ -1,0 +1,195 @@
+"""The `srconvert` command line.
+
+Only click and this package's light modules are imported at start-up: every
+command imports what it needs when it runs, so `--help` and `--version` stay
+instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from converter import __version__
+from converter.errors import EXIT_CODES_HELP, SrconvertError
+
+PRECISION_CHOICES = ("float32", "float16", "uint16", "uint8")
+
+
+class _Group(click.Group):
+    """Turns srconvert's errors into their one- or two-line message and exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SrconvertError as error:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            for line in error.lines():
+                click.echo(line, err=True)
+            sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: nothing was written to the destination", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="srconvert")
+@click.option("--debug", is_flag=True, help="Show tracebacks and library logs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Convert super-resolution checkpoints into TensorFlow.js bundles and prove,
+    in the real runtimes, that each computes what the source computed."""
+    ctx.obj = {"debug": debug}
+
+
+def _csv(choices: tuple[str, ...], option: str):
+    def parse(ctx, param, value: str) -> tuple[str, ...]:
+        items = tuple(item.strip() for item in value.split(",") if item.strip())
+        bad = [item for item in items if item not in choices]
+        if bad or not items:
+            raise click.BadParameter(f"{', '.join(bad) or 'nothing'}; choose from {', '.join(choices)}", param_hint=option)
+        return tuple(dict.fromkeys(items))
+
+    return parse
+
+
+def _input_range(ctx, param, value: str) -> tuple[float, float]:
+    if value not in ("0:1", "0:255"):
+        raise click.BadParameter("use 0:1 or 0:255", param_hint="--input-range")
+    low, high = value.split(":")
+    return float(low), float(high)
+
+
+def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
+    from converter.user_layers import load_user_layers
+
+    return load_user_layers(specs)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (created atomically).")
+@click.option("--format", "formats", default="tfjs", show_default=True, callback=_csv(("tfjs",), "--format"), help="Comma list of output formats.")
+@click.option("--quantize", "precisions", default="float32,float16,uint8", show_default=True,
+              callback=_csv(PRECISION_CHOICES, "--quantize"), help="Comma list of precisions, one bundle folder each.")
+@click.option("--tfjs-model", "tfjs_models", default="layers", show_default=True, callback=_csv(("layers", "graph"), "--tfjs-model"),
+              help="TFJS model kind: layers (needs custom-layers.js), graph (needs none), or both.")
+@click.option("--input-range", default="0:1", show_default=True, callback=_input_range, help="Pixel range the model expects.")
+@click.option("--no-verify", is_flag=True, help="Skip the parity check (a warning is printed).")
+@click.option("--force", is_flag=True, help="Replace a non-empty output folder (only at the final rename).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout; no progress.")
+@click.option("--tfjs-backend", type=click.Choice(["wasm", "cpu"]), default="wasm", show_default=True, help="TensorFlow.js backend for parity.")
+@click.option("--gate", "gates", multiple=True, metavar="PRECISION:METRIC=VALUE",
+              help="Override a parity gate, e.g. uint8:psnr=38 or float32:max_abs_rel=1e-3.")
+@click.option("--parity-images", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder of PNG photos for parity (default: fixtures/images).")
+@click.option("--custom-layer", "custom_layer_specs", multiple=True, metavar="MODULE:CLASS",
+              help="Load a custom Keras layer class of your own (repeatable).")
+@click.option("--allow-lambda", is_flag=True, help="Load Lambda layers (runs code from the file: trusted files only).")
+@click.option("--no-fix", "no_fix", multiple=True, metavar="NAME", help="Disable a named fix (see `srconvert inspect`).")
+@click.pass_context
+def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, no_verify, force, as_json,
+            tfjs_backend, gates, parity_images, custom_layer_specs, allow_lambda, no_fix):
+    """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder) into OUT."""
+    from converter import tf_runtime
+    from converter.convert import ConvertOptions
+    from converter.convert import convert as run_convert
+    from converter.fixes import FIX_NAMES
+    from converter.parity import report
+    from converter.parity.gates import parse_overrides
+    from converter.parity.inputs import DEFAULT_IMAGES
+    from converter.progress import Progress
+
+    unknown = [name for name in no_fix if name not in FIX_NAMES]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}; fixes are {', '.join(FIX_NAMES)}", param_hint="--no-fix")
+    if no_verify:
+        click.echo("warning: --no-verify: the bundle is NOT checked against the source", err=True)
+    if allow_lambda:
+        click.echo("warning: --allow-lambda: Lambda layers run Python code from the file", err=True)
+    tf_runtime.quiet(debug=ctx.obj["debug"])
+    options = ConvertOptions(
+        source=source,
+        out=out,
+        formats=formats,
+        precisions=precisions,
+        tfjs_models=tfjs_models,
+        input_range=input_range,
+        verify=not no_verify,
+        force=force,
+        backend=tfjs_backend,
+        gates=parse_overrides(gates),
+        images_dir=parity_images or DEFAULT_IMAGES,
+        user_layers=_load_user_layers(custom_layer_specs),
+        allow_lambda=allow_lambda,
+        disabled_fixes=frozenset(no_fix),
+    )
+    progress = Progress(False if as_json else None)
+    try:
+        result = run_convert(options, progress)
+    except SrconvertError as error:
+        if as_json:
+            click.echo(json.dumps({"error": error.message, "exit_code": error.exit_code}))
+        raise
+    if as_json:
+        click.echo(json.dumps(result.manifest, indent=2, sort_keys=True))
+    else:
+        click.echo(report.terminal_table(result.artifacts))
+        click.echo(f"wrote {out} ({len(result.artifacts)} artifacts; manifest.json, parity.md)")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def inspect(ctx, source, as_json):
+    """Describe SOURCE: format, Keras version, layers, custom layers, params,
+    scale, input range guess and the fixes a conversion would apply."""
+    from converter import tf_runtime
+    from converter.inspection import inspect_source, render
+
+    tf_runtime.quiet(debug=ctx.obj["debug"])
+    facts = inspect_source(source)
+    click.echo(json.dumps(facts, indent=2, sort_keys=True) if as_json else render(facts))
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--source", type=click.Path(path_type=Path), default=None,
+              help="Re-run parity against this source (default: the manifest's, if it still exists).")
+@click.option("--tfjs-backend", type=click.Choice(["wasm", "cpu"]), default="wasm", show_default=True)
+@click.option("--custom-layers-js", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Register these JS layers (a CommonJS file exporting registerCustomLayers) instead of the bundle's.")
+@click.option("--parity-images", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json):
+    """Check BUNDLE's files against its manifest, then re-run parity."""
+    from converter import tf_runtime
+    from converter.parity.inputs import DEFAULT_IMAGES
+    from converter.progress import Progress
+    from converter.verify_bundle import verify_bundle
+
+    tf_runtime.quiet(debug=ctx.obj["debug"])
+    outcome = verify_bundle(
+        bundle,
+        source=source,
+        backend=tfjs_backend,
+        custom_layers_js=custom_layers_js,
+        images_dir=parity_images or DEFAULT_IMAGES,
+        progress=Progress(False if as_json else None),
+    )
+    click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
+    outcome.raise_for_failure()
+
+
+def main() -> None:
+    cli(prog_name="srconvert")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""`srconvert convert`: the pipeline, one way through.
+
+source loader -> fixes -> canonical model -> emitters -> runtime runners ->
+parity comparison -> report and manifest, all inside a staging folder that is
+renamed into place only when everything passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from converter import checks, fixes, keras_model, manifest, sources, staging, tf_runtime
+from converter.emitters import custom_layers_js, tfjs
+from converter.errors import BadInput, ParityFailed
+from converter.hashing import sha256_path
+from converter.parity import gates as parity_gates
+from converter.parity import inputs as parity_inputs
+from converter.parity import report
+from converter.progress import Progress
+
+FORMATS = ("tfjs",)
+
+
+@dataclass
+class ConvertOptions:
+    source: Path
+    out: Path
+    formats: tuple[str, ...] = FORMATS
+    precisions: tuple[str, ...] = tfjs.DEFAULT_PRECISIONS
+    tfjs_models: tuple[str, ...] = ("layers",)
+    input_range: tuple[float, float] = (0.0, 1.0)
+    verify: bool = True
+    force: bool = False
+    backend: str = "wasm"
+    gates: dict[str, parity_gates.Gate] = field(default_factory=lambda: dict(parity_gates.DEFAULT_GATES))
+    images_dir: Path | None = parity_inputs.DEFAULT_IMAGES
+    user_layers: dict[str, type] = field(default_factory=dict)
+    allow_lambda: bool = False
+    disabled_fixes: frozenset[str] = frozenset()
+
+
+@dataclass
+class ConvertResult:
+    out: Path
+    manifest: dict[str, Any]
+    artifacts: list[manifest.Artifact]
+    passed: bool
+
+
+def convert(options: ConvertOptions, progress: Progress | None = None) -> ConvertResult:
+    progress = progress or Progress(False)
+    info = sources.describe(options.source)
+    checks.check_layers(info.topology, info.path, options.user_layers, options.allow_lambda)
+    _check_tfjs_layers_support(info, options)
+    staging.check_destination(options.out, options.force)
+    context = None
+    if options.verify:
+        from converter.verification import RuntimeContext
+
+        context = RuntimeContext(options.backend)
+        context.host  # fail fast (exit 3) on a missing Node before any heavy work
+
+    stage = staging.create(options.out)
+    try:
+        result = _build(info, options, stage, context, progress)
+    except BaseException:
+        staging.discard(stage)
+        raise
+    finally:
+        if context is not None:
+            context.close()
+    if not result.passed:
+        failed_dir = staging.keep_failed(stage, options.out)
+        lines = report.failed(result.artifacts)
+        raise ParityFailed(
+            f"{len(lines)} artifact(s) failed parity: " + "; ".join(lines),
+            path=options.source,
+            hint=f"the bundle is kept for inspection in {failed_dir}; see its parity.md",
+        )
+    staging.publish(stage, options.out)
+    result.out = options.out
+    return result
+
+
+def _check_tfjs_layers_support(info: sources.SourceInfo, options: ConvertOptions) -> None:
+    if "tfjs" not in options.formats or "layers" not in options.tfjs_models:
+        return
+    user_js = {name for name, cls in options.user_layers.items() if getattr(cls, "TFJS_SOURCE", None)}
+    missing = checks.layers_without_tfjs_twin(info.topology, user_js)
+    if missing:
+        raise BadInput(
+            f"TensorFlow.js has no layer for {', '.join(missing)}, so a layers model cannot load",
+            path=info.path,
+            hint="use --tfjs-model graph (needs no JavaScript layers)",
+        )
+
+
+@dataclass
+class Prepared:
+    """The source, loaded once, and the canonical model rebuilt from it."""
+
+    info: sources.SourceInfo
+    fixed_topology: dict[str, Any]
+    applied_fixes: list[fixes.AppliedFix]
+    source: sources.Source
+    model: Any
+    facts: keras_model.ModelFacts
+
+    def reference_call(self):
+        model = self.model
+        return self.source.reference or (lambda batch: model(batch, training=False).numpy())
+
+
+def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fixes: frozenset[str]) -> Prepared:
+    fixed, applied = fixes.apply_fixes(info.topology, disabled_fixes)
+    source = sources.load(info, sources.LoadOptions(user_layers, allow_lambda))
+    model = keras_model.build(fixed, source.layer_weights, user_layers, info.path)
+    return Prepared(info, fixed, applied, source, model, keras_model.facts(model))
+
+
+def check_parity(
+    prepared: Prepared,
+    artifacts: list[manifest.Artifact],
+    root: Path,
+    input_range: tuple[float, float],
+    images_dir: Path | None,
+    gates: dict[str, parity_gates.Gate],
+    context,
+    custom_layers_cjs: Path | None,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Run every artifact against the source; fill `artifact.parity` and
+    return the run's parity summary."""
+    from converter.backends.keras.runner import KerasRunner
+    from converter.verification import compute_reference, verify
+
+    progress.step("running the source model on the parity inputs")
+    inputs = parity_inputs.build(prepared.facts.input_shape, input_range, images_dir)
+    reference = compute_reference(KerasRunner(prepared.reference_call()), inputs)
+    passed = verify(artifacts, root, reference, gates, context, custom_layers_cjs, progress)
+    return {
+        "verified": True,
+        "pass": passed,
+        "reference": {
+            "runtime": reference.runtime,
+            "ms": round(reference.ms, 3),
+            "output_range": reference.value_range,
+            "inputs": [{"name": i.name, "shape": list(i.array.shape)} for i in inputs],
+        },
+    }
+
+
+def _build(info, options: ConvertOptions, stage: Path, context, progress: Progress) -> ConvertResult:
+    progress.step(f"loading {info.path} ({info.format})")
+    prepared = prepare(info, options.user_layers, options.allow_lambda, options.disabled_fixes)
+    facts = prepared.facts
+    artifacts, custom_js = _emit_tfjs(prepared.model, options, stage, progress)
+
+    document: dict[str, Any] = {
+        "tool": manifest.tool(),
+        "libraries": manifest.library_versions(),
+        "source": {
+            "path": str(options.source),
+            "sha256": sha256_path(info.path),
+            "format": info.format,
+            "keras_version": info.keras_version,
+        },
+        "model": {
+            "params": facts.params,
+            "scale": facts.scale,
+            "input_channels": facts.input_channels,
+            "input_shape": facts.input_shape,
+            "input_range": list(options.input_range),
+        },
+        "fixes": [fix.as_dict() for fix in prepared.applied_fixes],
+        "custom_layers": [layer.name for layer in custom_layers_js.used_layers(prepared.fixed_topology)],
+        "custom_layers_js": {k: p.relative_to(stage).as_posix() for k, p in custom_js.items()} if custom_js else None,
+    }
+    if context is not None:
+        summary = check_parity(
+            prepared, artifacts, stage, options.input_range, options.images_dir,
+            options.gates, context, custom_js.get("cjs"), progress,
+        )
+        document["libraries"].update(context.versions())
+    else:
+        summary = {"verified": False, "pass": None}
+    document["parity"] = summary
+    document["artifacts"] = [a.as_dict() for a in artifacts]
+    report.write(stage, artifacts, summary)
+    manifest.write(stage / manifest.MANIFEST_NAME, document)
+    return ConvertResult(stage, document, artifacts, summary["pass"] is not False)
+
+
+def _emit_tfjs(model, options: ConvertOptions, stage: Path, progress: Progress):
+    artifacts: list[manifest.Artifact] = []
+    custom_js: dict[str, Path] = {}
+    if "tfjs" not in options.formats:
+        return artifacts, custom_js
+    for kind in options.tfjs_models:
+        progress.step(f"building the TFJS {kind} model")
+        built = tfjs.layers_model(model, options.disabled_fixes) if kind == "layers" else tfjs.graph_model(model)
+        if kind == "layers":
+            used = custom_layers_js.used_layers(built.document["modelTopology"])
+            user_js = {n: cls.TFJS_SOURCE for n, cls in options.user_layers.items() if getattr(cls, "TFJS_SOURCE", None)}
+            esm, cjs = custom_layers_js.write(stage / tfjs.FOLDERS[kind], used, user_js)
+            custom_js = {"esm": esm, "cjs": cjs}
+        for precision in options.precisions:
+            progress.step(f"writing {tfjs.FOLDERS[kind]}/{precision}")
+            folder = stage / tfjs.FOLDERS[kind] / precision
+            files = tfjs.write(built, precision, folder)
+            if kind == "layers":
+                files += [custom_js["esm"], custom_js["cjs"]]  # a layers bundle cannot load without them
+            artifacts.append(
+                manifest.Artifact(
+                    format=tfjs.FORMAT_NAMES[kind],
+                    precision=precision,
+                    entry=files[0].relative_to(stage).as_posix(),
+                    files=manifest.describe_files(stage, files),
+                )
+            )
+    return artifacts, custom_js

@@ -1,0 +1,1 @@
+"""Emitters: the canonical model in, deployable artifacts out."""

@@ -1,0 +1,112 @@
+"""TensorFlow.js bundles: a layers model (needs custom-layers.js) or a graph
+model (needs nothing), each written in every precision from one in-memory
+model. tensorflowjs's own writer does the sharding and quantization, so the
+bytes are what `tensorflowjs_converter` would produce.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from converter import fixes, tf_runtime
+from converter.keras_model import topology_of
+
+PRECISIONS = ("float32", "float16", "uint16", "uint8")
+DEFAULT_PRECISIONS = ("float32", "float16", "uint8")
+MODEL_KINDS = ("layers", "graph")
+FORMAT_NAMES = {"layers": "tfjs-layers", "graph": "tfjs-graph"}
+FOLDERS = {"layers": "tfjs", "graph": "tfjs-graph"}
+
+# 4 MiB is the largest file every major browser caches; tensorflowjs's default.
+SHARD_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class TfjsModel:
+    kind: str
+    document: dict[str, Any]
+    """model.json without its weightsManifest."""
+    weights: list[dict[str, Any]]
+    """One weight group: `{name, data}` entries in the order TFJS reads them."""
+
+
+def layers_model(model: Any, disabled_fixes: frozenset[str] = frozenset()) -> TfjsModel:
+    tfjs = tf_runtime.tensorflowjs()
+    from tensorflowjs.converters import common
+
+    topology = fixes.normalise(topology_of(model), disabled_fixes)
+    topology = {
+        "class_name": topology["class_name"],
+        "config": topology["config"],
+        "keras_version": tf_runtime.tf_keras().__version__,
+        "backend": "tensorflow",
+    }
+    weights = [
+        {"name": f"{layer.name}/{_short_name(weight.name)}", "data": value}
+        for layer in model.layers
+        for weight, value in zip(layer.weights, layer.get_weights())
+    ]
+    document = {
+        "format": common.TFJS_LAYERS_MODEL_FORMAT,
+        "generatedBy": f"keras v{topology['keras_version']}",
+        "convertedBy": f"srconvert (TensorFlow.js Converter v{tfjs.__version__})",
+        "modelTopology": topology,
+    }
+    return TfjsModel("layers", document, weights)
+
+
+def graph_model(model: Any) -> TfjsModel:
+    """Traced once through a SavedModel and tensorflowjs's graph converter
+    (grappler-optimised, float32), then read back for re-quantization."""
+    tf = tf_runtime.tensorflow()
+    tf_runtime.tensorflowjs()
+    from tensorflowjs import read_weights
+    from tensorflowjs.converters import tf_saved_model_conversion_v2 as graph_converter
+
+    channels = int(model.inputs[0].shape[-1])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32, name="input")])
+    def serve(x):
+        return {"output": model(x, training=False)}
+
+    with tempfile.TemporaryDirectory(prefix="srconvert-graph-") as tmp:
+        saved, converted = Path(tmp, "saved"), Path(tmp, "tfjs")
+        module = tf.Module()
+        module.model = model
+        tf.saved_model.save(module, str(saved), signatures={"serving_default": serve})
+        graph_converter.convert_tf_saved_model(str(saved), str(converted))
+        document = json.loads((converted / "model.json").read_text())
+        weights = read_weights.read_weights(document.pop("weightsManifest"), str(converted), flatten=True)
+    document["convertedBy"] = f"srconvert ({document.get('convertedBy')})"
+    return TfjsModel("graph", document, weights)
+
+
+def write(model: TfjsModel, precision: str, out_dir: Path) -> list[Path]:
+    """Write model.json and its shards for one precision; return the files."""
+    tf_runtime.tensorflowjs()
+    from tensorflowjs import write_weights
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    quantization = None if precision == "float32" else {precision: "*"}
+    manifest = write_weights.write_weights(
+        [[dict(entry) for entry in model.weights]],
+        str(out_dir),
+        shard_size_bytes=SHARD_BYTES,
+        write_manifest=False,
+        quantization_dtype_map=quantization,
+    )
+    document = {**model.document, "weightsManifest": manifest}
+    model_json = out_dir / "model.json"
+    model_json.write_text(json.dumps(document, sort_keys=True, separators=(",", ":")), encoding="utf-8")
+    shards = [out_dir / path for group in manifest for path in group["paths"]]
+    return [model_json, *shards]
+
+
+def _short_name(weight_name: str) -> str:
+    """`conv2d/kernel:0` -> `kernel`: TFJS names weights `<layer>/<weight>`."""
+    return weight_name.split(":")[0].rsplit("/", 1)[-1]
+

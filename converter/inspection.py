@@ -1,0 +1,125 @@
+"""`srconvert inspect`: what a source is, read from its files without
+loading it into TensorFlow (a SavedModel's Keras metadata is the exception)."""
+
+from __future__ import annotations
+
+import collections
+import io
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import custom_layers
+from converter import fixes, topology
+from converter.sources import describe, detect
+from converter.sources.tfjs_layers import model_json_path
+
+
+def inspect_source(path: Path) -> dict[str, Any]:
+    info = describe(path)
+    model = info.topology
+    classes = collections.Counter(custom_layers.plain_class_name(l.get("class_name", "?")) for l in topology.iter_layers(model))
+    found_custom = sorted(
+        {l["class_name"] for l in topology.iter_layers(model) if custom_layers.find(l.get("class_name", ""))}
+    )
+    unknown = sorted(
+        name
+        for name in classes
+        if not custom_layers.find(name)
+        and name not in topology.TFJS_LAYER_CLASSES
+        and name not in topology.MODEL_CLASSES
+    )
+    _, applied = fixes.apply_fixes(model)
+    return {
+        "path": str(path),
+        "format": info.format,
+        "format_title": detect.FORMAT_TITLES[info.format],
+        "keras_version": info.keras_version,
+        "layers": sum(classes.values()),
+        "layer_classes": dict(sorted(classes.items())),
+        "custom_layers": found_custom,
+        "unknown_layers": unknown,
+        "params": _params(info),
+        "input_shape": topology.input_shape(model),
+        "scale": static_scale(model),
+        "input_range_guess": _input_range_guess(model),
+        "fixes": [fix.as_dict() for fix in applied],
+    }
+
+
+def static_scale(model: dict[str, Any]) -> int | None:
+    """The upscale factor read off the topology: the product of what upsamples
+    (PixelShuffle, UpSampling2D, strided transposed convs) over what downsamples."""
+    scale = 1.0
+    for layer in topology.iter_layers(model):
+        cls = custom_layers.plain_class_name(layer.get("class_name", ""))
+        config = layer.get("config", {})
+        spec = custom_layers.find(cls)
+        if spec is custom_layers.PIXEL_SHUFFLE:
+            scale *= spec.normalise(layer["class_name"], config)["scale"]
+        elif cls == "UpSampling2D":
+            scale *= _first(config.get("size", 2))
+        elif cls == "Conv2DTranspose":
+            scale *= _first(config.get("strides", 1))
+        elif cls in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+            scale /= _first(config.get("strides", 1))
+    return int(scale) if scale >= 1 and scale == int(scale) else None
+
+
+def _first(value: Any) -> int:
+    return int(value[0] if isinstance(value, (list, tuple)) else value)
+
+
+def _input_range_guess(model: dict[str, Any]) -> str:
+    for layer in topology.iter_layers(model):
+        if layer.get("class_name") == "Rescaling":
+            scale = float(layer.get("config", {}).get("scale", 1.0))
+            if math.isclose(scale, 1 / 255, rel_tol=1e-3):
+                return "0:255 (the model rescales by 1/255 itself)"
+    return "0:1 (no rescaling layer; the usual for ISR and ESRGAN Keras models)"
+
+
+def _params(info) -> int | None:
+    if info.format == detect.TFJS_LAYERS:
+        manifest = detect.read_json(model_json_path(info.path)).get("weightsManifest", [])
+        return sum(math.prod(w["shape"]) for group in manifest for w in group["weights"])
+    if info.format in (detect.KERAS2_H5, detect.KERAS3_H5):
+        return _h5_params(info.path)
+    if info.format == detect.KERAS3_ARCHIVE:
+        with zipfile.ZipFile(info.path) as archive:
+            return _h5_params(io.BytesIO(archive.read("model.weights.h5")))
+    return None
+
+
+def _h5_params(source) -> int:
+    import h5py
+
+    total = 0
+
+    def visit(_name, obj):
+        nonlocal total
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f":
+            total += obj.size
+
+    with h5py.File(source, "r") as handle:
+        (handle["model_weights"] if "model_weights" in handle else handle).visititems(visit)
+    return total
+
+
+def render(facts: dict[str, Any]) -> str:
+    lines = [
+        f"{facts['path']}: {facts['format_title']} ({facts['format']})",
+        f"  Keras version     {facts['keras_version'] or 'unknown'}",
+        f"  layers            {facts['layers']}: "
+        + ", ".join(f"{name} x{count}" for name, count in facts["layer_classes"].items()),
+        f"  custom layers     {', '.join(facts['custom_layers']) or 'none'}",
+        f"  params            {facts['params']:,}" if facts["params"] is not None else "  params            unknown",
+        f"  input shape       {facts['input_shape']}",
+        f"  scale             x{facts['scale']}" if facts["scale"] else "  scale             unknown",
+        f"  input range guess {facts['input_range_guess']}",
+    ]
+    if facts["unknown_layers"]:
+        lines.append(f"  UNKNOWN layers    {', '.join(facts['unknown_layers'])} (need --custom-layer module:Class)")
+    lines.append("  fixes that apply  " + (", ".join(f"{f['name']} ({f['changes']})" for f in facts["fixes"]) or "none"))
+    return "\n".join(lines)

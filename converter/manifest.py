@@ -1,0 +1,105 @@
+"""manifest.json: what a bundle holds and how it was made and verified.
+
+CI jobs and other tools read these key names; change them only with a new
+`schema_version`. Keys are sorted and no timestamp is written unless
+SOURCE_DATE_EPOCH asks for one, so identical inputs give identical bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from converter import __version__
+from converter.errors import BadInput
+from converter.hashing import sha256_file
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+PYTHON_LIBRARIES = ("tensorflow", "tf_keras", "keras", "tensorflowjs", "numpy", "h5py")
+
+
+@dataclass
+class Artifact:
+    format: str
+    precision: str
+    entry: str
+    """Relative path of the file a runtime opens, e.g. tfjs/uint8/model.json."""
+    files: list[dict[str, Any]] = field(default_factory=list)
+    parity: dict[str, Any] | None = None
+
+    @property
+    def bytes(self) -> int:
+        return sum(f["bytes"] for f in self.files)
+
+    @property
+    def name(self) -> str:
+        return f"{self.format}/{self.precision}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "precision": self.precision,
+            "entry": self.entry,
+            "files": self.files,
+            "parity": self.parity,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Artifact":
+        return cls(data["format"], data["precision"], data["entry"], list(data["files"]), data.get("parity"))
+
+
+def describe_files(root: Path, paths: list[Path]) -> list[dict[str, Any]]:
+    return [
+        {"path": p.relative_to(root).as_posix(), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in sorted(paths)
+    ]
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in PYTHON_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def created_timestamp() -> int | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return int(epoch) if epoch and epoch.isdigit() else None
+
+
+def write(path: Path, document: dict[str, Any]) -> None:
+    document = {"schema_version": SCHEMA_VERSION, **document}
+    stamp = created_timestamp()
+    if stamp is not None:
+        document["created"] = stamp
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def tool() -> dict[str, str]:
+    return {"name": "srconvert", "version": __version__}
+
+
+def read(bundle: Path) -> dict[str, Any]:
+    path = bundle / MANIFEST_NAME
+    if not path.is_file():
+        raise BadInput("no manifest.json: not an srconvert bundle", path=bundle, hint="give the folder `convert -o` wrote")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BadInput(f"manifest.json is unreadable ({exc})", path=path) from None
+    if document.get("schema_version") != SCHEMA_VERSION:
+        raise BadInput(
+            f"manifest schema_version {document.get('schema_version')} is not {SCHEMA_VERSION}",
+            path=path,
+            hint="verify it with the srconvert version that wrote it",
+        )
+    return document

@@ -1,0 +1,111 @@
+"""parity.json and parity.md: the same numbers as the manifest, as a table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from converter.manifest import Artifact
+
+COLUMNS = ("artifact", "runtime", "bytes", "max abs", "PSNR dB", "ms", "gate", "pass")
+
+
+def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
+    table = []
+    for artifact in artifacts:
+        parity = artifact.parity or {}
+        gate = parity.get("gate", {})
+        gate_text = _gate_text(gate) if gate else "-"
+        for result in parity.get("results", []) or [{}]:
+            table.append(
+                (
+                    artifact.entry,
+                    result.get("runtime", "-"),
+                    f"{artifact.bytes:,}",
+                    _number(result.get("max_abs"), "{:.2e}"),
+                    _psnr(result),
+                    _number(result.get("ms"), "{:.1f}"),
+                    gate_text,
+                    _verdict(result),
+                )
+            )
+    return table
+
+
+def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(artifacts)]
+    if reference:
+        lines.append("")
+        lines.append(
+            f"Reference: the source model in {reference['runtime']} "
+            f"({reference['ms']:.1f} ms median) on {len(reference['inputs'])} inputs: "
+            + ", ".join(f"{i['name']} {i['shape'][2]}x{i['shape'][1]}" for i in reference["inputs"])
+            + "."
+        )
+    failures = [row for row in rows(artifacts) if row[-1] != "pass"]
+    for row in failures:
+        lines.append(f"\nFAILED: {row[0]} in {row[1]}")
+    return "\n".join(lines) + "\n"
+
+
+def terminal_table(artifacts: list[Artifact]) -> str:
+    table = [COLUMNS, *rows(artifacts)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)
+
+
+def document(artifacts: list[Artifact], summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **summary,
+        "artifacts": [
+            {"format": a.format, "precision": a.precision, "entry": a.entry, "bytes": a.bytes, "parity": a.parity}
+            for a in artifacts
+        ],
+    }
+
+
+def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any]) -> None:
+    (out / "parity.json").write_text(
+        json.dumps(document(artifacts, summary), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    (out / "parity.md").write_text(markdown(artifacts, summary.get("reference")), encoding="utf-8")
+
+
+def failed(artifacts: list[Artifact]) -> list[str]:
+    names = []
+    for artifact in artifacts:
+        for result in (artifact.parity or {}).get("results", []):
+            if not result.get("pass"):
+                why = result.get("error") or f"PSNR {_psnr(result)} dB, max abs {_number(result.get('max_abs'), '{:.2e}')}"
+                names.append(f"{artifact.entry} in {result.get('runtime')}: {why}")
+    return names
+
+
+def _gate_text(gate: dict[str, Any]) -> str:
+    if gate["metric"] == "psnr":
+        return f">= {gate['threshold']:g} dB"
+    return f"<= {gate['threshold']:g} x range"
+
+
+def _verdict(result: dict[str, Any]) -> str:
+    if not result:
+        return "not run"
+    return "pass" if result.get("pass") else "FAIL"
+
+
+def _psnr(result: dict[str, Any]) -> str:
+    if result.get("error"):
+        return "-"
+    value = result.get("psnr_db")
+    return "inf" if value is None and "max_abs" in result else _number(value, "{:.1f}")
+
+
+def _number(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return fmt.format(value)

@@ -1,0 +1,116 @@
+"""Runs every artifact in its real runtime on the shared parity inputs and
+judges it against the reference: runners produce arrays, `parity.metrics`
+and `parity.gates` judge them."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.backends.base import Runner
+from converter.backends.node.host import NodeError, NodeHost
+from converter.backends.tfjs.runner import TfjsRunner
+from converter.manifest import Artifact
+from converter.parity import metrics as parity_metrics
+from converter.parity.gates import Gate
+from converter.parity.inputs import ParityInput
+from converter.progress import Progress
+
+
+@dataclass
+class Reference:
+    inputs: list[ParityInput]
+    outputs: list[np.ndarray]
+    value_range: float
+    ms: float
+    runtime: str
+
+
+class RuntimeContext:
+    """Runtimes shared by every artifact of a run, started on first use."""
+
+    def __init__(self, backend: str = "wasm", custom_layers_override: Path | None = None) -> None:
+        self.backend = backend
+        self.custom_layers_override = custom_layers_override
+        self._host: NodeHost | None = None
+
+    @property
+    def host(self) -> NodeHost:
+        if self._host is None:
+            self._host = NodeHost(self.backend).start()
+        return self._host
+
+    def versions(self) -> dict[str, Any]:
+        return {"tfjs": self._host.versions.get("tfjs"), "tfjs_backend": self.backend} if self._host else {}
+
+    def close(self) -> None:
+        if self._host is not None:
+            self._host.close()
+            self._host = None
+
+
+def runners_for(artifact: Artifact, root: Path, context: RuntimeContext, custom_layers_cjs: Path | None) -> list[Runner]:
+    entry = root / artifact.entry
+    if artifact.format == "tfjs-layers":
+        js = context.custom_layers_override or custom_layers_cjs
+        return [TfjsRunner(context.host, entry, "layers", js)]
+    if artifact.format == "tfjs-graph":
+        return [TfjsRunner(context.host, entry, "graph", None)]
+    raise ValueError(f"no runtime for artifact format {artifact.format}")
+
+
+def compute_reference(runner: Runner, inputs: list[ParityInput]) -> Reference:
+    outputs, times = [], []
+    with runner:
+        for item in inputs:
+            outputs.append(runner.infer(item.array))
+            times.append(runner.last_ms)
+    return Reference(inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), runner.runtime)
+
+
+def run_artifact(runner: Runner, reference: Reference, gate: Gate) -> dict[str, Any]:
+    try:
+        outputs, times = [], []
+        with runner:
+            runner.infer(reference.inputs[0].array)  # warm-up: first call compiles kernels
+            for item in reference.inputs:
+                outputs.append(runner.infer(item.array))
+                times.append(runner.last_ms)
+    except NodeError as exc:
+        return {"runtime": runner.runtime, "pass": False, "error": str(exc), "ms": None}
+    measured = parity_metrics.compare(reference.outputs, outputs, reference.value_range)
+    return {
+        "runtime": runner.runtime,
+        **measured.as_dict(),
+        "ms": round(statistics.median(times), 3),
+        "pass": gate.passes(measured),
+        "error": None,
+    }
+
+
+def verify(
+    artifacts: list[Artifact],
+    root: Path,
+    reference: Reference,
+    gates: dict[str, Gate],
+    context: RuntimeContext,
+    custom_layers_cjs: Path | None,
+    progress: Progress,
+) -> bool:
+    """Fill every artifact's `parity`; True when all pass."""
+    for artifact in artifacts:
+        gate = gates[artifact.precision]
+        results = []
+        for runner in runners_for(artifact, root, context, custom_layers_cjs):
+            progress.step(f"verifying {artifact.name} in {runner.runtime}")
+            results.append(run_artifact(runner, reference, gate))
+        artifact.parity = {
+            "pass": all(r["pass"] for r in results),
+            "gate": gate.as_dict(),
+            "results": results,
+        }
+    return all(a.parity["pass"] for a in artifacts)

@@ -1,0 +1,127 @@
+"""`srconvert verify`: is this bundle still what its manifest says, and does
+it still compute what the source computes?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from converter import manifest, sources
+from converter.errors import ParityFailed
+from converter.hashing import sha256_file
+from converter.manifest import Artifact
+from converter.parity import report
+from converter.parity.gates import DEFAULT_GATES, Gate
+from converter.progress import Progress
+
+
+@dataclass
+class VerifyOutcome:
+    bundle: Path
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    source: str | None = None
+    parity_pass: bool | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.changed and not self.missing and self.parity_pass is not False
+
+    def render(self) -> str:
+        lines = []
+        for path in self.changed:
+            lines.append(f"CHANGED  {path} (sha256 differs from manifest.json)")
+        for path in self.missing:
+            lines.append(f"MISSING  {path}")
+        if not self.changed and not self.missing:
+            lines.append(f"files: all {sum(len(a.files) for a in self.artifacts)} match manifest.json")
+        if self.parity_pass is None:
+            lines.append("parity: not re-run (no source: pass --source)")
+        else:
+            lines.append(f"parity against {self.source}:")
+            lines.append(report.terminal_table(self.artifacts))
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "bundle": str(self.bundle),
+            "pass": self.passed,
+            "changed": self.changed,
+            "missing": self.missing,
+            "source": self.source,
+            "parity_pass": self.parity_pass,
+            "artifacts": [a.as_dict() for a in self.artifacts],
+        }
+
+    def raise_for_failure(self) -> None:
+        if self.changed or self.missing:
+            raise ParityFailed(
+                "bundle files differ from manifest.json: " + ", ".join(self.changed + self.missing),
+                path=self.bundle,
+                hint="rebuild the bundle; do not edit converted files by hand",
+            )
+        if self.parity_pass is False:
+            raise ParityFailed(
+                "artifacts failed parity: " + "; ".join(report.failed(self.artifacts)),
+                path=self.bundle,
+                hint="see the table above",
+            )
+
+
+def check_files(bundle: Path, artifacts: list[Artifact]) -> tuple[list[str], list[str]]:
+    changed, missing = [], []
+    for entry in sorted({f["path"]: f for a in artifacts for f in a.files}.values(), key=lambda f: f["path"]):
+        path = bundle / entry["path"]
+        if not path.is_file():
+            missing.append(entry["path"])
+        elif path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
+            changed.append(entry["path"])
+    return changed, missing
+
+
+def verify_bundle(
+    bundle: Path,
+    source: Path | None,
+    backend: str,
+    custom_layers_js: Path | None,
+    images_dir: Path | None,
+    progress: Progress,
+) -> VerifyOutcome:
+    document = manifest.read(bundle)
+    artifacts = [Artifact.from_dict(a) for a in document.get("artifacts", [])]
+    outcome = VerifyOutcome(bundle, artifacts=artifacts)
+    outcome.changed, outcome.missing = check_files(bundle, artifacts)
+    if outcome.changed or outcome.missing:
+        return outcome
+    if source is None:
+        recorded = Path(document.get("source", {}).get("path", ""))
+        source = recorded if str(recorded) and recorded.exists() else None
+    if source is None:
+        return outcome
+
+    from converter.convert import check_parity, prepare
+    from converter.verification import RuntimeContext
+
+    info = sources.describe(source)
+    progress.step(f"loading {source} ({info.format})")
+    prepared = prepare(info, {}, False, frozenset())
+    gates = {a.precision: _recorded_gate(a) for a in artifacts}
+    cjs = document.get("custom_layers_js") or {}
+    context = RuntimeContext(backend, custom_layers_override=custom_layers_js)
+    try:
+        summary = check_parity(
+            prepared, artifacts, bundle, tuple(document["model"]["input_range"]), images_dir,
+            gates, context, bundle / cjs["cjs"] if cjs.get("cjs") else None, progress,
+        )
+    finally:
+        context.close()
+    outcome.source = str(source)
+    outcome.parity_pass = summary["pass"]
+    return outcome
+
+
+def _recorded_gate(artifact: Artifact) -> Gate:
+    recorded = (artifact.parity or {}).get("gate")
+    return Gate(recorded["metric"], float(recorded["threshold"])) if recorded else DEFAULT_GATES[artifact.precision]
