@@ -40,7 +40,8 @@ $(FIXTURES): $(PY_STAMP) fixtures/make_fixtures.py
 fixtures: $(FIXTURES)
 
 demo: setup $(FIXTURES)
-	$(BIN)/srconvert convert fixtures/build/rrdn_keras2.h5 -o $(DEMO_OUT) --force
+	$(BIN)/srconvert convert fixtures/build/rrdn_keras3.keras -o $(DEMO_OUT) --force --tfjs-model layers,graph
+	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.md, $(DEMO_OUT)/manifest.json)"
 
 test: setup $(FIXTURES)
 	$(BIN)/python -m pytest

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from converter import __version__
-from converter.errors import EXIT_CODES_HELP, SrconvertError
+from converter.errors import EXIT_CODES_HELP, EXIT_INTERNAL, SrconvertError
 
 PRECISION_CHOICES = ("float32", "float16", "uint16", "uint8")
 
@@ -34,6 +34,14 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted: nothing was written to the destination", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # a bug: say so in one line, keep the traceback for --debug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"internal error: {type(error).__name__}: {error}", err=True)
+            click.echo("  hint: this is a bug in srconvert; re-run with --debug and report the traceback", err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=_Group, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})

@@ -189,7 +189,7 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
     document["parity"] = summary
     document["artifacts"] = [a.as_dict() for a in artifacts]
     report.write(stage, artifacts, summary)
-    manifest.write(stage / manifest.MANIFEST_NAME, document)
+    document = manifest.write(stage / manifest.MANIFEST_NAME, document)
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False)
 
 

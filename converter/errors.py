@@ -13,10 +13,12 @@ EXIT_OK = 0
 EXIT_PARITY_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_ENVIRONMENT = 3
+EXIT_INTERNAL = 70  # a bug in srconvert (sysexits' EX_SOFTWARE)
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every artifact passed parity; 1 some artifact failed parity "
-    "(each is named); 2 bad input or usage; 3 missing runtime or environment problem."
+    "(each is named); 2 bad input or usage; 3 missing runtime or environment problem; "
+    "70 internal error (a bug: please report it with the --debug output)."
 )
 
 

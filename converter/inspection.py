@@ -68,6 +68,8 @@ def static_scale(model: dict[str, Any]) -> int | None:
 
 
 def _first(value: Any) -> int:
+    if isinstance(value, dict):  # tf_keras SavedModel metadata: {"class_name": "__tuple__", "items": [...]}
+        value = value.get("items", [1])
     return int(value[0] if isinstance(value, (list, tuple)) else value)
 
 

@@ -76,12 +76,14 @@ def created_timestamp() -> int | None:
     return int(epoch) if epoch and epoch.isdigit() else None
 
 
-def write(path: Path, document: dict[str, Any]) -> None:
+def write(path: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """Write the manifest; return it exactly as written."""
     document = {"schema_version": SCHEMA_VERSION, **document}
     stamp = created_timestamp()
     if stamp is not None:
         document["created"] = stamp
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return document
 
 
 def tool() -> dict[str, str]:

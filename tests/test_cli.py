@@ -1,0 +1,187 @@
+"""The command line as users and CI jobs meet it: exit codes, messages, output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import h5py
+import pytest
+
+from conftest import ROOT, assert_clean_error, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _edit_h5_config(src, dst, edit):
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            edit(layer)
+        handle.attrs["model_config"] = json.dumps(config)
+    return dst
+
+
+def test_help_and_version_import_no_heavy_library():
+    code = (
+        "import sys; from click.testing import CliRunner; from converter.cli import cli; "
+        "r = CliRunner().invoke(cli, ['--help']); v = CliRunner().invoke(cli, ['--version']); "
+        "heavy = [m for m in ('tensorflow', 'tf_keras', 'keras', 'tensorflowjs', 'numpy', 'h5py') if m in sys.modules]; "
+        "print(r.exit_code, v.output.strip(), heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "0 srconvert, version 0.1.0 []"
+
+
+def test_help_documents_exit_codes():
+    result = run_cli("convert", "--help")
+    assert result.returncode == 0
+    for text in ("0 every artifact passed", "1 some artifact failed", "2 bad input", "3 missing runtime"):
+        assert text in run_cli("--help").stdout.replace("\n", " ").replace("  ", " ")
+
+
+def test_convert_json_prints_the_manifest_and_nothing_else(fixtures_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("convert", fixtures_dir / "rdn_keras2.h5", "-o", out, "--quantize", "float32,uint8", "--json")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    assert manifest == json.loads((out / "manifest.json").read_text())
+    assert [a["entry"] for a in manifest["artifacts"]] == ["tfjs/float32/model.json", "tfjs/uint8/model.json"]
+    assert manifest["custom_layers_js"] == {"esm": "tfjs/custom-layers.js", "cjs": "tfjs/custom-layers.cjs"}
+    assert manifest["source"]["format"] == "keras2-h5" and len(manifest["source"]["sha256"]) == 64
+    assert result.stderr == ""
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "parity.json", "parity.md", "tfjs"]
+    assert not list(tmp_path.glob(".srconvert-staging-*"))
+
+
+def test_failing_parity_exits_1_names_the_artifact_and_keeps_the_bundle_aside(fixtures_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--gate", "float16:psnr=200")
+    assert_clean_error(result, 1, "tfjs/float16/model.json", "out.failed")
+    assert "tfjs/uint8" not in result.stderr.splitlines()[0]
+    assert not out.exists()
+    failed = tmp_path / "out.failed"
+    assert "FAILED: tfjs/float16/model.json" in (failed / "parity.md").read_text()
+
+
+def test_tfjs_cpu_backend(fixtures_dir, tmp_path):
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", tmp_path / "o", "--quantize", "float32",
+                     "--tfjs-backend", "cpu", "--json")
+    assert result.returncode == 0, result.stderr
+    (artifact,) = json.loads(result.stdout)["artifacts"]
+    assert artifact["parity"]["results"][0]["runtime"] == "tfjs-cpu"
+
+
+def test_missing_node_fails_fast_with_exit_3_and_no_verify_only_warns(fixtures_dir, tmp_path):
+    env = {"SRCONVERT_NODE": "/nonexistent/node"}
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", tmp_path / "o", env=env)
+    assert_clean_error(result, 3, "Node.js", "--no-verify")
+    assert not (tmp_path / "o").exists()
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", tmp_path / "o", "--no-verify", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "warning: --no-verify" in result.stderr
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["parity"] == {"pass": None, "verified": False}
+
+
+def test_a_non_empty_destination_needs_force(fixtures_dir, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32")
+    assert_clean_error(result, 2, "not empty", "--force")
+    assert (out / "keep.txt").read_text() == "mine"
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32", "--force")
+    assert result.returncode == 0, result.stderr
+    assert not (out / "keep.txt").exists() and (out / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--quantize", "int4"], ["int4"]),
+    (["--input-range", "0:2"], ["0:1"]),
+    (["--gate", "uint8=40"], ["PRECISION:METRIC=VALUE"]),
+    (["--no-fix", "everything"], ["functional_to_model"]),
+])
+def test_bad_options_exit_2(fixtures_dir, tmp_path, args, fragments):
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", tmp_path / "o", *args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unknown_custom_layer_is_named_with_how_to_add_it(fixtures_dir, tmp_path):
+    def rename(layer):
+        if layer["class_name"] == "PixelShuffle":
+            layer["class_name"] = "FancyUpsample"
+
+    source = _edit_h5_config(fixtures_dir / "rrdn_keras2.h5", tmp_path / "fancy.h5", rename)
+    result = run_cli("convert", source, "-o", tmp_path / "o")
+    assert_clean_error(result, 2, "FancyUpsample", "--custom-layer module:Class", str(source))
+    assert not (tmp_path / "o").exists()
+
+
+def test_prefixed_and_config_less_spellings_load_and_pass(fixtures_dir, tmp_path):
+    def respell(layer):
+        if layer["class_name"] == "PixelShuffle":
+            layer["class_name"] = "Custom>PixelShuffle"
+        if layer["class_name"] == "MultiplyBeta":
+            layer["class_name"] = "Custom>MultiplyBeta"
+            layer["config"].pop("beta")
+
+    source = _edit_h5_config(fixtures_dir / "rrdn_keras2.h5", tmp_path / "prefixed.h5", respell)
+    result = run_cli("convert", source, "-o", tmp_path / "o", "--quantize", "float32,uint8", "--json")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    assert "custom_layer_names" in [f["name"] for f in manifest["fixes"]]
+    assert manifest["custom_layers"] == ["PixelShuffle", "MultiplyBeta"]
+
+
+def test_a_users_custom_layer_with_its_js_twin(tmp_path):
+    import tf_keras
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from user_layer_example import Brighten
+
+    inputs = tf_keras.Input((None, None, 3))
+    x = tf_keras.layers.Conv2D(12, 3, padding="same")(inputs)
+    x = Brighten(0.25)(x)
+    outputs = tf_keras.layers.UpSampling2D(2)(x)
+    source = tmp_path / "brighten.h5"
+    tf_keras.Model(inputs, outputs).save(source)
+
+    result = run_cli("convert", source, "-o", tmp_path / "o", "--json", "--custom-layer", "user_layer_example:Brighten",
+                     env={"PYTHONPATH": str(ROOT / "tests")})
+    assert result.returncode == 0, result.stderr
+    assert all(a["parity"]["pass"] for a in json.loads(result.stdout)["artifacts"])
+    assert "defineBrighten" in (tmp_path / "o" / "tfjs" / "custom-layers.cjs").read_text()
+
+
+def test_lambda_layers_are_refused_by_default(tmp_path):
+    import tf_keras
+
+    inputs = tf_keras.Input((None, None, 3))
+    outputs = tf_keras.layers.Lambda(lambda t: t * 2, name="doubler")(inputs)
+    source = tmp_path / "lambda.h5"
+    tf_keras.Model(inputs, outputs).save(source)
+    result = run_cli("convert", source, "-o", tmp_path / "o")
+    assert_clean_error(result, 2, "'doubler'", "Lambda", "--allow-lambda")
+
+
+def test_verify_names_a_tampered_file_and_passes_an_untouched_bundle(fixtures_dir, tmp_path):
+    out = tmp_path / "o"
+    assert run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32,uint8").returncode == 0
+    result = run_cli("verify", out, "--source", fixtures_dir / "rrdn_keras2.h5")
+    assert result.returncode == 0, result.stderr
+    assert "files: all" in result.stdout and "FAIL" not in result.stdout
+    shard = out / "tfjs" / "uint8" / "group1-shard1of1.bin"
+    data = bytearray(shard.read_bytes())
+    data[100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    result = run_cli("verify", out)
+    assert result.returncode == 1
+    assert "CHANGED  tfjs/uint8/group1-shard1of1.bin" in result.stdout
+    assert "tfjs/uint8/group1-shard1of1.bin" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,72 @@
+import json
+import subprocess
+
+import pytest
+
+import custom_layers
+from converter.emitters import custom_layers_js
+
+
+@pytest.mark.parametrize(
+    "class_name, config, expected",
+    [
+        ("PixelShuffle", {"scale": 3}, {"scale": 3}),
+        ("PixelShuffle", {"block_size": 4}, {"scale": 4}),
+        ("PixelShuffle", {"upscale_factor": 2}, {"scale": 2}),
+        ("PixelShuffle2x", {}, {"scale": 2}),
+        ("PixelShuffle4x", {"name": "ps"}, {"name": "ps", "scale": 4}),
+        ("PixelShuffle8x", {}, {"scale": 8}),
+        ("Custom>PixelShuffle", {"scale": 4}, {"scale": 4}),
+        ("Custom>PixelShuffle3x", {}, {"scale": 3}),
+        ("MultiplyBeta", {"beta": 0.5}, {"beta": 0.5}),
+        ("MultiplyBeta", {}, {"beta": 0.2}),
+        ("Custom>MultiplyBeta", {"name": "b"}, {"name": "b", "beta": 0.2}),
+    ],
+)
+def test_every_spelling_normalises_to_the_canonical_config(class_name, config, expected):
+    spec = custom_layers.find(class_name)
+    assert spec is not None
+    assert spec.normalise(class_name, config) == expected
+
+
+@pytest.mark.parametrize("name", ["PixelShuffleX", "Shuffle", "MultiplyBeta2", "Conv2D", "PixelShuffle4"])
+def test_other_names_are_not_custom_layers(name):
+    assert custom_layers.find(name) is None
+
+
+def test_emitted_modules_export_register_custom_layers_in_both_module_systems(tmp_path):
+    esm, cjs = custom_layers_js.write(tmp_path, list(custom_layers.LAYERS))
+    script = f"""
+    const tf = require('@tensorflow/tfjs');
+    const cjs = require({json.dumps(str(cjs))});
+    import({json.dumps(esm.as_uri())}).then((esm) => {{
+      const names = cjs.registerCustomLayers(tf).map((c) => c.className);
+      const again = esm.registerCustomLayers(tf).map((c) => c.className);
+      const x = tf.tensor4d([...Array(16).keys()], [1, 1, 1, 16]);
+      const [ps, mb] = esm.registerCustomLayers(tf);
+      const y = new ps({{ scale: 2 }}).apply(x);
+      const z = new mb({{ beta: 0.5 }}).apply(tf.ones([1, 2]));
+      console.log(JSON.stringify({{ names, again, shape: y.shape, z: Array.from(z.dataSync()) }}));
+    }});
+    """
+    from converter.backends.node.host import node_modules
+
+    out = subprocess.run(
+        ["node", "-e", script], capture_output=True, text=True, check=True, env={"NODE_PATH": str(node_modules())}
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["names"] == ["PixelShuffle", "MultiplyBeta"] == result["again"]
+    assert result["shape"] == [1, 2, 2, 4]
+    assert result["z"] == [0.5, 0.5]
+
+
+def test_python_layers_compute_depth_to_space_and_beta():
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras
+
+    x = np.arange(2 * 3 * 3 * 12, dtype=np.float32).reshape(2, 3, 3, 12)
+    shuffle = custom_layers.PIXEL_SHUFFLE.keras_class(tf_keras)(scale=2)
+    np.testing.assert_array_equal(shuffle(x).numpy(), tf.nn.depth_to_space(x, 2).numpy())
+    beta = custom_layers.MULTIPLY_BETA.keras_class(tf_keras)(beta=0.25)
+    np.testing.assert_array_equal(beta(x).numpy(), x * 0.25)

@@ -1,0 +1,114 @@
+import copy
+
+from converter import fixes
+from converter.fixes import functional_to_model, keras3_topology
+
+KERAS3_MODEL = {
+    "module": "keras.src.models.functional",
+    "class_name": "Functional",
+    "registered_name": "Functional",
+    "build_config": {"input_shape": None},
+    "config": {
+        "name": "m",
+        "layers": [
+            {
+                "module": "keras.layers",
+                "class_name": "InputLayer",
+                "config": {"batch_shape": [None, None, None, 3], "dtype": "float32", "name": "in", "optional": False},
+                "registered_name": None,
+                "name": "in",
+                "inbound_nodes": [],
+            },
+            {
+                "module": "keras.layers",
+                "class_name": "Conv2D",
+                "config": {
+                    "name": "c",
+                    "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None},
+                    "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
+                                           "config": {"seed": None, "input_axes": None}, "registered_name": None},
+                },
+                "registered_name": None,
+                "name": "c",
+                "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__",
+                                             "config": {"shape": [None, None, None, 3], "keras_history": ["in", 0, 0]}}],
+                                   "kwargs": {}}],
+            },
+            {
+                "module": "custom_layers.pixel_shuffle",
+                "class_name": "PixelShuffle",
+                "registered_name": "Custom>PixelShuffle",
+                "config": {"name": "ps", "block_size": 2},
+                "name": "ps",
+                "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["c", 0, 0]}}],
+                                   "kwargs": {}}],
+            },
+            {
+                "module": "keras.layers",
+                "class_name": "Add",
+                "config": {"name": "add"},
+                "name": "add",
+                "inbound_nodes": [{"args": [[{"class_name": "__keras_tensor__", "config": {"keras_history": ["ps", 0, 0]}},
+                                             {"class_name": "__keras_tensor__", "config": {"keras_history": ["ps", 0, 0]}}]],
+                                   "kwargs": {}}],
+            },
+        ],
+        "input_layers": ["in", 0, 0],
+        "output_layers": ["add", 0, 0],
+    },
+}
+
+
+def test_keras3_topology_becomes_the_keras2_form():
+    fixed, applied = fixes.apply_fixes(KERAS3_MODEL)
+    assert [f.name for f in applied] == ["keras3_topology", "serialization_keys", "custom_layer_names", "functional_to_model"]
+    assert fixed == {
+        "class_name": "Model",
+        "config": {
+            "name": "m",
+            "layers": [
+                {"class_name": "InputLayer", "config": {"batch_input_shape": [None, None, None, 3], "dtype": "float32",
+                                                        "name": "in"}, "name": "in", "inbound_nodes": []},
+                {"class_name": "Conv2D", "config": {"name": "c", "dtype": "float32",
+                                                    "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}}},
+                 "name": "c", "inbound_nodes": [[["in", 0, 0, {}]]]},
+                {"class_name": "PixelShuffle", "config": {"name": "ps", "scale": 2}, "name": "ps",
+                 "inbound_nodes": [[["c", 0, 0, {}]]]},
+                {"class_name": "Add", "config": {"name": "add"}, "name": "add",
+                 "inbound_nodes": [[["ps", 0, 0, {}], ["ps", 0, 0, {}]]]},
+            ],
+            "input_layers": [["in", 0, 0]],
+            "output_layers": [["add", 0, 0]],
+        },
+    }
+
+
+def test_fixes_leave_their_input_alone_and_are_idempotent():
+    original = copy.deepcopy(KERAS3_MODEL)
+    fixed, _ = fixes.apply_fixes(KERAS3_MODEL)
+    assert KERAS3_MODEL == original
+    again, applied = fixes.apply_fixes(fixed)
+    assert again == fixed and applied == []
+
+
+def test_a_disabled_fix_is_not_applied():
+    fixed, applied = fixes.apply_fixes(KERAS3_MODEL, disabled=frozenset({"functional_to_model"}))
+    assert fixed["class_name"] == "Functional"
+    assert "functional_to_model" not in [f.name for f in applied]
+
+
+def test_keras3_pass_counts_nothing_on_a_keras2_topology():
+    keras2 = {"class_name": "Functional", "config": {"layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 8, 8, 3], "dtype": "float32"},
+         "name": "in", "inbound_nodes": []}], "input_layers": [["in", 0, 0]], "output_layers": [["in", 0, 0]]}}
+    assert keras3_topology.run(copy.deepcopy(keras2)) == 0
+    assert functional_to_model.run(keras2) == 1 and keras2["class_name"] == "Model"
+
+
+def test_nested_models_are_fixed_too():
+    outer = {"class_name": "Functional", "config": {"layers": [copy.deepcopy(KERAS3_MODEL)],
+                                                     "input_layers": [], "output_layers": []}}
+    fixed, _ = fixes.apply_fixes(outer)
+    inner = fixed["config"]["layers"][0]
+    assert inner["class_name"] == "Model"
+    assert inner["config"]["layers"][0]["config"]["batch_input_shape"] == [None, None, None, 3]
