@@ -20,7 +20,7 @@ from converter.hashing import sha256_file
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-PYTHON_LIBRARIES = ("tensorflow", "tf_keras", "keras", "tensorflowjs", "numpy", "h5py")
+PYTHON_LIBRARIES = ("tensorflow", "tf_keras", "keras", "tensorflowjs", "tf2onnx", "onnx", "onnxruntime", "numpy", "h5py")
 
 
 @dataclass
@@ -31,6 +31,8 @@ class Artifact:
     """Relative path of the file a runtime opens, e.g. tfjs/uint8/model.json."""
     files: list[dict[str, Any]] = field(default_factory=list)
     parity: dict[str, Any] | None = None
+    layout: str = "nhwc"
+    """Input/output tensor layout the artifact expects: nhwc or nchw."""
 
     @property
     def bytes(self) -> int:
@@ -47,11 +49,15 @@ class Artifact:
             "entry": self.entry,
             "files": self.files,
             "parity": self.parity,
+            "layout": self.layout,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Artifact":
-        return cls(data["format"], data["precision"], data["entry"], list(data["files"]), data.get("parity"))
+        return cls(
+            data["format"], data["precision"], data["entry"], list(data["files"]), data.get("parity"),
+            data.get("layout", "nhwc"),
+        )
 
 
 def describe_files(root: Path, paths: list[Path]) -> list[dict[str, Any]]:

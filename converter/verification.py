@@ -13,6 +13,8 @@ import numpy as np
 
 from converter.backends.base import Runner
 from converter.backends.node.host import NodeError, NodeHost
+from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
+from converter.backends.ortweb.runner import OrtWebRunner
 from converter.backends.tfjs.runner import TfjsRunner
 from converter.manifest import Artifact
 from converter.parity import metrics as parity_metrics
@@ -28,6 +30,8 @@ class Reference:
     value_range: float
     ms: float
     runtime: str
+    low: float
+    high: float
 
 
 class RuntimeContext:
@@ -45,7 +49,10 @@ class RuntimeContext:
         return self._host
 
     def versions(self) -> dict[str, Any]:
-        return {"tfjs": self._host.versions.get("tfjs"), "tfjs_backend": self.backend} if self._host else {}
+        if self._host is None:
+            return {}
+        versions = self._host.versions
+        return {"tfjs": versions.get("tfjs"), "tfjs_backend": self.backend, "onnxruntime-web": versions.get("ortweb")}
 
     def close(self) -> None:
         if self._host is not None:
@@ -60,6 +67,8 @@ def runners_for(artifact: Artifact, root: Path, context: RuntimeContext, custom_
         return [TfjsRunner(context.host, entry, "layers", js)]
     if artifact.format == "tfjs-graph":
         return [TfjsRunner(context.host, entry, "graph", None)]
+    if artifact.format == "onnx":
+        return [OnnxRuntimeRunner(entry, artifact.layout), OrtWebRunner(context.host, entry, artifact.layout)]
     raise ValueError(f"no runtime for artifact format {artifact.format}")
 
 
@@ -69,10 +78,15 @@ def compute_reference(runner: Runner, inputs: list[ParityInput]) -> Reference:
         for item in inputs:
             outputs.append(runner.infer(item.array))
             times.append(runner.last_ms)
-    return Reference(inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), runner.runtime)
+    low = min(float(o.min()) for o in outputs)
+    high = max(float(o.max()) for o in outputs)
+    return Reference(
+        inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), runner.runtime, low, high
+    )
 
 
-def run_artifact(runner: Runner, reference: Reference, gate: Gate) -> dict[str, Any]:
+def run_artifact(runner: Runner, reference: Reference, gate: Gate) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """The artifact's parity result in one runtime, and its outputs."""
     try:
         outputs, times = [], []
         with runner:
@@ -81,15 +95,16 @@ def run_artifact(runner: Runner, reference: Reference, gate: Gate) -> dict[str, 
                 outputs.append(runner.infer(item.array))
                 times.append(runner.last_ms)
     except NodeError as exc:
-        return {"runtime": runner.runtime, "pass": False, "error": str(exc), "ms": None}
+        return {"runtime": runner.runtime, "pass": False, "error": str(exc), "ms": None}, []
     measured = parity_metrics.compare(reference.outputs, outputs, reference.value_range)
-    return {
+    result = {
         "runtime": runner.runtime,
         **measured.as_dict(),
         "ms": round(statistics.median(times), 3),
         "pass": gate.passes(measured),
         "error": None,
     }
+    return result, outputs
 
 
 def verify(
@@ -100,17 +115,23 @@ def verify(
     context: RuntimeContext,
     custom_layers_cjs: Path | None,
     progress: Progress,
-) -> bool:
-    """Fill every artifact's `parity`; True when all pass."""
+) -> tuple[bool, dict[str, list[np.ndarray]]]:
+    """Fill every artifact's `parity`. Returns whether all pass, and each
+    "entry in runtime"'s outputs for the photo inputs (for parity.html)."""
+    photos = [i for i, item in enumerate(reference.inputs) if item.is_photo]
+    gallery: dict[str, list[np.ndarray]] = {}
     for artifact in artifacts:
         gate = gates[artifact.precision]
         results = []
         for runner in runners_for(artifact, root, context, custom_layers_cjs):
             progress.step(f"verifying {artifact.name} in {runner.runtime}")
-            results.append(run_artifact(runner, reference, gate))
+            result, outputs = run_artifact(runner, reference, gate)
+            results.append(result)
+            if outputs:
+                gallery[f"{artifact.entry} in {runner.runtime}"] = [outputs[i] for i in photos]
         artifact.parity = {
             "pass": all(r["pass"] for r in results),
             "gate": gate.as_dict(),
             "results": results,
         }
-    return all(a.parity["pass"] for a in artifacts)
+    return all(a.parity["pass"] for a in artifacts), gallery

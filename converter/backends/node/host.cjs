@@ -1,5 +1,5 @@
 // srconvert's Node host: one long-lived process that loads bundles into the
-// JavaScript runtimes (TensorFlow.js; onnxruntime-web later) and runs them.
+// JavaScript runtimes (TensorFlow.js, onnxruntime-web) and runs them.
 //
 // Protocol: one JSON request per line on stdin, one JSON reply per line on
 // stdout. Tensors travel as base64 float32. Everything the runtimes print goes
@@ -14,6 +14,7 @@ const reply = (message) => process.stdout.write(JSON.stringify(message) + '\n');
 for (const level of ['log', 'info', 'warn', 'debug']) console[level] = (...args) => console.error(...args);
 
 let tf = null;
+let ort = null;
 const models = new Map();
 
 async function init({ backend }) {
@@ -21,11 +22,18 @@ async function init({ backend }) {
   if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js backend ${backend} failed to initialise`);
   await tf.ready();
-  return { tfjs: tf.version.tfjs, backend: tf.getBackend() };
+  return { tfjs: tf.version.tfjs, backend: tf.getBackend(), ortweb: packageVersion('onnxruntime-web') };
 }
 
-// Read a bundle from disk the way a browser fetches it: model.json, then the
-// shards its weightsManifest names (which must stay inside the bundle folder).
+// onnxruntime-web's "exports" hide its package.json from require().
+function packageVersion(name) {
+  const main = require.resolve(name);
+  const root = main.slice(0, main.lastIndexOf(`node_modules${path.sep}${name}`) + `node_modules${path.sep}${name}`.length);
+  return JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+}
+
+// Read a TFJS bundle from disk the way a browser fetches it: model.json, then
+// the shards its weightsManifest names (which must stay inside the folder).
 function readBundle(modelJson) {
   const dir = path.dirname(path.resolve(modelJson));
   const doc = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
@@ -53,39 +61,71 @@ function readBundle(modelJson) {
   };
 }
 
-async function load({ handle, kind, modelJson, customLayers }) {
+async function loadTfjs(kind, modelJson, customLayers) {
   if (customLayers) require(path.resolve(customLayers)).registerCustomLayers(tf);
   const artifacts = readBundle(modelJson);
   const handler = { load: async () => artifacts };
   const model = kind === 'graph' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
-  models.set(handle, { kind, model });
+  return {
+    dispose: () => model.dispose(),
+    run: async (data, shape) => {
+      const x = tf.tensor(data, shape, 'float32');
+      let y = kind === 'graph' ? model.execute(x) : model.predict(x);
+      if (Array.isArray(y)) y = y[0];
+      else if (!(y instanceof tf.Tensor)) y = Object.values(y)[0];
+      const values = await y.data();
+      const outShape = y.shape;
+      tf.dispose([x, y]);
+      return { values, shape: outShape };
+    },
+  };
+}
+
+// onnxruntime-web's wasm backend as a browser page runs it: one thread, since
+// pages without cross-origin isolation get no SharedArrayBuffer.
+async function loadOnnx(modelPath) {
+  if (!ort) {
+    ort = require('onnxruntime-web');
+    ort.env.wasm.numThreads = 1;
+    ort.env.logLevel = 'error';
+  }
+  const session = await ort.InferenceSession.create(fs.readFileSync(modelPath), { executionProviders: ['wasm'] });
+  const [input] = session.inputNames;
+  const [output] = session.outputNames;
+  return {
+    dispose: () => session.release(),
+    run: async (data, shape) => {
+      const result = await session.run({ [input]: new ort.Tensor('float32', data, shape) });
+      return { values: result[output].data, shape: result[output].dims };
+    },
+  };
+}
+
+async function load({ handle, kind, modelJson, customLayers }) {
+  const model = kind === 'onnx' ? await loadOnnx(modelJson) : await loadTfjs(kind, modelJson, customLayers);
+  models.set(handle, model);
   return {};
 }
 
-function decode(b64, shape) {
+function decode(b64) {
   const bytes = Buffer.from(b64, 'base64');
-  const data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  return tf.tensor(Float32Array.from(data), shape, 'float32');
+  return Float32Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
 }
 
 async function infer({ handle, shape, data }) {
-  const entry = models.get(handle);
-  if (!entry) throw new Error(`no model loaded as ${handle}`);
-  const x = decode(data, shape);
+  const model = models.get(handle);
+  if (!model) throw new Error(`no model loaded as ${handle}`);
+  const x = decode(data);
   const start = performance.now();
-  let y = entry.kind === 'graph' ? entry.model.execute(x) : entry.model.predict(x);
-  if (Array.isArray(y)) y = y[0];
-  else if (!(y instanceof tf.Tensor)) y = Object.values(y)[0];
-  const values = await y.data();
+  const { values, shape: outShape } = await model.run(x, shape);
   const ms = performance.now() - start;
-  const out = { shape: y.shape, data: Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64'), ms };
-  tf.dispose([x, y]);
-  return out;
+  const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  return { shape: Array.from(outShape, Number), data: bytes.toString('base64'), ms };
 }
 
 async function unload({ handle }) {
-  const entry = models.get(handle);
-  if (entry) entry.model.dispose();
+  const model = models.get(handle);
+  if (model) await model.dispose();
   models.delete(handle);
   return {};
 }

@@ -34,9 +34,14 @@ def node_modules() -> Path:
     return Path(os.environ.get("SRCONVERT_NODE_MODULES", REPO_ROOT / "node_modules"))
 
 
+def node_executable() -> str | None:
+    """`node` on PATH, or SRCONVERT_NODE when set."""
+    return shutil.which(os.environ.get("SRCONVERT_NODE", "node"))
+
+
 def check_node() -> str:
     """The node executable; EnvironmentProblem naming the fix when missing."""
-    node = shutil.which(os.environ.get("SRCONVERT_NODE", "node"))
+    node = node_executable()
     if node is None:
         raise EnvironmentProblem(
             "Node.js is not installed; srconvert verifies bundles in TensorFlow.js under Node",

@@ -1,0 +1,40 @@
+"""An ONNX artifact in onnxruntime (Python, CPU), as servers run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from converter.backends.base import Runner, Stopwatch, from_layout, to_layout
+
+
+class OnnxRuntimeRunner(Runner):
+    runtime = "onnxruntime"
+
+    def __init__(self, model_path: Path, layout: str) -> None:
+        super().__init__()
+        self.model_path = model_path
+        self.layout = layout
+        self._session = None
+
+    def activate(self) -> None:
+        if self._session is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3
+            self._session = onnxruntime.InferenceSession(
+                str(self.model_path), options, providers=["CPUExecutionProvider"]
+            )
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        name = self._session.get_inputs()[0].name
+        feed = {name: to_layout(batch, self.layout)}
+        with Stopwatch() as watch:
+            out = self._session.run(None, feed)[0]
+        self.last_ms = watch.ms
+        return from_layout(np.asarray(out, dtype=np.float32), self.layout)
+
+    def deactivate(self) -> None:
+        self._session = None
