@@ -16,7 +16,10 @@ import click
 from converter import __version__
 from converter.errors import EXIT_CODES_HELP, EXIT_INTERNAL, SrconvertError
 
-PRECISION_CHOICES = ("float32", "float16", "uint16", "uint8")
+# Kept here, not imported from the pipeline, so `--help` loads nothing heavy;
+# tests check they match converter.convert.
+FORMAT_CHOICES = ("tfjs", "onnx")
+PRECISION_CHOICES = ("float32", "float16", "uint16", "uint8", "int8")
 
 
 class _Group(click.Group):
@@ -81,9 +84,12 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (created atomically).")
-@click.option("--format", "formats", default="tfjs", show_default=True, callback=_csv(("tfjs",), "--format"), help="Comma list of output formats.")
+@click.option("--format", "formats", default="tfjs,onnx", show_default=True, callback=_csv(FORMAT_CHOICES, "--format"),
+              help="Comma list of output formats.")
 @click.option("--quantize", "precisions", default="float32,float16,uint8", show_default=True,
-              callback=_csv(PRECISION_CHOICES, "--quantize"), help="Comma list of precisions, one bundle folder each.")
+              callback=_csv(PRECISION_CHOICES, "--quantize"),
+              help="Comma list of precisions, one folder each; each format takes those it supports "
+                   "(tfjs: float32 float16 uint16 uint8; onnx: float32 float16 uint8 int8).")
 @click.option("--tfjs-model", "tfjs_models", default="layers", show_default=True, callback=_csv(("layers", "graph"), "--tfjs-model"),
               help="TFJS model kind: layers (needs custom-layers.js), graph (needs none), or both.")
 @click.option("--input-range", default="0:1", show_default=True, callback=_input_range, help="Pixel range the model expects.")
@@ -95,13 +101,19 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
               help="Override a parity gate, e.g. uint8:psnr=38 or float32:max_abs_rel=1e-3.")
 @click.option("--parity-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of PNG photos for parity (default: fixtures/images).")
+@click.option("--opset", type=click.IntRange(13, 18), default=17, show_default=True, help="ONNX opset.")
+@click.option("--onnx-layout", type=click.Choice(["nhwc", "nchw"]), default="nhwc", show_default=True,
+              help="ONNX input/output layout (nchw for consumers that expect PyTorch's).")
+@click.option("--calibration-images", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Photos int8 quantization is calibrated on (default: fixtures/images).")
 @click.option("--custom-layer", "custom_layer_specs", multiple=True, metavar="MODULE:CLASS",
               help="Load a custom Keras layer class of your own (repeatable).")
 @click.option("--allow-lambda", is_flag=True, help="Load Lambda layers (runs code from the file: trusted files only).")
 @click.option("--no-fix", "no_fix", multiple=True, metavar="NAME", help="Disable a named fix (see `srconvert inspect`).")
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, no_verify, force, as_json,
-            tfjs_backend, gates, parity_images, custom_layer_specs, allow_lambda, no_fix):
+            tfjs_backend, gates, parity_images, opset, onnx_layout, calibration_images, custom_layer_specs,
+            allow_lambda, no_fix):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder) into OUT."""
     from converter import tf_runtime
     from converter.convert import ConvertOptions
@@ -135,6 +147,9 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, no_
         user_layers=_load_user_layers(custom_layer_specs),
         allow_lambda=allow_lambda,
         disabled_fixes=frozenset(no_fix),
+        opset=opset,
+        onnx_layout=onnx_layout,
+        calibration_images=calibration_images or DEFAULT_IMAGES,
     )
     progress = Progress(False if as_json else None)
     try:
@@ -193,6 +208,22 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
     )
     click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
     outcome.raise_for_failure()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def doctor(as_json):
+    """Check Python packages, Node.js and the Node packages against the tested
+    versions, and print the command that fixes each problem (exit 3 if any)."""
+    from dataclasses import asdict
+
+    from converter.doctor import render, run
+    from converter.errors import EXIT_ENVIRONMENT
+
+    checks = run()
+    click.echo(json.dumps([asdict(c) for c in checks], indent=2) if as_json else render(checks))
+    if not all(c.ok for c in checks):
+        sys.exit(EXIT_ENVIRONMENT)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from converter import checks, fixes, keras_model, manifest, sources, staging, tf_runtime
-from converter.emitters import custom_layers_js, tfjs
+from converter.emitters import custom_layers_js, onnx_bundle, tfjs
 from converter.errors import BadInput, ParityFailed
 from converter.hashing import sha256_path
 from converter.parity import gates as parity_gates
@@ -20,7 +20,9 @@ from converter.parity import inputs as parity_inputs
 from converter.parity import report
 from converter.progress import Progress
 
-FORMATS = ("tfjs",)
+FORMATS = ("tfjs", "onnx")
+FORMAT_PRECISIONS = {"tfjs": tfjs.PRECISIONS, "onnx": onnx_bundle.PRECISIONS}
+ALL_PRECISIONS = tuple(dict.fromkeys(p for ps in FORMAT_PRECISIONS.values() for p in ps))
 
 
 @dataclass
@@ -39,6 +41,12 @@ class ConvertOptions:
     user_layers: dict[str, type] = field(default_factory=dict)
     allow_lambda: bool = False
     disabled_fixes: frozenset[str] = frozenset()
+    opset: int = onnx_bundle.DEFAULT_OPSET
+    onnx_layout: str = "nhwc"
+    calibration_images: Path | None = parity_inputs.DEFAULT_IMAGES
+
+    def precisions_for(self, fmt: str) -> tuple[str, ...]:
+        return tuple(p for p in self.precisions if p in FORMAT_PRECISIONS[fmt])
 
 
 @dataclass
@@ -51,6 +59,7 @@ class ConvertResult:
 
 def convert(options: ConvertOptions, progress: Progress | None = None) -> ConvertResult:
     progress = progress or Progress(False)
+    _check_precisions(options)
     info = sources.describe(options.source)
     checks.check_layers(info.topology, info.path, options.user_layers, options.allow_lambda)
     _check_tfjs_layers_support(info, options)
@@ -82,6 +91,16 @@ def convert(options: ConvertOptions, progress: Progress | None = None) -> Conver
     staging.publish(stage, options.out)
     result.out = options.out
     return result
+
+
+def _check_precisions(options: ConvertOptions) -> None:
+    orphans = [p for p in options.precisions if not any(p in FORMAT_PRECISIONS[f] for f in options.formats)]
+    if orphans:
+        supported = "; ".join(f"{f}: {', '.join(FORMAT_PRECISIONS[f])}" for f in options.formats)
+        raise BadInput(
+            f"--quantize {', '.join(orphans)} is not available for --format {','.join(options.formats)}",
+            hint=f"precisions by format: {supported}",
+        )
 
 
 def _check_tfjs_layers_support(info: sources.SourceInfo, options: ConvertOptions) -> None:
@@ -130,16 +149,19 @@ def check_parity(
     context,
     custom_layers_cjs: Path | None,
     progress: Progress,
+    html_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Run every artifact against the source; fill `artifact.parity` and
-    return the run's parity summary."""
+    """Run every artifact against the source; fill `artifact.parity`, write
+    the visual report to `html_path` if given, and return the run's summary."""
     from converter.backends.keras.runner import KerasRunner
     from converter.verification import compute_reference, verify
 
     progress.step("running the source model on the parity inputs")
     inputs = parity_inputs.build(prepared.facts.input_shape, input_range, images_dir)
     reference = compute_reference(KerasRunner(prepared.reference_call()), inputs)
-    passed = verify(artifacts, root, reference, gates, context, custom_layers_cjs, progress)
+    passed, gallery = verify(artifacts, root, reference, gates, context, custom_layers_cjs, progress)
+    if html_path is not None:
+        _write_html(html_path, reference, gallery, artifacts)
     return {
         "verified": True,
         "pass": passed,
@@ -152,11 +174,27 @@ def check_parity(
     }
 
 
+def _write_html(path: Path, reference, gallery, artifacts: list[manifest.Artifact]) -> None:
+    from converter.parity import html
+
+    photos = [(i.name, i.array, o) for i, o in zip(reference.inputs, reference.outputs) if i.is_photo]
+    summaries = {}
+    for artifact in artifacts:
+        for result in artifact.parity["results"]:
+            psnr = result.get("psnr_db")
+            summaries[f"{artifact.entry} in {result['runtime']}"] = (
+                f"{'pass' if result['pass'] else 'FAIL'}, PSNR {'inf' if psnr is None else f'{psnr:.1f}'} dB"
+            )
+    html.write(path, photos, gallery, summaries, reference.low, reference.high)
+
+
 def _build(info, options: ConvertOptions, stage: Path, context, progress: Progress) -> ConvertResult:
     progress.step(f"loading {info.path} ({info.format})")
     prepared = prepare(info, options.user_layers, options.allow_lambda, options.disabled_fixes)
     facts = prepared.facts
     artifacts, custom_js = _emit_tfjs(prepared.model, options, stage, progress)
+    onnx_artifacts, onnx_fixes = _emit_onnx(prepared.model, options, stage, progress)
+    artifacts += onnx_artifacts
 
     document: dict[str, Any] = {
         "tool": manifest.tool(),
@@ -174,14 +212,14 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
             "input_shape": facts.input_shape,
             "input_range": list(options.input_range),
         },
-        "fixes": [fix.as_dict() for fix in prepared.applied_fixes],
+        "fixes": [fix.as_dict() for fix in [*prepared.applied_fixes, *onnx_fixes]],
         "custom_layers": [layer.name for layer in custom_layers_js.used_layers(prepared.fixed_topology)],
         "custom_layers_js": {k: p.relative_to(stage).as_posix() for k, p in custom_js.items()} if custom_js else None,
     }
     if context is not None:
         summary = check_parity(
             prepared, artifacts, stage, options.input_range, options.images_dir,
-            options.gates, context, custom_js.get("cjs"), progress,
+            options.gates, context, custom_js.get("cjs"), progress, html_path=stage / "parity.html",
         )
         document["libraries"].update(context.versions())
     else:
@@ -198,6 +236,7 @@ def _emit_tfjs(model, options: ConvertOptions, stage: Path, progress: Progress):
     custom_js: dict[str, Path] = {}
     if "tfjs" not in options.formats:
         return artifacts, custom_js
+    precisions = options.precisions_for("tfjs")
     for kind in options.tfjs_models:
         progress.step(f"building the TFJS {kind} model")
         built = tfjs.layers_model(model, options.disabled_fixes) if kind == "layers" else tfjs.graph_model(model)
@@ -206,7 +245,7 @@ def _emit_tfjs(model, options: ConvertOptions, stage: Path, progress: Progress):
             user_js = {n: cls.TFJS_SOURCE for n, cls in options.user_layers.items() if getattr(cls, "TFJS_SOURCE", None)}
             esm, cjs = custom_layers_js.write(stage / tfjs.FOLDERS[kind], used, user_js)
             custom_js = {"esm": esm, "cjs": cjs}
-        for precision in options.precisions:
+        for precision in precisions:
             progress.step(f"writing {tfjs.FOLDERS[kind]}/{precision}")
             folder = stage / tfjs.FOLDERS[kind] / precision
             files = tfjs.write(built, precision, folder)
@@ -221,3 +260,43 @@ def _emit_tfjs(model, options: ConvertOptions, stage: Path, progress: Progress):
                 )
             )
     return artifacts, custom_js
+
+
+def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
+    from converter.fixes import ONNX_FIXES, AppliedFix
+    from converter.quantizers import onnx_float16, onnx_int8_static, onnx_weight_uint8
+
+    if "onnx" not in options.formats:
+        return [], []
+    progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
+    base = onnx_bundle.export(model, options.opset, options.onnx_layout)
+    applied = []
+    for fix in ONNX_FIXES:
+        if fix.name not in options.disabled_fixes and (changes := fix.run(base)):
+            applied.append(AppliedFix(fix.name, fix.summary, changes))
+    quantizers = {
+        "float32": lambda: base,
+        "float16": lambda: onnx_float16.quantize(base),
+        "uint8": lambda: onnx_weight_uint8.quantize(base),
+        "int8": lambda: onnx_int8_static.quantize(
+            base,
+            onnx_int8_static.calibration_batches(
+                options.calibration_images, int(model.inputs[0].shape[-1]), options.onnx_layout, options.input_range
+            ),
+            onnx_bundle.INPUT_NAME,
+        ),
+    }
+    artifacts = []
+    for precision in options.precisions_for("onnx"):
+        progress.step(f"writing {onnx_bundle.FOLDER}/{precision}")
+        files = onnx_bundle.write(quantizers[precision](), stage / onnx_bundle.FOLDER / precision)
+        artifacts.append(
+            manifest.Artifact(
+                format=onnx_bundle.FORMAT_NAME,
+                precision=precision,
+                entry=files[0].relative_to(stage).as_posix(),
+                files=manifest.describe_files(stage, files),
+                layout=options.onnx_layout,
+            )
+        )
+    return artifacts, applied

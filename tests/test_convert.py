@@ -8,8 +8,7 @@ import json
 import pytest
 
 from conftest import ALL_SOURCES, INDEPENDENT_JS, RRDN_SOURCES
-from converter.convert import ConvertOptions, convert
-from converter.emitters.tfjs import PRECISIONS
+from converter.convert import ALL_PRECISIONS, FORMAT_PRECISIONS, ConvertOptions, convert
 from converter.progress import Progress
 from converter.topology import iter_layers, model_config
 from converter.verify_bundle import verify_bundle
@@ -31,7 +30,7 @@ def bundles(tmp_path_factory, fixtures_dir):
         if name not in cache:
             out = tmp_path_factory.mktemp("bundles") / name
             options = ConvertOptions(
-                source=fixtures_dir / name, out=out, tfjs_models=("layers", "graph"), precisions=PRECISIONS
+                source=fixtures_dir / name, out=out, tfjs_models=("layers", "graph"), precisions=ALL_PRECISIONS
             )
             cache[name] = convert(options, Progress(False))
         return cache[name]
@@ -39,21 +38,28 @@ def bundles(tmp_path_factory, fixtures_dir):
     return get
 
 
+RUNTIMES = {"tfjs-layers": ["tfjs-wasm"], "tfjs-graph": ["tfjs-wasm"], "onnx": ["onnxruntime", "onnxruntime-web"]}
+MIN_PSNR = {"float16": 60, "uint16": 60, "uint8": 40, "int8": 35}
+
+
 @pytest.mark.parametrize("name", ALL_SOURCES)
-def test_every_artifact_of_every_source_passes_parity_in_tfjs(bundles, name):
+def test_every_artifact_of_every_source_passes_parity_in_its_runtimes(bundles, name):
     result = bundles(name)
     assert result.passed
     got = {(a.format, a.precision) for a in result.artifacts}
-    assert got == {(f, p) for f in ("tfjs-layers", "tfjs-graph") for p in PRECISIONS}
+    expected = {(f, p) for f in ("tfjs-layers", "tfjs-graph") for p in FORMAT_PRECISIONS["tfjs"]}
+    expected |= {("onnx", p) for p in FORMAT_PRECISIONS["onnx"]}
+    assert got == expected
     for artifact in result.artifacts:
-        (run,) = artifact.parity["results"]
-        assert run["runtime"] == "tfjs-wasm" and run["error"] is None
+        assert [r["runtime"] for r in artifact.parity["results"]] == RUNTIMES[artifact.format]
         assert artifact.parity["pass"] is True
-        # The gates are real: float32 is near-exact, quantized output is not.
-        if artifact.precision == "float32":
-            assert run["max_abs"] <= 1e-4 * run["output_range"]
-        else:
-            assert 0 < run["max_abs"] and run["psnr_db"] >= 40
+        for run in artifact.parity["results"]:
+            assert run["error"] is None
+            # The gates are real: float32 is near-exact, quantized output is not.
+            if artifact.precision == "float32":
+                assert run["max_abs"] <= 1e-4 * run["output_range"]
+            else:
+                assert 0 < run["max_abs"] and run["psnr_db"] >= MIN_PSNR[artifact.precision]
     manifest = json.loads((result.out / "manifest.json").read_text())
     assert manifest["parity"]["pass"] is True
     assert manifest["model"]["scale"] == (4 if name.startswith("rrdn") else 2)
@@ -91,6 +97,7 @@ def test_layers_bundles_also_pass_with_an_independent_js_implementation(bundles,
     assert outcome.passed and outcome.parity_pass is True
     layers = [a for a in outcome.artifacts if a.format == "tfjs-layers"]
     assert len(layers) == 4 and all(a.parity["pass"] for a in layers)
+    assert all(a.parity["pass"] for a in outcome.artifacts)
 
 
 def test_tensorflowjs_alone_writes_keras3_bundles_tfjs_cannot_load(fixtures_dir, tmp_path, bundles):

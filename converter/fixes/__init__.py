@@ -15,7 +15,13 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from converter.fixes import custom_layer_names, functional_to_model, keras3_topology, serialization_keys
+from converter.fixes import (
+    custom_layer_names,
+    functional_to_model,
+    keras3_topology,
+    onnx_concat_split,
+    serialization_keys,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ FIXES: tuple[Fix, ...] = (
     Fix("custom_layer_names", custom_layer_names.SUMMARY, custom_layer_names.run),
     Fix("functional_to_model", functional_to_model.SUMMARY, functional_to_model.run),
 )
+
+# Passes over the exported ONNX graph (a ModelProto, edited in place).
+ONNX_FIXES: tuple[Fix, ...] = (Fix("onnx_concat_split", onnx_concat_split.SUMMARY, onnx_concat_split.run),)
 
 
 @dataclass(frozen=True)
@@ -63,4 +72,4 @@ def normalise(model: dict[str, Any], disabled: frozenset[str] = frozenset()) -> 
     return apply_fixes(model, disabled)[0]
 
 
-FIX_NAMES = tuple(fix.name for fix in FIXES)
+FIX_NAMES = tuple(fix.name for fix in FIXES + ONNX_FIXES)

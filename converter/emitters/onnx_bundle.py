@@ -1,0 +1,71 @@
+"""ONNX bundles, converted in-process from the canonical model with tf2onnx.
+
+The custom layers need no special handling here: the canonical model is
+traced, so PixelShuffle reaches tf2onnx as TF's DepthToSpace (ONNX
+DepthToSpace, DCR mode) and MultiplyBeta as a Mul. Batch, height and width
+stay dynamic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from converter import tf_runtime
+
+FORMAT_NAME = "onnx"
+FOLDER = "onnx"
+FILE_NAME = "model.onnx"
+PRECISIONS = ("float32", "float16", "uint8", "int8")
+LAYOUTS = ("nhwc", "nchw")
+DEFAULT_OPSET = 17
+OPSETS = range(13, 19)  # per-channel DequantizeLinear needs 13; tf2onnx 1.17 writes up to 18
+INPUT_NAME = "input"
+OUTPUT_NAME = "output"
+DIM_NAMES = {"nhwc": ("batch", "height", "width", None), "nchw": ("batch", None, "height", "width")}
+
+
+def export(model: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc") -> Any:
+    """The float32 ModelProto, input `input` and output `output` in `layout`."""
+    tf = tf_runtime.tensorflow()
+    import tf2onnx
+
+    channels = int(model.inputs[0].shape[-1])
+    spec = [tf.TensorSpec([None, None, None, channels], tf.float32, name=INPUT_NAME)]
+    output = model.output_names[0]
+    extra = {"inputs_as_nchw": [INPUT_NAME], "outputs_as_nchw": [output]} if layout == "nchw" else {}
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, **extra)
+    _rename_output(proto, OUTPUT_NAME)
+    # Same dim_param means same size to onnxruntime: the output's height and
+    # width are the input's times the scale, so they get their own names.
+    _name_dims(proto.graph.input[0], DIM_NAMES[layout], "")
+    _name_dims(proto.graph.output[0], DIM_NAMES[layout], "out_")
+    proto.producer_name = "srconvert (tf2onnx)"
+    return proto
+
+
+def _rename_output(proto: Any, name: str) -> None:
+    old = proto.graph.output[0].name
+    if old == name:
+        return
+    for node in proto.graph.node:
+        node.output[:] = [name if out == old else out for out in node.output]
+        node.input[:] = [name if inp == old else inp for inp in node.input]
+    proto.graph.output[0].name = name
+
+
+def _name_dims(value: Any, names: tuple[str | None, ...], prefix: str) -> None:
+    """Readable dynamic dims (`batch`, `height`, `width`) instead of `unk__12`."""
+    dims = value.type.tensor_type.shape.dim
+    for dim, name in zip(dims, names):
+        if name is not None and not dim.HasField("dim_value"):
+            dim.dim_param = name if name == "batch" else prefix + name
+
+
+def write(proto: Any, folder: Path) -> list[Path]:
+    import onnx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FILE_NAME
+    onnx.save_model(proto, str(path))
+    return [path]

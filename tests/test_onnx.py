@@ -1,0 +1,124 @@
+"""ONNX export, its browser-safe fix, its quantizers, layouts and the visual report."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+
+from conftest import run_cli
+from converter import convert as pipeline
+from converter.emitters import onnx_bundle
+from converter.fixes import onnx_concat_split
+from converter.quantizers import onnx_float16, onnx_weight_uint8
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def rdn(fixtures_dir):
+    """The RDN fixture's canonical model and its float32 ONNX export (D=10: a 10-input Concat)."""
+    from converter.sources import describe
+
+    prepared = pipeline.prepare(describe(fixtures_dir / "rdn_keras2.h5"), {}, False, frozenset())
+    return prepared.model, onnx_bundle.export(prepared.model)
+
+
+def _run(proto, x):
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": x})[0]
+
+
+def _max_concat_inputs(proto):
+    return max(len(n.input) for n in proto.graph.node if n.op_type == "Concat")
+
+
+X = np.random.default_rng(7).random((1, 29, 37, 3), dtype=np.float32)
+
+
+def test_export_matches_keras_with_dynamic_named_dims(rdn):
+    model, proto = rdn
+    np.testing.assert_allclose(_run(proto, X), model(X).numpy(), atol=1e-5)
+    dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "height", "width", 3]
+    out_dims = [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
+    assert out_dims == ["batch", "out_height", "out_width", 3]
+
+
+def test_wide_concats_are_split_into_a_tree_of_at_most_8(rdn):
+    _, proto = rdn
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    assert _max_concat_inputs(copy) == 10
+    assert onnx_concat_split.run(copy) == 1
+    assert _max_concat_inputs(copy) <= 8
+    onnx.checker.check_model(copy)
+    np.testing.assert_array_equal(_run(copy, X), _run(proto, X))
+
+
+def test_uint8_is_weight_only_per_channel_dequantize(rdn):
+    _, proto = rdn
+    quantized = onnx_weight_uint8.quantize(proto)
+    ops = {n.op_type for n in quantized.graph.node}
+    assert "DequantizeLinear" in ops and "ConvInteger" not in ops and "QuantizeLinear" not in ops
+    weights = [i for i in quantized.graph.initializer if i.name.endswith("_quantized")]
+    conv_count = sum(n.op_type == "Conv" for n in proto.graph.node)
+    assert len(weights) == conv_count and all(w.data_type == onnx.TensorProto.UINT8 for w in weights)
+    assert quantized.ByteSize() < 0.4 * proto.ByteSize()
+    reference = _run(proto, X)
+    error = np.abs(_run(quantized, X) - reference)
+    assert 0 < error.max() < 0.05 * (reference.max() - reference.min())
+
+
+def test_per_channel_uint8_keeps_zero_exact_and_error_within_half_a_step():
+    w = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype(np.float32)
+    w[1] = 0.0
+    q, scale, zero = onnx_weight_uint8.per_channel_uint8(w, 0)
+    restored = (q.astype(np.float32) - zero.reshape(-1, 1, 1, 1)) * scale.reshape(-1, 1, 1, 1)
+    np.testing.assert_array_equal(restored[1], 0.0)
+    assert np.all(np.abs(restored - w) <= scale.reshape(-1, 1, 1, 1) / 2 + 1e-7)
+
+
+def test_float16_keeps_float32_io_and_float32_resize(rdn):
+    _, proto = rdn
+    half = onnx_float16.quantize(proto)
+    assert half.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert half.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in half.graph.initializer)
+    resize = next(n for n in half.graph.node if n.op_type == "Resize")
+    producers = {o: n for n in half.graph.node for o in n.output}
+    feeding = producers.get(resize.input[0])
+    assert feeding is not None and feeding.op_type == "Cast"  # half activations cast up into a float32 Resize
+    onnx.checker.check_model(half)
+
+
+def test_nchw_layout_is_recorded_and_passes_in_both_runtimes(fixtures_dir, tmp_path):
+    out = tmp_path / "o"
+    result = run_cli("convert", fixtures_dir / "rrdn_keras3.keras", "-o", out, "--format", "onnx",
+                     "--onnx-layout", "nchw", "--quantize", "float32,uint8", "--json")
+    assert result.returncode == 0, result.stderr
+    artifacts = json.loads(result.stdout)["artifacts"]
+    assert {a["layout"] for a in artifacts} == {"nchw"}
+    assert all(a["parity"]["pass"] for a in artifacts)
+    model = onnx.load(out / "onnx" / "float32" / "model.onnx")
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, "height", "width"]
+
+
+def test_parity_html_embeds_every_artifact_output_and_heat_map(fixtures_dir, tmp_path):
+    out = tmp_path / "o"
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32,uint8", "--json")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    page = (out / "parity.html").read_text()
+    labels = sum(len(a["parity"]["results"]) for a in manifest["artifacts"])
+    photos = [i for i in manifest["parity"]["reference"]["inputs"] if not i["name"].startswith("random")]
+    images = re.findall(r'<img src="data:image/(png|jpeg);base64,', page)
+    assert len(images) == len(photos) * (2 + 2 * labels)
+    assert "src=\"http" not in page and "<script" not in page  # nothing to fetch: readable offline
+    for artifact in manifest["artifacts"]:
+        assert artifact["entry"] in page
