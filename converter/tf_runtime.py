@@ -31,6 +31,7 @@ def quiet(debug: bool = False) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns on the root logger
     _silence_native_stderr()
 
 

@@ -36,6 +36,14 @@ def test_help_and_version_import_no_heavy_library():
     assert out.strip() == "0 srconvert, version 0.1.0 []"
 
 
+def test_cli_choices_match_the_pipeline():
+    from converter import cli
+    from converter.convert import ALL_PRECISIONS, FORMATS
+
+    assert cli.FORMAT_CHOICES == FORMATS
+    assert set(cli.PRECISION_CHOICES) == set(ALL_PRECISIONS)
+
+
 def test_help_documents_exit_codes():
     result = run_cli("convert", "--help")
     assert result.returncode == 0
@@ -45,7 +53,7 @@ def test_help_documents_exit_codes():
 
 def test_convert_json_prints_the_manifest_and_nothing_else(fixtures_dir, tmp_path):
     out = tmp_path / "out"
-    result = run_cli("convert", fixtures_dir / "rdn_keras2.h5", "-o", out, "--quantize", "float32,uint8", "--json")
+    result = run_cli("convert", fixtures_dir / "rdn_keras2.h5", "-o", out, "--format", "tfjs", "--quantize", "float32,uint8", "--json")
     assert result.returncode == 0, result.stderr
     manifest = json.loads(result.stdout)
     assert manifest == json.loads((out / "manifest.json").read_text())
@@ -53,7 +61,7 @@ def test_convert_json_prints_the_manifest_and_nothing_else(fixtures_dir, tmp_pat
     assert manifest["custom_layers_js"] == {"esm": "tfjs/custom-layers.js", "cjs": "tfjs/custom-layers.cjs"}
     assert manifest["source"]["format"] == "keras2-h5" and len(manifest["source"]["sha256"]) == 64
     assert result.stderr == ""
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "parity.json", "parity.md", "tfjs"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "parity.html", "parity.json", "parity.md", "tfjs"]
     assert not list(tmp_path.glob(".srconvert-staging-*"))
 
 
@@ -69,7 +77,7 @@ def test_failing_parity_exits_1_names_the_artifact_and_keeps_the_bundle_aside(fi
 
 def test_tfjs_cpu_backend(fixtures_dir, tmp_path):
     result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", tmp_path / "o", "--quantize", "float32",
-                     "--tfjs-backend", "cpu", "--json")
+                     "--format", "tfjs", "--tfjs-backend", "cpu", "--json")
     assert result.returncode == 0, result.stderr
     (artifact,) = json.loads(result.stdout)["artifacts"]
     assert artifact["parity"]["results"][0]["runtime"] == "tfjs-cpu"
@@ -100,6 +108,8 @@ def test_a_non_empty_destination_needs_force(fixtures_dir, tmp_path):
 
 @pytest.mark.parametrize("args, fragments", [
     (["--quantize", "int4"], ["int4"]),
+    (["--format", "tfjs", "--quantize", "float32,int8"], ["int8", "tfjs: float32, float16, uint16, uint8"]),
+    (["--opset", "9"], ["13<=x<=18"]),
     (["--input-range", "0:2"], ["0:1"]),
     (["--gate", "uint8=40"], ["PRECISION:METRIC=VALUE"]),
     (["--no-fix", "everything"], ["functional_to_model"]),
@@ -171,17 +181,35 @@ def test_lambda_layers_are_refused_by_default(tmp_path):
     assert_clean_error(result, 2, "'doubler'", "Lambda", "--allow-lambda")
 
 
-def test_verify_names_a_tampered_file_and_passes_an_untouched_bundle(fixtures_dir, tmp_path):
+def _flip_byte(path, offset=100):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_verify_names_tampered_files_and_passes_an_untouched_bundle(fixtures_dir, tmp_path):
     out = tmp_path / "o"
     assert run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32,uint8").returncode == 0
     result = run_cli("verify", out, "--source", fixtures_dir / "rrdn_keras2.h5")
     assert result.returncode == 0, result.stderr
     assert "files: all" in result.stdout and "FAIL" not in result.stdout
-    shard = out / "tfjs" / "uint8" / "group1-shard1of1.bin"
-    data = bytearray(shard.read_bytes())
-    data[100] ^= 0xFF
-    shard.write_bytes(bytes(data))
+    _flip_byte(out / "tfjs" / "uint8" / "group1-shard1of1.bin")
+    _flip_byte(out / "onnx" / "float32" / "model.onnx")
     result = run_cli("verify", out)
     assert result.returncode == 1
     assert "CHANGED  tfjs/uint8/group1-shard1of1.bin" in result.stdout
-    assert "tfjs/uint8/group1-shard1of1.bin" in result.stderr and "Traceback" not in result.stderr
+    assert "CHANGED  onnx/float32/model.onnx" in result.stdout
+    for name in ("tfjs/uint8/group1-shard1of1.bin", "onnx/float32/model.onnx"):
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_passes_here_and_names_the_fix_for_missing_node_packages(tmp_path):
+    result = run_cli("doctor")
+    assert result.returncode == 0, result.stdout
+    assert "BAD" not in result.stdout and "tfjs wasm backend" in result.stdout
+    broken = run_cli("doctor", env={"SRCONVERT_NODE_MODULES": str(tmp_path)})
+    assert broken.returncode == 3
+    assert "BAD  npm onnxruntime-web" in broken.stdout and "npm ci" in broken.stdout
+    no_node = run_cli("doctor", env={"SRCONVERT_NODE": "/nonexistent/node"})
+    assert no_node.returncode == 3 and "apt-get install nodejs" in no_node.stdout
