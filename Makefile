@@ -39,6 +39,14 @@ $(FIXTURES): $(PY_STAMP) fixtures/make_fixtures.py
 
 fixtures: $(FIXTURES)
 
+# Maintainers only: re-export the committed PyTorch ONNX fixtures (needs torch,
+# installed here from the dev extra; `pip install torch==2.13.0` takes the
+# CPU build these machines carry).
+.PHONY: onnx-fixtures
+onnx-fixtures: $(PY_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,dev]'
+	$(BIN)/python fixtures/make_onnx_fixtures.py
+
 demo: setup $(FIXTURES)
 	$(BIN)/srconvert convert fixtures/build/rrdn_keras3.keras -o $(DEMO_OUT) --force --tfjs-model layers,graph
 	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.md, $(DEMO_OUT)/manifest.json)"
