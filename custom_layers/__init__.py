@@ -11,10 +11,12 @@ from __future__ import annotations
 from custom_layers.base import CustomLayer, plain_class_name
 from custom_layers.multiply_beta import MULTIPLY_BETA
 from custom_layers.pixel_shuffle import PIXEL_SHUFFLE
+from custom_layers.pixel_unshuffle import PIXEL_UNSHUFFLE
+from custom_layers.resize_bilinear import RESIZE_BILINEAR
 
-LAYERS: tuple[CustomLayer, ...] = (PIXEL_SHUFFLE, MULTIPLY_BETA)
+LAYERS: tuple[CustomLayer, ...] = (PIXEL_SHUFFLE, MULTIPLY_BETA, PIXEL_UNSHUFFLE, RESIZE_BILINEAR)
 
-__all__ = ["LAYERS", "MULTIPLY_BETA", "PIXEL_SHUFFLE", "CustomLayer", "find", "plain_class_name"]
+__all__ = ["LAYERS", "MULTIPLY_BETA", "PIXEL_SHUFFLE", "PIXEL_UNSHUFFLE", "RESIZE_BILINEAR", "CustomLayer", "find", "plain_class_name"]
 
 
 def find(class_name: str) -> CustomLayer | None:

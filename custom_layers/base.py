@@ -10,6 +10,16 @@ from typing import Any, Callable
 HERE = Path(__file__).resolve().parent
 
 
+def scale_config(
+    match: re.Match[str], config: dict[str, Any], keys: tuple[str, ...], default: int
+) -> dict[str, Any]:
+    """Config with `scale`, from the first of `keys` present, else the
+    spelling's `scale` group (`PixelShuffle4x`), else `default`."""
+    found = [config.pop(key) for key in keys if key in config]
+    scale = found[0] if found else (match.group("scale") or default)
+    return {**config, "scale": int(scale)}
+
+
 def plain_class_name(class_name: str) -> str:
     """`Custom>PixelShuffle` -> `PixelShuffle`: Keras prefixes a registered
     package, and the same layer shows up with and without it."""

@@ -11,19 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from custom_layers.base import CustomLayer
+from custom_layers.base import CustomLayer, scale_config
 
 DEFAULT_SCALE = 2
 _SCALE_KEYS = ("scale", "block_size", "upscale_factor", "scale_factor")
 
 
 def _canonical_config(match: re.Match[str], config: dict[str, Any]) -> dict[str, Any]:
-    scale = next((config.pop(key) for key in _SCALE_KEYS if key in config), None)
-    if scale is None:
-        scale = match.group("scale") or DEFAULT_SCALE
-    for key in _SCALE_KEYS:
-        config.pop(key, None)
-    return {**config, "scale": int(scale)}
+    return scale_config(match, config, _SCALE_KEYS, DEFAULT_SCALE)
 
 
 def _define_keras(keras: Any) -> type:

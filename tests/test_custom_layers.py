@@ -21,6 +21,9 @@ from converter.emitters import custom_layers_js
         ("MultiplyBeta", {"beta": 0.5}, {"beta": 0.5}),
         ("MultiplyBeta", {}, {"beta": 0.2}),
         ("Custom>MultiplyBeta", {"name": "b"}, {"name": "b", "beta": 0.2}),
+        ("PixelUnshuffle", {"downscale_factor": 2}, {"scale": 2}),
+        ("PixelUnshuffle4x", {}, {"scale": 4}),
+        ("ResizeBilinear", {"size": 3}, {"size": [3, 3]}),
     ],
 )
 def test_every_spelling_normalises_to_the_canonical_config(class_name, config, expected):
@@ -43,10 +46,13 @@ def test_emitted_modules_export_register_custom_layers_in_both_module_systems(tm
       const names = cjs.registerCustomLayers(tf).map((c) => c.className);
       const again = esm.registerCustomLayers(tf).map((c) => c.className);
       const x = tf.tensor4d([...Array(16).keys()], [1, 1, 1, 16]);
-      const [ps, mb] = esm.registerCustomLayers(tf);
+      const [ps, mb, pu, rb] = esm.registerCustomLayers(tf);
       const y = new ps({{ scale: 2 }}).apply(x);
       const z = new mb({{ beta: 0.5 }}).apply(tf.ones([1, 2]));
-      console.log(JSON.stringify({{ names, again, shape: y.shape, z: Array.from(z.dataSync()) }}));
+      const u = new pu({{ scale: 2 }}).apply(y);
+      const r = new rb({{ size: [2, 3] }}).apply(x);
+      console.log(JSON.stringify({{ names, again, shape: y.shape, z: Array.from(z.dataSync()),
+                                    roundTrip: Array.from(u.dataSync()), resized: r.shape }}));
     }});
     """
     from converter.backends.node.host import node_modules
@@ -55,9 +61,11 @@ def test_emitted_modules_export_register_custom_layers_in_both_module_systems(tm
         ["node", "-e", script], capture_output=True, text=True, check=True, env={"NODE_PATH": str(node_modules())}
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["names"] == ["PixelShuffle", "MultiplyBeta"] == result["again"]
+    assert result["names"] == [layer.name for layer in custom_layers.LAYERS] == result["again"]
     assert result["shape"] == [1, 2, 2, 4]
     assert result["z"] == [0.5, 0.5]
+    assert result["roundTrip"] == list(range(16))  # unshuffle undoes shuffle
+    assert result["resized"] == [1, 2, 3, 16]
 
 
 def test_python_layers_compute_depth_to_space_and_beta():
@@ -70,3 +78,9 @@ def test_python_layers_compute_depth_to_space_and_beta():
     np.testing.assert_array_equal(shuffle(x).numpy(), tf.nn.depth_to_space(x, 2).numpy())
     beta = custom_layers.MULTIPLY_BETA.keras_class(tf_keras)(beta=0.25)
     np.testing.assert_array_equal(beta(x).numpy(), x * 0.25)
+    unshuffle = custom_layers.PIXEL_UNSHUFFLE.keras_class(tf_keras)(scale=2)
+    y = np.arange(2 * 4 * 6 * 3, dtype=np.float32).reshape(2, 4, 6, 3)
+    np.testing.assert_array_equal(unshuffle(y).numpy(), tf.nn.space_to_depth(y, 2).numpy())
+    resize = custom_layers.RESIZE_BILINEAR.keras_class(tf_keras)(size=[2, 2])
+    keras_up = tf_keras.layers.UpSampling2D(2, interpolation="bilinear")
+    np.testing.assert_allclose(resize(y).numpy(), keras_up(y).numpy(), atol=1e-6)

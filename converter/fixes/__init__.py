@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from converter.fixes import (
+    bilinear_half_pixel,
     custom_layer_names,
     functional_to_model,
     keras3_topology,
@@ -36,6 +37,7 @@ FIXES: tuple[Fix, ...] = (
     Fix("keras3_topology", keras3_topology.SUMMARY, keras3_topology.run),
     Fix("serialization_keys", serialization_keys.SUMMARY, serialization_keys.run),
     Fix("custom_layer_names", custom_layer_names.SUMMARY, custom_layer_names.run),
+    Fix("bilinear_half_pixel", bilinear_half_pixel.SUMMARY, bilinear_half_pixel.run),
     Fix("functional_to_model", functional_to_model.SUMMARY, functional_to_model.run),
 )
 
