@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.srconvert-setup
 FIXTURES   := fixtures/build/.stamp
 DEMO_OUT   := build/demo
 
-.PHONY: setup demo test fixtures bench clean distclean
+.PHONY: setup demo test fixtures bench bench-onnx clean distclean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -54,8 +54,8 @@ demo: setup $(FIXTURES)
 test: setup $(FIXTURES)
 	$(BIN)/python -m pytest
 
-bench: setup
-	$(BIN)/python bench/run.py
+bench-onnx: setup
+	$(BIN)/python bench/onnx_import.py
 
 clean:
 	rm -rf build fixtures/build .pytest_cache

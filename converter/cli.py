@@ -102,8 +102,8 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--parity-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of PNG photos for parity (default: fixtures/images).")
 @click.option("--opset", type=click.IntRange(13, 18), default=17, show_default=True, help="ONNX opset.")
-@click.option("--onnx-layout", type=click.Choice(["nhwc", "nchw"]), default="nhwc", show_default=True,
-              help="ONNX input/output layout (nchw for consumers that expect PyTorch's).")
+@click.option("--onnx-layout", type=click.Choice(["nhwc", "nchw"]), default=None,
+              help="ONNX input/output layout. Default: the source's (nchw for an ONNX source, nhwc for Keras).")
 @click.option("--calibration-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Photos int8 quantization is calibrated on (default: fixtures/images).")
 @click.option("--custom-layer", "custom_layer_specs", multiple=True, metavar="MODULE:CLASS",

@@ -42,7 +42,8 @@ class ConvertOptions:
     allow_lambda: bool = False
     disabled_fixes: frozenset[str] = frozenset()
     opset: int = onnx_bundle.DEFAULT_OPSET
-    onnx_layout: str = "nhwc"
+    onnx_layout: str | None = None
+    """None: the source's own layout (NCHW for an ONNX source, else NHWC)."""
     calibration_images: Path | None = parity_inputs.DEFAULT_IMAGES
 
     def precisions_for(self, fmt: str) -> tuple[str, ...]:
@@ -127,9 +128,11 @@ class Prepared:
     model: Any
     facts: keras_model.ModelFacts
 
-    def reference_call(self):
+    def reference_runner(self):
+        from converter.backends.keras.runner import KerasRunner
+
         model = self.model
-        return self.source.reference or (lambda batch: model(batch, training=False).numpy())
+        return self.source.reference or KerasRunner(lambda batch: model(batch, training=False).numpy())
 
 
 def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fixes: frozenset[str]) -> Prepared:
@@ -153,12 +156,11 @@ def check_parity(
 ) -> dict[str, Any]:
     """Run every artifact against the source; fill `artifact.parity`, write
     the visual report to `html_path` if given, and return the run's summary."""
-    from converter.backends.keras.runner import KerasRunner
     from converter.verification import compute_reference, verify
 
     progress.step("running the source model on the parity inputs")
-    inputs = parity_inputs.build(prepared.facts.input_shape, input_range, images_dir)
-    reference = compute_reference(KerasRunner(prepared.reference_call()), inputs)
+    inputs = parity_inputs.build(prepared.facts.input_shape, input_range, images_dir, prepared.facts.input_multiple)
+    reference = compute_reference(prepared.reference_runner(), inputs)
     passed, gallery = verify(artifacts, root, reference, gates, context, custom_layers_cjs, progress)
     if html_path is not None:
         _write_html(html_path, reference, gallery, artifacts)
@@ -191,6 +193,8 @@ def _write_html(path: Path, reference, gallery, artifacts: list[manifest.Artifac
 def _build(info, options: ConvertOptions, stage: Path, context, progress: Progress) -> ConvertResult:
     progress.step(f"loading {info.path} ({info.format})")
     prepared = prepare(info, options.user_layers, options.allow_lambda, options.disabled_fixes)
+    if options.onnx_layout is None:
+        options.onnx_layout = "nchw" if info.format == "onnx" else "nhwc"
     facts = prepared.facts
     artifacts, custom_js = _emit_tfjs(prepared.model, options, stage, progress)
     onnx_artifacts, onnx_fixes = _emit_onnx(prepared.model, options, stage, progress)
@@ -206,6 +210,7 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
             "keras_version": info.keras_version,
         },
         "model": {
+            "input_multiple": facts.input_multiple,
             "params": facts.params,
             "scale": facts.scale,
             "input_channels": facts.input_channels,
@@ -270,6 +275,7 @@ def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
         return [], []
     progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
     base = onnx_bundle.export(model, options.opset, options.onnx_layout)
+    multiple = keras_model.input_multiple(model)
     applied = []
     for fix in ONNX_FIXES:
         if fix.name not in options.disabled_fixes and (changes := fix.run(base)):
@@ -281,7 +287,8 @@ def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
         "int8": lambda: onnx_int8_static.quantize(
             base,
             onnx_int8_static.calibration_batches(
-                options.calibration_images, int(model.inputs[0].shape[-1]), options.onnx_layout, options.input_range
+                options.calibration_images, int(model.inputs[0].shape[-1]), options.onnx_layout, options.input_range,
+                multiple,
             ),
             onnx_bundle.INPUT_NAME,
         ),

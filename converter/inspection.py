@@ -30,7 +30,7 @@ def inspect_source(path: Path) -> dict[str, Any]:
         and name not in topology.TFJS_LAYER_CLASSES
         and name not in topology.MODEL_CLASSES
     )
-    _, applied = fixes.apply_fixes(model)
+    fixed, applied = fixes.apply_fixes(model)
     return {
         "path": str(path),
         "format": info.format,
@@ -42,29 +42,44 @@ def inspect_source(path: Path) -> dict[str, Any]:
         "unknown_layers": unknown,
         "params": _params(info),
         "input_shape": topology.input_shape(model),
-        "scale": static_scale(model),
+        "scale": static_scale(fixed),
         "input_range_guess": _input_range_guess(model),
         "fixes": [fix.as_dict() for fix in applied],
     }
 
 
 def static_scale(model: dict[str, Any]) -> int | None:
-    """The upscale factor read off the topology: the product of what upsamples
-    (PixelShuffle, UpSampling2D, strided transposed convs) over what downsamples."""
-    scale = 1.0
-    for layer in topology.iter_layers(model):
-        cls = custom_layers.plain_class_name(layer.get("class_name", ""))
-        config = layer.get("config", {})
-        spec = custom_layers.find(cls)
-        if spec is custom_layers.PIXEL_SHUFFLE:
-            scale *= spec.normalise(layer["class_name"], config)["scale"]
-        elif cls == "UpSampling2D":
-            scale *= _first(config.get("size", 2))
-        elif cls == "Conv2DTranspose":
-            scale *= _first(config.get("strides", 1))
-        elif cls in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
-            scale /= _first(config.get("strides", 1))
+    """The upscale factor read off a Keras 2 form topology: each layer's output
+    scale is its first input's times what the layer does (PixelShuffle,
+    UpSampling2D, strided transposed convs up; strides and unshuffles down),
+    followed to the output layer. Keras lists layers in topological order."""
+    scales: dict[str, float] = {}
+    for layer in model.get("config", {}).get("layers", []):
+        nodes = layer.get("inbound_nodes") or []
+        first = nodes[0][0][0] if nodes and nodes[0] and isinstance(nodes[0][0], list) else None
+        scales[layer.get("name")] = scales.get(first, 1.0) * _layer_factor(layer)
+    outputs = model.get("config", {}).get("output_layers") or []
+    if not outputs or not isinstance(outputs[0], list) or outputs[0][0] not in scales:
+        return None
+    scale = scales[outputs[0][0]]
     return int(scale) if scale >= 1 and scale == int(scale) else None
+
+
+def _layer_factor(layer: dict[str, Any]) -> float:
+    cls = custom_layers.plain_class_name(layer.get("class_name", ""))
+    config = layer.get("config", {})
+    spec = custom_layers.find(cls)
+    if spec is custom_layers.PIXEL_SHUFFLE:
+        return spec.normalise(layer["class_name"], config)["scale"]
+    if spec is custom_layers.PIXEL_UNSHUFFLE:
+        return 1 / spec.normalise(layer["class_name"], config)["scale"]
+    if cls in ("UpSampling2D", "ResizeBilinear"):
+        return _first(config.get("size", 2))
+    if cls == "Conv2DTranspose":
+        return _first(config.get("strides", 1))
+    if cls in ("Conv2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D"):
+        return 1 / _first(config.get("strides", 1))
+    return 1.0
 
 
 def _first(value: Any) -> int:

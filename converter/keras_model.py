@@ -26,6 +26,8 @@ class ModelFacts:
     scale: int
     input_shape: list[int | None]
     """Batch input shape, e.g. [None, None, None, 3]."""
+    input_multiple: int = 1
+    """Input height and width must be multiples of this (pixel-unshuffle, strides)."""
 
 
 def keras2_custom_objects(user_layers: dict[str, type]) -> dict[str, type]:
@@ -70,8 +72,9 @@ def facts(model: Any) -> ModelFacts:
             "srconvert converts single-image models (one NHWC image in, one out)",
             hint="export just the super-resolution network",
         )
-    height = shape[1] or 16
-    width = shape[2] or 16
+    multiple = input_multiple(model)
+    height = shape[1] or 16 * multiple
+    width = shape[2] or 16 * multiple
     probe = np.zeros((1, height, width, shape[3]), np.float32)
     out = model(probe, training=False).numpy()
     if out.ndim != 4 or out.shape[1] % height or out.shape[2] % width:
@@ -84,7 +87,21 @@ def facts(model: Any) -> ModelFacts:
         input_channels=int(shape[3]),
         scale=int(out.shape[1] // height),
         input_shape=shape,
+        input_multiple=multiple,
     )
+
+
+def input_multiple(model: Any) -> int:
+    """What input sizes must divide by: the product of every downsampling step."""
+    multiple = 1
+    for layer in model.layers:
+        config = layer.get_config()
+        if type(layer).__name__ == "PixelUnshuffle":
+            multiple *= int(config["scale"])
+        strides = config.get("strides")
+        if strides and max(strides) > 1 and type(layer).__name__ != "Conv2DTranspose":
+            multiple *= int(max(strides))
+    return multiple
 
 
 def topology_of(model: Any) -> dict[str, Any]:

@@ -213,3 +213,20 @@ def test_doctor_passes_here_and_names_the_fix_for_missing_node_packages(tmp_path
     assert "BAD  npm onnxruntime-web" in broken.stdout and "npm ci" in broken.stdout
     no_node = run_cli("doctor", env={"SRCONVERT_NODE": "/nonexistent/node"})
     assert no_node.returncode == 3 and "apt-get install nodejs" in no_node.stdout
+
+
+def test_bilinear_upsampling_is_fixed_for_tfjs_and_fails_without_the_fix(tmp_path):
+    """TF.js's UpSampling2D(bilinear) lacks half-pixel centres; the fix is what makes it match Keras."""
+    import tf_keras
+
+    inputs = tf_keras.Input((None, None, 3))
+    x = tf_keras.layers.Conv2D(3, 3, padding="same")(inputs)
+    outputs = tf_keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
+    source = tmp_path / "bilinear.h5"
+    tf_keras.Model(inputs, outputs).save(source)
+    args = ("convert", source, "--format", "tfjs", "--quantize", "float32", "--json")
+    fixed = run_cli(*args, "-o", tmp_path / "fixed")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "bilinear_half_pixel" in [f["name"] for f in json.loads(fixed.stdout)["fixes"]]
+    broken = run_cli(*args, "-o", tmp_path / "broken", "--no-fix", "bilinear_half_pixel")
+    assert broken.returncode == 1 and "tfjs/float32/model.json in tfjs-wasm" in broken.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 from converter.manifest import Artifact
 
-COLUMNS = ("artifact", "runtime", "bytes", "max abs", "PSNR dB", "ms", "gate", "pass")
+COLUMNS = ("artifact", "layout", "runtime", "bytes", "max abs", "PSNR dB", "ms", "gate", "pass")
 
 
 def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
@@ -22,6 +22,7 @@ def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
             table.append(
                 (
                     artifact.entry,
+                    artifact.layout.upper(),
                     result.get("runtime", "-"),
                     f"{artifact.bytes:,}",
                     _number(result.get("max_abs"), "{:.2e}"),
@@ -47,7 +48,7 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None) -> str
         )
     failures = [row for row in rows(artifacts) if row[-1] != "pass"]
     for row in failures:
-        lines.append(f"\nFAILED: {row[0]} in {row[1]}")
+        lines.append(f"\nFAILED: {row[0]} in {row[2]}")
     return "\n".join(lines) + "\n"
 
 

@@ -17,20 +17,22 @@ import numpy as np
 from converter.errors import BadInput
 
 
-def calibration_batches(images_dir: Path, channels: int, layout: str, input_range: tuple[float, float]) -> list[np.ndarray]:
-    from PIL import Image
+def calibration_batches(
+    images_dir: Path, channels: int, layout: str, input_range: tuple[float, float], multiple: int = 1
+) -> list[np.ndarray]:
+    from converter.parity.inputs import load_photo
 
     low, high = input_range
     batches = []
     for path in sorted(images_dir.glob("*.png")) + sorted(images_dir.glob("*.jpg")):
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / 255.0
-        pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+        pixels = load_photo(path, channels, multiple)
+        if pixels is None:
+            continue
         batch = (low + pixels * (high - low))[None]
         batches.append(batch.transpose(0, 3, 1, 2) if layout == "nchw" else batch)
     if not batches:
         raise BadInput(
-            "no PNG or JPEG images to calibrate int8 quantization on",
+            f"no PNG or JPEG images with {channels} channel(s) to calibrate int8 quantization on",
             path=images_dir,
             hint="pass --calibration-images DIR with a few representative photos",
         )

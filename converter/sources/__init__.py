@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from converter.sources import detect, keras_archive, keras_h5, savedmodel, tfjs_layers
+from converter.sources import detect, keras_archive, keras_h5, onnx_import, savedmodel, tfjs_layers
 
 
 @dataclass
@@ -21,7 +21,10 @@ class SourceInfo:
     format: str
     keras_version: str | None
     topology: dict[str, Any]
-    """The `{class_name, config}` model object exactly as the source holds it."""
+    """The `{class_name, config}` model object exactly as the source holds it
+    (for an ONNX source: the Keras topology it was translated to)."""
+    payload: Any = None
+    """What describing already produced and loading reuses (an ONNX source's weights)."""
 
 
 @dataclass
@@ -35,8 +38,8 @@ class Source:
     info: SourceInfo
     layer_weights: dict[str, list[Any]]
     """Weights per top-level layer name, in that layer's Keras order."""
-    reference: Callable[[Any], Any] | None
-    """The source model in its own runtime (NHWC batch in, NHWC batch out);
+    reference: Any
+    """A Runner for the source model in its own runtime (NHWC in and out);
     None when the canonical model is the source itself (a TFJS folder)."""
 
 
@@ -46,14 +49,15 @@ _MODULES = {
     detect.KERAS3_ARCHIVE: keras_archive,
     detect.SAVEDMODEL: savedmodel,
     detect.TFJS_LAYERS: tfjs_layers,
+    detect.ONNX: onnx_import,
 }
 
 
 def describe(path: Path) -> SourceInfo:
     path = Path(path)
     fmt = detect.detect_format(path)
-    version, topology = _MODULES[fmt].describe(path, fmt)
-    return SourceInfo(path=path, format=fmt, keras_version=version, topology=topology)
+    version, topology, *payload = _MODULES[fmt].describe(path, fmt)
+    return SourceInfo(path=path, format=fmt, keras_version=version, topology=topology, payload=(payload or [None])[0])
 
 
 def load(info: SourceInfo, options: LoadOptions) -> Source:

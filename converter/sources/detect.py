@@ -13,12 +13,16 @@ from converter.errors import BadInput
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
+# An ONNX file is a protobuf ModelProto; writers put ir_version (field 1,
+# varint) first, so the first byte is its tag.
+ONNX_FIRST_BYTE = b"\x08"
 
 KERAS2_H5 = "keras2-h5"
 KERAS3_H5 = "keras3-h5"
 KERAS3_ARCHIVE = "keras3-keras"
 SAVEDMODEL = "savedmodel"
 TFJS_LAYERS = "tfjs-layers"
+ONNX = "onnx"
 
 FORMAT_TITLES = {
     KERAS2_H5: "Keras 2 (tf_keras) HDF5 full model",
@@ -26,6 +30,7 @@ FORMAT_TITLES = {
     KERAS3_ARCHIVE: "Keras 3 .keras archive",
     SAVEDMODEL: "TensorFlow SavedModel folder",
     TFJS_LAYERS: "TensorFlow.js layers model folder",
+    ONNX: "ONNX model (e.g. exported by PyTorch)",
 }
 
 
@@ -44,6 +49,8 @@ def detect_format(path: Path) -> str:
         return _detect_h5(path)
     if head.startswith(ZIP_MAGIC):
         return _detect_zip(path)
+    if head[:1] == ONNX_FIRST_BYTE and _is_onnx(path):
+        return ONNX
     raise BadInput(
         "not a model format srconvert reads",
         path=path,
@@ -94,6 +101,16 @@ def _detect_zip(path: Path) -> str:
     if {"config.json", "metadata.json"} <= names:
         return KERAS3_ARCHIVE
     raise BadInput("a zip archive that is not a Keras .keras file", path=path, hint="give a Keras .keras file")
+
+
+def _is_onnx(path: Path) -> bool:
+    import onnx
+
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except Exception:  # not a protobuf ModelProto
+        return False
+    return len(model.graph.node) > 0
 
 
 def h5_attrs(path: Path) -> dict[str, object]:

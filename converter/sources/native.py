@@ -27,11 +27,11 @@ def layer_weights(model: Any) -> dict[str, list[Any]]:
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
-def keras_call(model: Any) -> Callable[[Any], Any]:
-    def run(batch):
-        return _to_numpy(model(batch, training=False))
+def keras_call(model: Any):
+    """The model behind the Runner interface, as the parity reference."""
+    from converter.backends.keras.runner import KerasRunner
 
-    return run
+    return KerasRunner(lambda batch: _to_numpy(model(batch, training=False)))
 
 
 def _to_numpy(value: Any) -> Any:

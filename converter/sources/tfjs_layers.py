@@ -13,6 +13,7 @@ from typing import Any
 from converter import tf_runtime
 from converter.errors import BadInput
 from converter.sources.detect import read_json
+from converter.sources.paths import companion_file
 from converter.topology import model_config
 
 
@@ -29,21 +30,11 @@ def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any]]:
 
 def weight_files(model_json: Path, manifest: list[dict[str, Any]]) -> list[Path]:
     """The shard files the manifest names, refusing any outside the folder."""
-    folder = model_json.parent.resolve()
-    files = []
-    for group in manifest:
-        for name in group.get("paths", []):
-            target = (folder / name).resolve()
-            if folder not in target.parents:
-                raise BadInput(
-                    f"weights path {name!r} leaves the model's folder",
-                    path=model_json,
-                    hint="weights must sit beside model.json",
-                )
-            if not target.is_file():
-                raise BadInput(f"missing weights file {name}", path=model_json, hint="copy the whole bundle folder")
-            files.append(target)
-    return files
+    return [
+        companion_file(model_json, name, "weights file", "copy the whole bundle folder; shards sit beside model.json")
+        for group in manifest
+        for name in group.get("paths", [])
+    ]
 
 
 def load(info, options):

@@ -1,0 +1,112 @@
+"""Reading an ONNX source safely, and probing it.
+
+External data is read only from inside the model's own folder. The probe runs
+the model once in onnxruntime at two input sizes with every intermediate
+tensor exposed: shape subgraphs whose values do not change between sizes fold
+to constants, and data-movement chains (pixel (un)shuffle written as
+Reshape/Transpose) are identified from the values they actually move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.errors import BadInput
+from converter.sources.paths import companion_file
+
+# Two probe sizes (height, width): multiples of 8 so any pixel-unshuffle up to
+# x8 divides them, unequal so height and width cannot be confused.
+PROBE_SIZES = ((24, 32), (40, 48))
+
+
+def load_model(path: Path) -> Any:
+    """The ModelProto with its external data, refusing data outside the folder."""
+    import onnx
+    from onnx import external_data_helper
+
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise BadInput(f"not a readable ONNX model ({exc})", path=path, hint="re-export the model") from None
+    folder = path.parent.resolve()
+    for tensor in external_data_helper._get_all_tensors(model):
+        if not external_data_helper.uses_external_data(tensor):
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        companion_file(path, location, f"external data of initializer {tensor.name!r}",
+                       "keep model.onnx.data beside model.onnx; srconvert reads nothing else")
+    try:
+        external_data_helper.load_external_data_for_model(model, str(folder))
+    except Exception as exc:
+        raise BadInput(f"unreadable external data ({exc})", path=path, hint="re-export the model") from None
+    return model
+
+
+def graph_input(model: Any) -> Any:
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(model.graph.output) != 1:
+        raise BadInput(
+            f"the model has {len(inputs)} inputs and {len(model.graph.output)} outputs; "
+            "srconvert converts single-image models (one NCHW image in, one out)",
+            hint="export just the super-resolution network",
+        )
+    return inputs[0]
+
+
+def input_channels(model: Any, path: Path) -> int:
+    dims = graph_input(model).type.tensor_type.shape.dim
+    if len(dims) != 4 or not dims[1].HasField("dim_value"):
+        raise BadInput(
+            "the input is not a 4-D NCHW image with a fixed channel count",
+            path=path,
+            hint="export with input shape (batch, channels, height, width)",
+        )
+    return int(dims[1].dim_value)
+
+
+@dataclass
+class Probe:
+    values: list[dict[str, np.ndarray]]
+    """For each probe size, every tensor's value by name."""
+
+
+def probe(model: Any, channels: int, path: Path) -> Probe:
+    import onnx
+    import onnxruntime
+
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    known = {o.name for o in exposed.graph.output}
+    for node in exposed.graph.node:
+        for name in node.output:
+            if name and name not in known:
+                exposed.graph.output.append(onnx.ValueInfoProto(name=name))
+                known.add(name)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    # Unoptimised, so every tensor the file names is still there to read.
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise BadInput(f"onnxruntime cannot load the model ({' '.join(str(exc).split())[:300]})", path=path) from None
+    name = graph_input(model).name
+    names = [o.name for o in session.get_outputs()]
+    rng = np.random.default_rng(0)
+    runs = []
+    for height, width in PROBE_SIZES:
+        x = rng.random((1, channels, height, width), dtype=np.float32)
+        try:
+            values = session.run(names, {name: x})
+        except Exception as exc:
+            raise BadInput(
+                f"onnxruntime cannot run the model on a {width}x{height} image ({' '.join(str(exc).split())[:300]})",
+                path=path,
+            ) from None
+        runs.append({name: x, **dict(zip(names, values))})
+    return Probe(runs)
