@@ -8,8 +8,10 @@ PY_STAMP   := $(VENV)/.srconvert-setup
 NODE_STAMP := node_modules/.srconvert-setup
 FIXTURES   := fixtures/build/.stamp
 DEMO_OUT   := build/demo
+DIST       ?= dist
+JOBS       ?= 2
 
-.PHONY: setup demo test fixtures bench bench-onnx clean distclean
+.PHONY: setup demo test fixtures bench bench-onnx release releases clean distclean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -57,8 +59,18 @@ test: setup $(FIXTURES)
 bench-onnx: setup
 	$(BIN)/python bench/onnx_import.py
 
+# Model releases: one recipe (optionally with WEIGHTS=file), or every recipe
+# whose weights file is in place. Exit status is srconvert's: 1 on a parity
+# failure, so CI stops there.
+release: setup
+	@test -n "$(RECIPE)" || { echo "usage: make release RECIPE=recipes/NAME.toml [WEIGHTS=file] [DIST=dist]" >&2; exit 2; }
+	$(BIN)/srconvert build $(RECIPE) -o $(DIST) --force $(if $(WEIGHTS),--weights $(WEIGHTS))
+
+releases: setup
+	$(BIN)/srconvert build recipes/*.toml -o $(DIST) -j $(JOBS) --force
+
 clean:
-	rm -rf build fixtures/build .pytest_cache
+	rm -rf build dist fixtures/build .pytest_cache
 
 distclean: clean
 	rm -rf $(VENV) node_modules

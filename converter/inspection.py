@@ -16,8 +16,8 @@ from converter.sources import describe, detect
 from converter.sources.tfjs_layers import model_json_path
 
 
-def inspect_source(path: Path) -> dict[str, Any]:
-    info = describe(path)
+def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    info = describe(path, arch, arch_params)
     model = info.topology
     classes = collections.Counter(custom_layers.plain_class_name(l.get("class_name", "?")) for l in topology.iter_layers(model))
     found_custom = sorted(
@@ -45,6 +45,7 @@ def inspect_source(path: Path) -> dict[str, Any]:
         "scale": static_scale(fixed),
         "input_range_guess": _input_range_guess(model),
         "fixes": [fix.as_dict() for fix in applied],
+        "architecture": info.architecture,
     }
 
 
@@ -98,6 +99,8 @@ def _input_range_guess(model: dict[str, Any]) -> str:
 
 
 def _params(info) -> int | None:
+    if isinstance(info.payload, dict):  # weights-only and ONNX sources: the weights are in hand
+        return int(sum(w.size for weights in info.payload.values() for w in weights))
     if info.format == detect.TFJS_LAYERS:
         manifest = detect.read_json(model_json_path(info.path)).get("weightsManifest", [])
         return sum(math.prod(w["shape"]) for group in manifest for w in group["weights"])
@@ -128,6 +131,11 @@ def render(facts: dict[str, Any]) -> str:
     lines = [
         f"{facts['path']}: {facts['format_title']} ({facts['format']})",
         f"  Keras version     {facts['keras_version'] or 'unknown'}",
+        *(
+            [f"  architecture      {facts['architecture']['family']} "
+             + " ".join(f"{k}={v}" for k, v in facts["architecture"]["params"].items())]
+            if facts.get("architecture") else []
+        ),
         f"  layers            {facts['layers']}: "
         + ", ".join(f"{name} x{count}" for name, count in facts["layer_classes"].items()),
         f"  custom layers     {', '.join(facts['custom_layers']) or 'none'}",

@@ -1,8 +1,123 @@
-"""Model families srconvert can build from hyperparameters (and, later, detect
-from weights-only files). One module per family; `FAMILIES` orders them."""
+"""Model families srconvert can rebuild from a weights-only file (after
+spandrel): each module has `detect` (a predicate over layer names and weight
+shapes), `infer` (every hyperparameter from those shapes) and `build` (the
+network, with srconvert's custom layers). `FAMILIES` orders them.
+"""
 
 from __future__ import annotations
 
-from converter.architectures import rdn, rrdn
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-FAMILIES = {rdn.NAME: rdn, rrdn.NAME: rrdn}
+import numpy as np
+
+from converter.architectures import rdn, rrdn
+from converter.errors import BadInput
+
+FAMILIES = {module.NAME: module for module in (rrdn, rdn)}
+
+
+@dataclass(frozen=True)
+class WeightsIndex:
+    """A weights-only file: weight shapes per layer, and its file name (ISR
+    encodes what weights cannot show, such as an UpSampling2D head's scale)."""
+
+    shapes: dict[str, list[tuple[int, ...]]]
+    filename: str
+
+    def has(self, *layers: str) -> bool:
+        return all(layer in self.shapes for layer in layers)
+
+    def out_channels(self, layer: str) -> int:
+        return int(self.shapes[layer][0][-1])
+
+    def kernel_size(self, layer: str) -> int:
+        return int(self.shapes[layer][0][0])
+
+    def indices(self, pattern: str) -> list[tuple[int, ...]]:
+        """Integer groups of every layer name matching `pattern` (a regex)."""
+        compiled = re.compile(pattern)
+        return [tuple(int(g) for g in m.groups()) for name in self.shapes if (m := compiled.fullmatch(name))]
+
+    def filename_param(self, key: str) -> int | None:
+        """`x2` or `C6` style parameters from an ISR file name."""
+        match = re.search(rf"(?:^|[-_]){key}(\d+)(?=[-_.]|$)", Path(self.filename).name)
+        return int(match.group(1)) if match else None
+
+
+def detect(index: WeightsIndex) -> Any:
+    for module in FAMILIES.values():
+        if module.detect(index):
+            return module
+    raise BadInput(
+        f"the weights match no known architecture (tried: {', '.join(FAMILIES)})",
+        path=index.filename,
+        hint="name the family with --arch NAME --arch-params K=V,... or convert a full-model file",
+    )
+
+
+def parse_overrides(text: str | None) -> dict[str, Any]:
+    """`C=4,D=3,x=4,beta=0.2,upscaling=shuffle` -> typed values."""
+    values: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise BadInput(f"--arch-params item {item!r} is not KEY=VALUE", hint="e.g. --arch-params C=4,D=3,x=4")
+        try:
+            value: Any = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+        values[key.strip()] = value
+    return values
+
+
+def resolve(index: WeightsIndex, arch: str | None, overrides: dict[str, Any]) -> tuple[Any, Any]:
+    """(family module, Params): detected and inferred, then overridden."""
+    if arch is not None and arch not in FAMILIES:
+        raise BadInput(f"--arch {arch!r} is not a known family", hint=f"families: {', '.join(FAMILIES)}")
+    module = FAMILIES[arch] if arch else detect(index)
+    params = module.infer(index) if module.detect(index) else module.Params()
+    fields = {f.name for f in dataclasses.fields(params)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise BadInput(
+            f"--arch-params {', '.join(unknown)} unknown for {module.NAME}",
+            hint=f"{module.NAME} takes {', '.join(sorted(fields))}",
+        )
+    params = dataclasses.replace(params, **overrides)
+    missing = [f.name for f in dataclasses.fields(params) if getattr(params, f.name) is None]
+    if missing:
+        raise BadInput(
+            f"{module.NAME}: {', '.join(missing)} cannot be read from the weights or the file name "
+            "(an UpSampling2D head has no weights)",
+            path=index.filename,
+            hint=f"pass --arch-params {missing[0]}=2 (or name the file as ISR does: ...-{missing[0]}2_...)",
+        )
+    return module, params
+
+
+def read_weights_only(path: Path) -> tuple[WeightsIndex, dict[str, list[np.ndarray]]]:
+    """A Keras 2 `save_weights` HDF5 file: `layer_names`, then per layer its
+    `weight_names` in weight order."""
+    import h5py
+
+    def text(value):
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+    shapes: dict[str, list[tuple[int, ...]]] = {}
+    arrays: dict[str, list[np.ndarray]] = {}
+    with h5py.File(path, "r") as handle:
+        root = handle["model_weights"] if "model_weights" in handle else handle
+        for layer in map(text, root.attrs.get("layer_names", [])):
+            group = root[layer]
+            names = [text(n) for n in group.attrs.get("weight_names", [])]
+            if names:
+                arrays[layer] = [np.asarray(group[name]) for name in names]
+                shapes[layer] = [a.shape for a in arrays[layer]]
+    return WeightsIndex(shapes, str(path)), arrays

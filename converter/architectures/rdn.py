@@ -25,6 +25,33 @@ class Params:
     channels: int = 3
 
 
+def detect(index) -> bool:
+    return index.has("F_m1", "F_0", "F_1_1", "LFF_1", "GFF_1", "UPN3", "SR")
+
+
+def infer(index) -> Params:
+    """Hyperparameters from shapes. A pixel-shuffle head shows its scale in
+    UPN3's channels; an UpSampling2D head has no weights, so its scale comes
+    from ISR's file name (`...-x2_...`) or --arch-params x=N."""
+    blocks = index.indices(r"F_(\d+)_(\d+)")
+    channels = index.out_channels("SR")
+    head = index.out_channels("UPN3") // channels
+    if head > 1:
+        upscaling, scale = "shuffle", int(round(head**0.5))
+    else:
+        upscaling, scale = "ups", index.filename_param("x")  # None: --arch-params must say
+    return Params(
+        C=max(c for _, c in blocks),
+        D=max(d for d, _ in blocks),
+        G=index.out_channels("F_0"),
+        G0=index.out_channels("F_m1"),
+        x=scale,
+        upscaling=upscaling,
+        kernel_size=index.kernel_size("F_m1"),
+        channels=channels,
+    )
+
+
 def build(keras: Any, params: Params, name: str = "rdn") -> Any:
     from custom_layers import PIXEL_SHUFFLE
 

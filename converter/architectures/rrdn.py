@@ -25,6 +25,29 @@ class Params:
     channels: int = 3
 
 
+def detect(index) -> bool:
+    return index.has("Pre_blocks_conv", "F_1_1_1", "LFF_1_1", "PreShuffle", "SR")
+
+
+def infer(index) -> Params:
+    """Every hyperparameter from layer names and weight shapes; beta has no
+    weight, so it is ISR's 0.2 unless --arch-params says otherwise."""
+    blocks = index.indices(r"F_(\d+)_(\d+)_(\d+)")
+    channels = index.out_channels("SR")
+    shuffled = index.out_channels("PreShuffle") // channels
+    scale = int(round(shuffled**0.5))
+    return Params(
+        C=max(c for _, _, c in blocks),
+        D=max(d for _, d, _ in blocks),
+        G=index.out_channels("F_1_1_1"),
+        G0=index.out_channels("Pre_blocks_conv"),
+        T=max(t for t, _, _ in blocks),
+        x=scale,
+        kernel_size=index.kernel_size("Pre_blocks_conv"),
+        channels=channels,
+    )
+
+
 def build(keras: Any, params: Params, name: str = "rrdn") -> Any:
     from custom_layers import MULTIPLY_BETA, PIXEL_SHUFFLE
 

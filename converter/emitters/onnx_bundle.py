@@ -8,6 +8,7 @@ stay dynamic.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,41 @@ def export(model: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc") -> Any:
     _name_dims(proto.graph.input[0], DIM_NAMES[layout], "")
     _name_dims(proto.graph.output[0], DIM_NAMES[layout], "out_")
     proto.producer_name = "srconvert (tf2onnx)"
+    _canonical_order(proto.graph)
     return proto
+
+
+def _canonical_order(graph: Any) -> None:
+    """The same model must serialise to the same bytes. tf2onnx emits
+    initializers in set order, and names a constant it deduplicated after
+    whichever user it met first; both vary with Python's hash seed. Shared
+    constants get a name from their content, then everything is sorted."""
+    import hashlib
+
+    from onnx import numpy_helper
+
+    users: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            users[name] = users.get(name, 0) + 1
+    renames = {}
+    for init in graph.initializer:
+        if users.get(init.name, 0) > 1:
+            array = numpy_helper.to_array(init)
+            digest = hashlib.sha256(f"{array.dtype}{array.shape}".encode() + array.tobytes()).hexdigest()[:16]
+            renames[init.name] = f"shared_const_{digest}"
+            init.name = renames[init.name]
+    if renames:
+        for node in graph.node:
+            node.input[:] = [renames.get(name, name) for name in node.input]
+    _renumber_generated_names(graph)
+    for field in (graph.initializer, graph.value_info):
+        ordered = sorted(field, key=lambda item: item.name)
+        copies = [type(item)() for item in ordered]
+        for copy, item in zip(copies, ordered):
+            copy.CopyFrom(item)
+        del field[:]
+        field.extend(copies)
 
 
 def _rename_output(proto: Any, name: str) -> None:
@@ -60,6 +95,26 @@ def _name_dims(value: Any, names: tuple[str | None, ...], prefix: str) -> None:
     for dim, name in zip(dims, names):
         if name is not None and not dim.HasField("dim_value"):
             dim.dim_param = name if name == "batch" else prefix + name
+
+
+_GENERATED = re.compile(r"__(\d+)")
+
+
+def _renumber_generated_names(graph: Any) -> None:
+    """tf2onnx suffixes the names it makes up with a global counter
+    (`Shape__314`) whose value depends on what ran before; renumber those
+    suffixes by first appearance in node order."""
+    numbers: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        return _GENERATED.sub(lambda m: "__" + numbers.setdefault(m.group(1), str(len(numbers) + 1)), name)
+
+    for node in graph.node:
+        node.name = rename(node.name)
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+    for item in (*graph.initializer, *graph.value_info, *graph.input, *graph.output):
+        item.name = rename(item.name)
 
 
 def write(proto: Any, folder: Path) -> list[Path]:

@@ -41,8 +41,9 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None) -> str
     if reference:
         lines.append("")
         lines.append(
-            f"Reference: the source model in {reference['runtime']} "
-            f"({reference['ms']:.1f} ms median) on {len(reference['inputs'])} inputs: "
+            f"Reference: the source model in {reference['runtime']}"
+            + (f" ({reference['ms']:.1f} ms median)" if "ms" in reference else "")
+            + f" on {len(reference['inputs'])} inputs: "
             + ", ".join(f"{i['name']} {i['shape'][2]}x{i['shape'][1]}" for i in reference["inputs"])
             + "."
         )
@@ -68,10 +69,24 @@ def document(artifacts: list[Artifact], summary: dict[str, Any]) -> dict[str, An
     }
 
 
-def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any]) -> None:
-    (out / "parity.json").write_text(
-        json.dumps(document(artifacts, summary), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+def without_timings(value: Any) -> Any:
+    """A copy with every `ms` dropped: timings differ run to run, so files
+    meant to be reproducible (the manifest, release reports) leave them out."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k != "ms"}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings: bool = True) -> None:
+    """parity.json and parity.md; `timings=False` for byte-reproducible releases."""
+    parity_document = document(artifacts, summary)
+    if not timings:
+        parity_document = without_timings(parity_document)
+        artifacts = [Artifact.from_dict(without_timings(a.as_dict())) for a in artifacts]
+        summary = without_timings(summary)
+    (out / "parity.json").write_text(json.dumps(parity_document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / "parity.md").write_text(markdown(artifacts, summary.get("reference")), encoding="utf-8")
 
 

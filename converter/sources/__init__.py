@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter.sources import detect, keras_archive, keras_h5, onnx_import, savedmodel, tfjs_layers
+from converter.sources import detect, keras_archive, keras_h5, onnx_import, savedmodel, tfjs_layers, weights_only
 
 
 @dataclass
@@ -24,7 +24,12 @@ class SourceInfo:
     """The `{class_name, config}` model object exactly as the source holds it
     (for an ONNX source: the Keras topology it was translated to)."""
     payload: Any = None
-    """What describing already produced and loading reuses (an ONNX source's weights)."""
+    """What describing already produced and loading reuses (an ONNX or
+    weights-only source's weights)."""
+    architecture: dict[str, Any] | None = None
+    """For a weights-only file: the detected family and its parameters."""
+    producer: str | None = None
+    """For an ONNX file: the tool that wrote it."""
 
 
 @dataclass
@@ -50,14 +55,19 @@ _MODULES = {
     detect.SAVEDMODEL: savedmodel,
     detect.TFJS_LAYERS: tfjs_layers,
     detect.ONNX: onnx_import,
+    detect.WEIGHTS_ONLY: weights_only,
 }
 
 
-def describe(path: Path) -> SourceInfo:
+def describe(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None) -> SourceInfo:
+    """`arch`/`arch_params` override detection for weights-only files."""
     path = Path(path)
     fmt = detect.detect_format(path)
-    version, topology, *payload = _MODULES[fmt].describe(path, fmt)
-    return SourceInfo(path=path, format=fmt, keras_version=version, topology=topology, payload=(payload or [None])[0])
+    if fmt == detect.WEIGHTS_ONLY:
+        fields = weights_only.describe(path, fmt, arch, arch_params or {})
+    else:
+        fields = _MODULES[fmt].describe(path, fmt)
+    return SourceInfo(path=path, format=fmt, **fields)
 
 
 def load(info: SourceInfo, options: LoadOptions) -> Source:

@@ -23,6 +23,7 @@ KERAS3_ARCHIVE = "keras3-keras"
 SAVEDMODEL = "savedmodel"
 TFJS_LAYERS = "tfjs-layers"
 ONNX = "onnx"
+WEIGHTS_ONLY = "keras-weights-h5"
 
 FORMAT_TITLES = {
     KERAS2_H5: "Keras 2 (tf_keras) HDF5 full model",
@@ -31,6 +32,7 @@ FORMAT_TITLES = {
     SAVEDMODEL: "TensorFlow SavedModel folder",
     TFJS_LAYERS: "TensorFlow.js layers model folder",
     ONNX: "ONNX model (e.g. exported by PyTorch)",
+    WEIGHTS_ONLY: "Keras weights-only HDF5 (architecture rebuilt from a known family)",
 }
 
 
@@ -49,8 +51,8 @@ def detect_format(path: Path) -> str:
         return _detect_h5(path)
     if head.startswith(ZIP_MAGIC):
         return _detect_zip(path)
-    if head[:1] == ONNX_FIRST_BYTE and _is_onnx(path):
-        return ONNX
+    if head[:1] == ONNX_FIRST_BYTE and (path.suffix == ".onnx" or _is_onnx(path)):
+        return ONNX  # a damaged .onnx gets the ONNX loader's clear error
     raise BadInput(
         "not a model format srconvert reads",
         path=path,
@@ -83,10 +85,12 @@ def _detect_folder(path: Path) -> str:
 def _detect_h5(path: Path) -> str:
     attrs = h5_attrs(path)
     if "model_config" not in attrs:
+        if "layer_names" in attrs:
+            return WEIGHTS_ONLY
         raise BadInput(
-            "a weights-only HDF5 file: it holds no architecture to rebuild",
+            "an HDF5 file that is neither a Keras model nor Keras weights",
             path=path,
-            hint="save the full model (model.save) and convert that",
+            hint="give a file written by Keras model.save or model.save_weights",
         )
     version = str(attrs.get("keras_version", "2"))
     return KERAS3_H5 if version.startswith("3") else KERAS2_H5

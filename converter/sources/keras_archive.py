@@ -12,14 +12,28 @@ from converter.errors import BadInput
 from converter.sources import native
 
 
-def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any]]:
+def describe(path: Path, fmt: str) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_members(path, archive.namelist())
             topology = json.loads(archive.read("config.json"))
             metadata = json.loads(archive.read("metadata.json"))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise BadInput(f"a damaged .keras archive ({exc})", path=path, hint="re-export the model") from None
-    return metadata.get("keras_version"), topology
+    return {"keras_version": metadata.get("keras_version"), "topology": topology}
+
+
+def _check_members(path: Path, names: list[str]) -> None:
+    """Refuse archives whose members would land outside a folder they were
+    extracted into (absolute paths, `..`): nothing legitimate needs them."""
+    for name in names:
+        parts = Path(name).parts
+        if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            raise BadInput(
+                f"archive member {name!r} points outside the archive",
+                path=path,
+                hint="this .keras file was not written by Keras; do not use it",
+            )
 
 
 def load(info, options):

@@ -12,13 +12,14 @@ from converter.sources import native
 from converter.sources.detect import KERAS2_H5, h5_attrs
 
 
-def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any]]:
+def describe(path: Path, fmt: str) -> dict[str, Any]:
     attrs = h5_attrs(path)
     try:
         topology = json.loads(attrs["model_config"])
     except (TypeError, ValueError) as exc:
         raise BadInput(f"the model_config attribute is not valid JSON ({exc})", path=path) from None
-    return str(attrs.get("keras_version")) if "keras_version" in attrs else None, topology
+    version = str(attrs.get("keras_version")) if "keras_version" in attrs else None
+    return {"keras_version": version, "topology": topology}
 
 
 def load(info, options):

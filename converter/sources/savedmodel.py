@@ -15,7 +15,7 @@ from converter.errors import BadInput
 from converter.sources import native
 
 
-def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any]]:
+def describe(path: Path, fmt: str) -> dict[str, Any]:
     metadata_file = path / "keras_metadata.pb"
     if not metadata_file.is_file():
         raise BadInput(
@@ -34,7 +34,8 @@ def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any]]:
     except (StopIteration, ValueError, Exception) as exc:  # protobuf's DecodeError has no public base
         raise BadInput(f"unreadable keras_metadata.pb ({exc})", path=metadata_file) from None
     version = metadata.get("keras_version") or None
-    return version, {"class_name": metadata.get("class_name"), "config": metadata.get("config", {})}
+    topology = {"class_name": metadata.get("class_name"), "config": metadata.get("config", {})}
+    return {"keras_version": version, "topology": topology}
 
 
 def load(info, options):

@@ -21,11 +21,11 @@ def model_json_path(path: Path) -> Path:
     return path if path.name == "model.json" else path / "model.json"
 
 
-def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any]]:
+def describe(path: Path, fmt: str) -> dict[str, Any]:
     document = read_json(model_json_path(path))
     topology = document.get("modelTopology") or {}
     version = topology.get("keras_version")
-    return version, model_config(topology)
+    return {"keras_version": version, "topology": model_config(topology)}
 
 
 def weight_files(model_json: Path, manifest: list[dict[str, Any]]) -> list[Path]:

@@ -14,7 +14,7 @@ from converter.errors import BadInput
 from converter.sources.onnx_import import graph, translate
 
 
-def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any], Any]:
+def describe(path: Path, fmt: str) -> dict[str, Any]:
     model = graph.load_model(path)
     unsupported = translate.unsupported_ops(model)
     if unsupported:
@@ -31,7 +31,7 @@ def describe(path: Path, fmt: str) -> tuple[str | None, dict[str, Any], Any]:
     translator = translate.Translator(model, probe, path)
     topology = translator.run(source_input.name, channels, model.graph.output[0].name)
     producer = f"{model.producer_name} {model.producer_version}".strip() or None
-    return producer, topology, translator.graph.weights
+    return {"keras_version": None, "producer": producer, "topology": topology, "payload": translator.graph.weights}
 
 
 def load(info, options):

@@ -1,0 +1,133 @@
+"""`srconvert build`: recipes in, release folders out (bundle, manifest,
+parity report, npm package), each built in a fresh process so builds run in
+parallel and every build starts from the same state (byte-reproducible)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from converter import recipes
+from converter.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_PARITY_FAILED,
+    BadInput,
+    SrconvertError,
+)
+
+# Parameters weights cannot show; a recipe's value still applies when --weights
+# replaces its file (the rest are read off the new file's shapes).
+NOT_IN_WEIGHTS = ("beta", "x", "upscaling")
+
+
+@dataclass
+class Outcome:
+    recipe: str
+    exit_code: int
+    lines: list[str]
+    out: str | None = None
+
+
+def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool) -> Outcome:
+    """Build one recipe; runs in a worker process, so it reports instead of raising."""
+    from converter import tf_runtime
+
+    tf_runtime.quiet(debug=debug)
+    try:
+        return _build(recipes.load(Path(recipe_path)), Path(dist), Path(weights) if weights else None, verify, force)
+    except SrconvertError as error:
+        return Outcome(recipe_path, error.exit_code, error.lines())
+    except Exception as error:  # a bug: keep the worker's message
+        return Outcome(recipe_path, EXIT_INTERNAL, [f"internal error: {type(error).__name__}: {error}"])
+
+
+def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool) -> Outcome:
+    from converter import package_npm
+    from converter.convert import ConvertOptions, convert
+    from converter.parity.gates import parse_overrides
+    from converter.parity.inputs import DEFAULT_IMAGES
+
+    source = weights or recipe.weights_path
+    if not source.is_file():
+        raise BadInput(
+            f"weights file {source} not found",
+            path=recipe.path,
+            hint="srconvert downloads nothing: put the publisher's file there, or pass --weights FILE",
+        )
+    params = recipe.params if weights is None else {k: v for k, v in recipe.params.items() if k in NOT_IN_WEIGHTS}
+
+    def finalize(stage: Path, manifest: dict[str, Any], artifacts) -> None:
+        if recipe.scale and manifest["model"]["scale"] != recipe.scale:
+            raise BadInput(
+                f"the weights give a x{manifest['model']['scale']} model, the recipe says x{recipe.scale}",
+                path=recipe.path,
+                hint="check the weights file belongs to this recipe",
+            )
+        package_npm.write(stage, recipe, manifest, artifacts)
+
+    out = dist / recipe.name
+    options = ConvertOptions(
+        source=source,
+        out=out,
+        formats=recipe.formats,
+        precisions=recipe.precisions,
+        tfjs_models=recipe.tfjs_models,
+        input_range=recipe.input_range,
+        verify=verify,
+        force=force,
+        gates=parse_overrides(recipe.gates),
+        calibration_images=recipe.calibration_images or DEFAULT_IMAGES,
+        arch=recipe.arch,
+        arch_params=params,
+        record_timings=False,
+        source_label=source.name,
+        release={
+            "name": recipe.name,
+            "version": recipe.version,
+            "license": recipe.license,
+            "recipe": recipe.path.name,
+            "patch_size": recipe.patch_size,
+            "padding": recipe.padding,
+            "output_range": list(recipe.output_range),
+            "metadata": recipe.metadata,
+        },
+        finalize=finalize,
+    )
+    result = convert(options)
+    return Outcome(recipe.name, EXIT_OK, [f"built {out} ({len(result.artifacts)} artifacts, npm package)"], str(out))
+
+
+def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, verify: bool, force: bool,
+               debug: bool = False) -> list[Outcome]:
+    if weights is not None and len(paths) > 1:
+        raise BadInput("--weights replaces one recipe's weights file, but several recipes were given",
+                       hint="build one recipe at a time with --weights")
+    for path in paths:
+        recipes.load(path)  # every recipe parses before any build starts
+    names = [recipes.load(p).name for p in paths]
+    if len(set(names)) != len(names):
+        raise BadInput("two recipes have the same release name", hint="release names must be unique in a build")
+    context = multiprocessing.get_context("spawn")
+    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug) for p in paths]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
+                                                max_tasks_per_child=1) as pool:
+        return list(pool.map(build_one, *zip(*args)))
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    codes = {o.exit_code for o in outcomes}
+    for code in (EXIT_INTERNAL, EXIT_ENVIRONMENT, EXIT_BAD_INPUT, EXIT_PARITY_FAILED):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def default_jobs() -> int:
+    return max(1, min(4, (os.cpu_count() or 2) // 2))

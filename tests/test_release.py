@@ -1,0 +1,194 @@
+"""Weights-only checkpoints, recipes and reproducible releases."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, assert_clean_error, run_cli
+from converter.backends.node.host import node_modules
+from converter.recipes import discover
+
+pytestmark = pytest.mark.slow
+
+RRDN_WEIGHTS = "rrdn-C2-D2-G8-G08-T2-x4_weights.hdf5"
+RDN_WEIGHTS = "rdn-C2-D10-G8-G08-x2_weights.hdf5"
+SHIPPED = discover()
+
+
+@pytest.mark.parametrize("weights, full", [(RRDN_WEIGHTS, "rrdn_keras2.h5"), (RDN_WEIGHTS, "rdn_keras2.h5")])
+def test_weights_only_files_convert_with_no_flags_to_the_full_models_artifacts(fixtures_dir, tmp_path, weights, full):
+    def build(name, out):
+        result = run_cli("convert", fixtures_dir / name, "-o", tmp_path / out, "--quantize", "float32,uint8", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    from_weights, from_full = build(weights, "w"), build(full, "f")
+    assert from_weights["source"]["format"] == "keras-weights-h5"
+    assert from_weights["source"]["architecture"]["family"] == full.split("_")[0]
+    assert [a["files"] for a in from_weights["artifacts"]] == [a["files"] for a in from_full["artifacts"]]
+    for artifact in from_full["artifacts"]:  # every file of every artifact, byte for byte
+        for entry in artifact["files"]:
+            assert filecmp.cmp(tmp_path / "w" / entry["path"], tmp_path / "f" / entry["path"], shallow=False), entry
+
+
+def test_inspect_shows_the_detected_family_and_parameters(fixtures_dir):
+    result = run_cli("inspect", fixtures_dir / RRDN_WEIGHTS, "--json")
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert facts["architecture"] == {"family": "rrdn", "params": {"C": 2, "D": 2, "G": 8, "G0": 8, "T": 2, "x": 4,
+                                                                  "beta": 0.2, "kernel_size": 3, "channels": 3}}
+    assert facts["params"] == 18316
+
+
+def test_scale_of_an_upsampling_head_comes_from_the_name_or_arch_params(fixtures_dir, tmp_path):
+    anonymous = tmp_path / "weights.hdf5"
+    shutil.copy(fixtures_dir / RDN_WEIGHTS, anonymous)
+    assert_clean_error(run_cli("inspect", anonymous), 2, "x=2")
+    result = run_cli("inspect", anonymous, "--arch", "rdn", "--arch-params", "x=3", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["scale"] == 3
+
+
+def test_weights_of_no_known_family_list_the_families_tried(tmp_path):
+    import tf_keras
+
+    inputs = tf_keras.Input((None, None, 3))
+    model = tf_keras.Model(inputs, tf_keras.layers.Conv2D(3, 3, padding="same", name="mystery")(inputs))
+    model.save_weights(tmp_path / "mystery.h5")
+    result = run_cli("convert", tmp_path / "mystery.h5", "-o", tmp_path / "o")
+    assert_clean_error(result, 2, "tried: rrdn, rdn", "--arch")
+    assert_clean_error(run_cli("inspect", tmp_path / "mystery.h5", "--arch", "esrgan"), 2, "rrdn, rdn")
+
+
+def test_recipes_lists_each_recipe_and_its_weights_file():
+    result = run_cli("recipes")
+    assert result.returncode == 0
+    for recipe in SHIPPED:
+        assert recipe.name in result.stdout and recipe.weights_path.name in result.stdout
+    assert {r.name for r in SHIPPED} == {"isr-psnr-small-x2", "isr-psnr-large-x2", "isr-noise-cancel-x2", "isr-gans-x4"}
+
+
+def test_a_missing_weights_file_is_named(tmp_path):
+    result = run_cli("build", ROOT / "recipes" / "isr-psnr-large-x2.toml", "-o", tmp_path)
+    assert result.returncode == 2
+    assert "rdn-C6-D20-G64-G064-x2_PSNR_epoch086.hdf5 not found" in result.stderr and "--weights" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "isr-psnr-large-x2").exists()
+
+
+@pytest.mark.parametrize("recipe", SHIPPED, ids=lambda r: r.name)
+def test_each_shipped_recipe_builds_from_fixture_sized_weights(fixtures_dir, tmp_path, recipe):
+    weights = fixtures_dir / (RRDN_WEIGHTS if recipe.arch == "rrdn" else RDN_WEIGHTS)
+    result = run_cli("build", recipe.path, "-o", tmp_path, "--weights", weights)
+    assert result.returncode == 0, result.stderr
+    release = tmp_path / recipe.name
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["release"]["name"] == recipe.name and manifest["parity"]["pass"] is True
+    assert manifest["model"]["scale"] == recipe.scale
+    package = json.loads((release / "package.json").read_text())
+    assert (package["name"], package["version"], package["license"]) == (recipe.name, recipe.version, recipe.license)
+    assert "| tfjs/uint8/model.json |" in (release / "README.md").read_text()
+
+
+def _build_gans(fixtures_dir, out):
+    recipe = ROOT / "recipes" / "isr-gans-x4.toml"
+    result = run_cli("build", recipe, "-o", out, "--weights", fixtures_dir / RRDN_WEIGHTS)
+    assert result.returncode == 0, result.stderr
+    return out / "isr-gans-x4"
+
+
+def test_two_builds_of_a_recipe_are_byte_identical(fixtures_dir, tmp_path):
+    first, second = _build_gans(fixtures_dir, tmp_path / "a"), _build_gans(fixtures_dir, tmp_path / "b")
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    different = [str(f) for f in files if not filecmp.cmp(first / f, second / f, shallow=False)]
+    assert different == []
+
+
+def test_several_recipes_build_in_parallel(fixtures_dir, tmp_path):
+    recipes = []
+    for name, weights in (("isr-gans-x4", RRDN_WEIGHTS), ("isr-psnr-small-x2", RDN_WEIGHTS)):
+        text = (ROOT / "recipes" / f"{name}.toml").read_text()
+        text = text.replace(text.split("weights = ")[1].split("\n")[0], json.dumps(str(fixtures_dir / weights)))
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("params ="))
+        text = text.replace('"../fixtures/images"', json.dumps(str(ROOT / "fixtures" / "images")))
+        (tmp_path / f"{name}.toml").write_text(text)
+        recipes.append(tmp_path / f"{name}.toml")
+    result = run_cli("build", *recipes, "-o", tmp_path / "dist", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["isr-gans-x4", "isr-psnr-small-x2"]
+
+
+NODE_SCRIPT = r"""
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const [modelJs, modulesDir, inputFile, outputFile, h, w] = process.argv.slice(2);
+const require = createRequire(path.join(modulesDir, 'noop.js'));
+const tf = require('@tensorflow/tfjs');
+require('@tensorflow/tfjs-backend-wasm');
+await tf.setBackend('wasm');
+
+const { default: model } = await import(pathToFileURL(modelJs).href);
+model.setup(tf);
+const file = fileURLToPath(model.path);
+const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+const shards = doc.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(path.dirname(file), p))));
+const weights = Buffer.concat(shards);
+const loaded = await tf.loadLayersModel(tf.io.fromMemory({
+  modelTopology: doc.modelTopology,
+  weightSpecs: doc.weightsManifest.flatMap((g) => g.weights),
+  weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+}));
+const bytes = fs.readFileSync(inputFile);
+const x = tf.tensor(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), [1, +h, +w, 3]);
+const y = loaded.predict(x);
+fs.writeFileSync(outputFile, Buffer.from((await y.data()).buffer));
+console.log(JSON.stringify({ shape: y.shape, scale: model.scale, modelType: model.modelType,
+                             inputRange: model.inputRange, outputRange: model.outputRange, meta: model.meta }));
+"""
+
+
+def test_the_npm_package_loads_in_node_through_its_model_definition_and_upscales(fixtures_dir, tmp_path):
+    from PIL import Image
+
+    release = _build_gans(fixtures_dir, tmp_path / "dist")
+    pixels = np.asarray(Image.open(ROOT / "fixtures" / "images" / "coffee_rim.png").convert("RGB"), np.float32) / 255
+    pixels = pixels[None]
+    (tmp_path / "in.bin").write_bytes(pixels.tobytes())
+    (tmp_path / "run.mjs").write_text(NODE_SCRIPT)
+    h, w = pixels.shape[1:3]
+    out = subprocess.run(["node", str(tmp_path / "run.mjs"), str(release / "model.js"), str(node_modules()),
+                          str(tmp_path / "in.bin"), str(tmp_path / "out.bin"), str(h), str(w)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["shape"] == [1, h * 4, w * 4, 3]
+    assert (info["scale"], info["modelType"], info["inputRange"], info["outputRange"]) == (4, "layers", [0, 1], [0, 1])
+    assert info["meta"]["architecture"] == "rrdn" and info["meta"]["precision"] == "uint8"
+
+    # The upscaled image is the source model's, within the uint8 gate.
+    from converter.convert import prepare
+    from converter.sources import describe
+
+    reference = prepare(describe(fixtures_dir / RRDN_WEIGHTS), {}, False, frozenset()).model(pixels).numpy()
+    upscaled = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.float32).reshape(reference.shape)
+    value_range = reference.max() - reference.min()
+    psnr = 10 * np.log10(value_range**2 / np.mean((upscaled - reference) ** 2))
+    assert psnr >= 40
+
+    packed = subprocess.run(["npm", "pack", "--pack-destination", str(tmp_path), "--json"], cwd=release,
+                            capture_output=True, text=True, timeout=120)
+    assert packed.returncode == 0, packed.stderr
+    (tarball,) = json.loads(packed.stdout)
+    names = {f["path"] for f in tarball["files"]}
+    assert {"model.js", "package.json", "README.md", "tfjs/custom-layers.js", "tfjs/uint8/model.json"} <= names
+    assert (tmp_path / tarball["filename"]).is_file()
