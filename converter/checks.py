@@ -6,7 +6,7 @@ from typing import Any
 
 import custom_layers
 from converter.errors import BadInput
-from converter.topology import MODEL_CLASSES, TFJS_LAYER_CLASSES, iter_layers
+from converter.topology import MODEL_CLASSES, TFJS_LAYER_CLASSES, input_shape, iter_layers
 
 # Keras built-ins that TensorFlow.js has no layer for. A model using one still
 # converts to a TFJS graph model, but not to a layers model.
@@ -50,3 +50,34 @@ def layers_without_tfjs_twin(model: dict[str, Any], user_js: set[str]) -> list[s
             continue
         missing.add(cls)
     return sorted(missing)
+
+
+def check_image_model(model: dict[str, Any], path, channels: int | None) -> None:
+    """One NHWC image in, one out, with the expected channel count (3 unless
+    --channels says otherwise): checked on the topology, before any loading."""
+    config = model.get("config", {})
+    inputs, outputs = config.get("input_layers") or [], config.get("output_layers") or []
+    count_in = len(inputs) if inputs and isinstance(inputs[0], list) else 1
+    count_out = len(outputs) if outputs and isinstance(outputs[0], list) else 1
+    if count_in != 1 or count_out != 1:
+        raise BadInput(
+            f"the model has {count_in} inputs and {count_out} outputs; srconvert converts single-image models",
+            path=path,
+            hint="export just the super-resolution network (one image in, one image out)",
+        )
+    shape = input_shape(model)
+    if shape is None:
+        return
+    if len(shape) != 4:
+        raise BadInput(
+            f"the model's input is {len(shape) - 1}-D ({shape}); srconvert converts image models (height, width, channels)",
+            path=path,
+            hint="export the network that takes an image",
+        )
+    expected = channels or 3
+    if shape[3] is not None and shape[3] != expected:
+        raise BadInput(
+            f"the model takes {shape[3]}-channel images, not {expected}",
+            path=path,
+            hint=f"pass --channels {shape[3]} if that is intended",
+        )

@@ -93,6 +93,8 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--tfjs-model", "tfjs_models", default="layers", show_default=True, callback=_csv(("layers", "graph"), "--tfjs-model"),
               help="TFJS model kind: layers (needs custom-layers.js), graph (needs none), or both.")
 @click.option("--input-range", default="0:1", show_default=True, callback=_input_range, help="Pixel range the model expects.")
+@click.option("--channels", type=click.IntRange(1, 4), default=None,
+              help="Input channels the model takes, when not 3 (e.g. 1 for grayscale models).")
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (a warning is printed).")
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder (only at the final rename).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout; no progress.")
@@ -106,16 +108,20 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
               help="ONNX input/output layout. Default: the source's (nchw for an ONNX source, nhwc for Keras).")
 @click.option("--calibration-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Photos int8 quantization is calibrated on (default: fixtures/images).")
+@click.option("--arch", default=None, metavar="NAME", help="Weights-only files: the family (rrdn, rdn) instead of detecting it.")
+@click.option("--arch-params", default=None, metavar="K=V,...",
+              help="Weights-only files: override inferred hyperparameters, e.g. C=4,D=3,x=4.")
 @click.option("--custom-layer", "custom_layer_specs", multiple=True, metavar="MODULE:CLASS",
               help="Load a custom Keras layer class of your own (repeatable).")
 @click.option("--allow-lambda", is_flag=True, help="Load Lambda layers (runs code from the file: trusted files only).")
 @click.option("--no-fix", "no_fix", multiple=True, metavar="NAME", help="Disable a named fix (see `srconvert inspect`).")
 @click.pass_context
-def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, no_verify, force, as_json,
-            tfjs_backend, gates, parity_images, opset, onnx_layout, calibration_images, custom_layer_specs,
-            allow_lambda, no_fix):
+def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
+            tfjs_backend, gates, parity_images, opset, onnx_layout, calibration_images, arch, arch_params,
+            custom_layer_specs, allow_lambda, no_fix):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder) into OUT."""
     from converter import tf_runtime
+    from converter.architectures import parse_overrides as parse_arch_params
     from converter.convert import ConvertOptions
     from converter.convert import convert as run_convert
     from converter.fixes import FIX_NAMES
@@ -141,6 +147,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, no_
         input_range=input_range,
         verify=not no_verify,
         force=force,
+        channels=channels,
         backend=tfjs_backend,
         gates=parse_overrides(gates),
         images_dir=parity_images or DEFAULT_IMAGES,
@@ -150,6 +157,8 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, no_
         opset=opset,
         onnx_layout=onnx_layout,
         calibration_images=calibration_images or DEFAULT_IMAGES,
+        arch=arch,
+        arch_params=parse_arch_params(arch_params),
     )
     progress = Progress(False if as_json else None)
     try:
@@ -168,15 +177,18 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, no_
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--arch", default=None, metavar="NAME", help="Weights-only files: the family instead of detecting it.")
+@click.option("--arch-params", default=None, metavar="K=V,...", help="Weights-only files: override inferred parameters.")
 @click.pass_context
-def inspect(ctx, source, as_json):
+def inspect(ctx, source, as_json, arch, arch_params):
     """Describe SOURCE: format, Keras version, layers, custom layers, params,
     scale, input range guess and the fixes a conversion would apply."""
     from converter import tf_runtime
+    from converter.architectures import parse_overrides
     from converter.inspection import inspect_source, render
 
     tf_runtime.quiet(debug=ctx.obj["debug"])
-    facts = inspect_source(source)
+    facts = inspect_source(source, arch, parse_overrides(arch_params))
     click.echo(json.dumps(facts, indent=2, sort_keys=True) if as_json else render(facts))
 
 
@@ -208,6 +220,55 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
     )
     click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
     outcome.raise_for_failure()
+
+
+@cli.command("recipes")
+@click.option("--dir", "folder", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder of recipes (default: the repo's recipes/).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_recipes(folder, as_json):
+    """List the release recipes and the weights file each expects."""
+    from converter.recipes import RECIPES_DIR, discover
+
+    found = discover(folder or RECIPES_DIR)
+    if as_json:
+        click.echo(json.dumps([{"recipe": str(r.path), "name": r.name, "version": r.version, "weights": str(r.weights_path),
+                                "weights_present": r.weights_path.is_file()} for r in found], indent=2))
+        return
+    for r in found:
+        present = "present" if r.weights_path.is_file() else "MISSING"
+        click.echo(f"{r.path.name:28s} {r.name} {r.version}  x{r.scale}  weights: {r.weights_path} ({present})")
+
+
+@cli.command()
+@click.argument("recipe_paths", metavar="RECIPE...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "dist", required=True, type=click.Path(path_type=Path), help="Folder for the release folders.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="Recipes built in parallel processes.")
+@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Use this weights file instead of the recipe's (one recipe only).")
+@click.option("--no-verify", is_flag=True, help="Skip the parity check (a warning is printed).")
+@click.option("--force", is_flag=True, help="Replace existing release folders.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome per recipe as JSON.")
+@click.pass_context
+def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json):
+    """Build release folders (bundle, manifest, parity report, npm package)
+    from RECIPE files; identical inputs give byte-identical folders."""
+    from dataclasses import asdict
+
+    from converter.release import build_many, default_jobs, exit_code
+
+    if no_verify:
+        click.echo("warning: --no-verify: the releases are NOT checked against their sources", err=True)
+    outcomes = build_many(list(recipe_paths), dist, jobs or default_jobs(), weights, not no_verify, force,
+                          ctx.obj["debug"])
+    if as_json:
+        click.echo(json.dumps([asdict(o) for o in outcomes], indent=2))
+    for outcome in outcomes:
+        stream_err = outcome.exit_code != 0
+        for line in outcome.lines:
+            if not as_json or stream_err:
+                click.echo(f"{outcome.recipe}: {line}" if stream_err else line, err=stream_err)
+    sys.exit(exit_code(outcomes))
 
 
 @cli.command()

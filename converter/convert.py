@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from converter import checks, fixes, keras_model, manifest, sources, staging, tf_runtime
 from converter.emitters import custom_layers_js, onnx_bundle, tfjs
@@ -45,6 +45,19 @@ class ConvertOptions:
     onnx_layout: str | None = None
     """None: the source's own layout (NCHW for an ONNX source, else NHWC)."""
     calibration_images: Path | None = parity_inputs.DEFAULT_IMAGES
+    arch: str | None = None
+    arch_params: dict[str, Any] = field(default_factory=dict)
+    """Override family detection for weights-only files."""
+    channels: int | None = None
+    """Input channels the model is expected to take (default 3)."""
+    record_timings: bool = True
+    """Inference times in parity.json/md; off for byte-reproducible releases."""
+    source_label: str | None = None
+    """How the manifest names the source (default: the path as given)."""
+    release: dict[str, Any] | None = None
+    """Recipe metadata recorded in the manifest for `srconvert build`."""
+    finalize: Callable[[Path, dict[str, Any], list[manifest.Artifact]], None] | None = None
+    """Writes extra files into the staging folder before it is published."""
 
     def precisions_for(self, fmt: str) -> tuple[str, ...]:
         return tuple(p for p in self.precisions if p in FORMAT_PRECISIONS[fmt])
@@ -61,7 +74,8 @@ class ConvertResult:
 def convert(options: ConvertOptions, progress: Progress | None = None) -> ConvertResult:
     progress = progress or Progress(False)
     _check_precisions(options)
-    info = sources.describe(options.source)
+    info = sources.describe(options.source, options.arch, options.arch_params)
+    checks.check_image_model(info.topology, info.path, options.channels)
     checks.check_layers(info.topology, info.path, options.user_layers, options.allow_lambda)
     _check_tfjs_layers_support(info, options)
     staging.check_destination(options.out, options.force)
@@ -204,10 +218,11 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
         "tool": manifest.tool(),
         "libraries": manifest.library_versions(),
         "source": {
-            "path": str(options.source),
+            "path": options.source_label or str(options.source),
             "sha256": sha256_path(info.path),
             "format": info.format,
             "keras_version": info.keras_version,
+            "architecture": info.architecture,
         },
         "model": {
             "input_multiple": facts.input_multiple,
@@ -229,10 +244,15 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
         document["libraries"].update(context.versions())
     else:
         summary = {"verified": False, "pass": None}
-    document["parity"] = summary
-    document["artifacts"] = [a.as_dict() for a in artifacts]
-    report.write(stage, artifacts, summary)
+    if options.release is not None:
+        document["release"] = options.release
+    # The manifest is reproducible: timings go only to the parity reports.
+    document["parity"] = report.without_timings(summary)
+    document["artifacts"] = [report.without_timings(a.as_dict()) for a in artifacts]
+    report.write(stage, artifacts, summary, timings=options.record_timings)
     document = manifest.write(stage / manifest.MANIFEST_NAME, document)
+    if options.finalize is not None and summary["pass"] is not False:
+        options.finalize(stage, document, artifacts)
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False)
 
 

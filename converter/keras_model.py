@@ -60,6 +60,14 @@ def build(fixed_topology: dict[str, Any], layer_weights: dict[str, list[Any]], u
                 path=path,
                 hint="the weights do not belong to this topology; re-export the model",
             )
+        for weight, value in zip(layer.weights, values):
+            if not np.all(np.isfinite(value)):
+                bad = "NaN" if np.isnan(value).any() else "Inf"
+                raise BadInput(
+                    f"weight {layer.name}/{weight.name.split(':')[0].rsplit('/', 1)[-1]} holds {bad} values",
+                    path=path,
+                    hint="the checkpoint is corrupt or diverged in training; use another epoch's weights",
+                )
         layer.set_weights(values)
     return model
 

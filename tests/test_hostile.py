@@ -1,0 +1,78 @@
+"""Hostile and broken inputs: one clear error, the documented exit code, no
+traceback, nothing left at the destination, nothing written elsewhere, and no
+payload run. Plus: a killed conversion leaves no destination folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, assert_clean_error, run_cli
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    "missing", "empty", "truncated-h5", "text-file", "random-bytes", "empty-folder", "tfjs-graph-model",
+    "damaged-zip", "zip-not-keras", "zip-member-traversal", "tfjs-bad-json", "tfjs-shard-escape",
+    "tfjs-missing-shard", "savedmodel-without-keras", "lambda-payload", "unknown-custom-layer", "two-inputs",
+    "vector-input", "one-channel-input", "nan-weights", "inf-weights", "onnx-unsupported-op",
+    "onnx-external-data-escape", "onnx-truncated", "weights-of-unknown-family",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, fixtures_dir):
+    folder = tmp_path_factory.mktemp("hostile")
+    subprocess.run([sys.executable, str(ROOT / "fixtures" / "make_hostile_fixtures.py"), str(folder)], check=True,
+                   capture_output=True)
+    cases = {c["name"]: c for c in json.loads((folder / "cases.json").read_text())}
+    return folder, cases
+
+
+def _snapshot(*folders: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime for folder in folders for p in folder.rglob("*")}
+
+
+def test_the_corpus_and_this_test_list_the_same_cases(corpus):
+    assert sorted(corpus[1]) == sorted(CASES) and len(CASES) >= 20
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_each_hostile_input_is_refused_cleanly(corpus, tmp_path, name):
+    folder, cases = corpus
+    case = cases[name]
+    out = tmp_path / "out"
+    before = _snapshot(folder, tmp_path)
+    result = run_cli("convert", case["source"], "-o", out, *case["args"], cwd=tmp_path)
+    assert_clean_error(result, case["exit"], *case["fragments"])
+    assert not out.exists()
+    assert _snapshot(folder, tmp_path) == before  # nothing written, staging included
+    assert not list(folder.parent.rglob("PWNED-*")) and not list(tmp_path.rglob("PWNED-*"))
+
+
+def test_a_conversion_killed_with_sigkill_leaves_no_destination(fixtures_dir, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "converter", "convert", str(fixtures_dir / "rdn_keras3.keras"), "-o", str(out),
+               "--quantize", "float32,float16,uint8,int8", "--tfjs-model", "layers,graph"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    # Kill it mid-write: once its staging folder holds a written artifact.
+    while time.monotonic() < deadline and not list(tmp_path.glob(".srconvert-staging-*/tfjs/*/model.json")):
+        time.sleep(0.05)
+    assert process.poll() is None, "the conversion finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not out.exists()
+    leftovers = list(tmp_path.glob(".srconvert-staging-*"))
+    assert leftovers  # the killed run's work, hidden beside the destination
+    # The next run into the same folder sweeps the dead run's staging away and succeeds.
+    result = run_cli("convert", fixtures_dir / "rdn_keras3.keras", "-o", out, "--format", "tfjs", "--quantize", "float32")
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.glob(".srconvert-staging-*")) and (out / "manifest.json").is_file()
