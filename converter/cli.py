@@ -115,10 +115,11 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
               help="Load a custom Keras layer class of your own (repeatable).")
 @click.option("--allow-lambda", is_flag=True, help="Load Lambda layers (runs code from the file: trusted files only).")
 @click.option("--no-fix", "no_fix", multiple=True, metavar="NAME", help="Disable a named fix (see `srconvert inspect`).")
+@click.option("--no-optimize", is_flag=True, help="Skip the lean-graph optimisations (fold MultiplyBeta, drop identities, ...).")
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, calibration_images, arch, arch_params,
-            custom_layer_specs, allow_lambda, no_fix):
+            custom_layer_specs, allow_lambda, no_fix, no_optimize):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
@@ -148,6 +149,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         verify=not no_verify,
         force=force,
         channels=channels,
+        optimize=not no_optimize,
         backend=tfjs_backend,
         gates=parse_overrides(gates),
         images_dir=parity_images or DEFAULT_IMAGES,

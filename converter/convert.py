@@ -50,6 +50,8 @@ class ConvertOptions:
     """Override family detection for weights-only files."""
     channels: int | None = None
     """Input channels the model is expected to take (default 3)."""
+    optimize: bool = True
+    """Apply the lean-graph passes (converter/optimize)."""
     record_timings: bool = True
     """Inference times in parity.json/md; off for byte-reproducible releases."""
     source_label: str | None = None
@@ -141,6 +143,7 @@ class Prepared:
     source: sources.Source
     model: Any
     facts: keras_model.ModelFacts
+    optimizations: list[dict[str, Any]] = field(default_factory=list)
 
     def reference_runner(self):
         from converter.backends.keras.runner import KerasRunner
@@ -149,11 +152,26 @@ class Prepared:
         return self.source.reference or KerasRunner(lambda batch: model(batch, training=False).numpy())
 
 
-def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fixes: frozenset[str]) -> Prepared:
+def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fixes: frozenset[str],
+            optimize: bool = False) -> Prepared:
+    """Load the source once and build the canonical model (optimised if asked;
+    the source stays the parity reference either way)."""
+    from converter import optimize as optimizations
+
     fixed, applied = fixes.apply_fixes(info.topology, disabled_fixes)
     source = sources.load(info, sources.LoadOptions(user_layers, allow_lambda))
-    model = keras_model.build(fixed, source.layer_weights, user_layers, info.path)
-    return Prepared(info, fixed, applied, source, model, keras_model.facts(model))
+    topology, weights, optimized = fixed, source.layer_weights, []
+    if optimize:
+        topology, weights, optimized = optimizations.optimize_keras(fixed, source.layer_weights)
+    model = keras_model.build(topology, weights, user_layers, info.path)
+    if optimize and source.reference is None:
+        # The source has no runtime of its own (a TFJS or weights-only file):
+        # its reference is the unoptimised rebuild, so parity still checks the passes.
+        from converter.backends.keras.runner import KerasRunner
+
+        plain = keras_model.build(fixed, source.layer_weights, user_layers, info.path)
+        source.reference = KerasRunner(lambda batch: plain(batch, training=False).numpy())
+    return Prepared(info, fixed, applied, source, model, keras_model.facts(model), optimized)
 
 
 def check_parity(
@@ -206,12 +224,12 @@ def _write_html(path: Path, reference, gallery, artifacts: list[manifest.Artifac
 
 def _build(info, options: ConvertOptions, stage: Path, context, progress: Progress) -> ConvertResult:
     progress.step(f"loading {info.path} ({info.format})")
-    prepared = prepare(info, options.user_layers, options.allow_lambda, options.disabled_fixes)
+    prepared = prepare(info, options.user_layers, options.allow_lambda, options.disabled_fixes, options.optimize)
     if options.onnx_layout is None:
         options.onnx_layout = "nchw" if info.format == "onnx" else "nhwc"
     facts = prepared.facts
     artifacts, custom_js = _emit_tfjs(prepared.model, options, stage, progress)
-    onnx_artifacts, onnx_fixes = _emit_onnx(prepared.model, options, stage, progress)
+    onnx_artifacts, onnx_fixes, onnx_optimizations = _emit_onnx(prepared.model, options, stage, progress)
     artifacts += onnx_artifacts
 
     document: dict[str, Any] = {
@@ -233,6 +251,7 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
             "input_range": list(options.input_range),
         },
         "fixes": [fix.as_dict() for fix in [*prepared.applied_fixes, *onnx_fixes]],
+        "optimizations": [*prepared.optimizations, *onnx_optimizations],
         "custom_layers": [layer.name for layer in custom_layers_js.used_layers(prepared.fixed_topology)],
         "custom_layers_js": {k: p.relative_to(stage).as_posix() for k, p in custom_js.items()} if custom_js else None,
     }
@@ -292,7 +311,7 @@ def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
     from converter.quantizers import onnx_float16, onnx_int8_static, onnx_weight_uint8
 
     if "onnx" not in options.formats:
-        return [], []
+        return [], [], []
     progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
     base = onnx_bundle.export(model, options.opset, options.onnx_layout)
     multiple = keras_model.input_multiple(model)
@@ -300,6 +319,11 @@ def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
     for fix in ONNX_FIXES:
         if fix.name not in options.disabled_fixes and (changes := fix.run(base)):
             applied.append(AppliedFix(fix.name, fix.summary, changes))
+    optimized = []
+    if options.optimize:
+        from converter.optimize import optimize_onnx
+
+        optimized = optimize_onnx(base)
     quantizers = {
         "float32": lambda: base,
         "float16": lambda: onnx_float16.quantize(base),
@@ -326,4 +350,4 @@ def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
                 layout=options.onnx_layout,
             )
         )
-    return artifacts, applied
+    return artifacts, applied, optimized
