@@ -56,6 +56,9 @@ demo: setup $(FIXTURES)
 test: setup $(FIXTURES)
 	$(BIN)/python -m pytest
 
+bench: setup
+	$(BIN)/python bench/run.py
+
 bench-onnx: setup
 	$(BIN)/python bench/onnx_import.py
 

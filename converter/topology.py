@@ -67,5 +67,7 @@ def input_shape(model: dict[str, Any]) -> list[int | None] | None:
         if layer.get("class_name") == "InputLayer":
             config = layer["config"]
             shape = config.get("batch_input_shape") or config.get("batch_shape")
+            if isinstance(shape, dict):  # tf_keras SavedModel metadata: {"class_name": "__tuple__", "items": [...]}
+                shape = shape.get("items")
             return list(shape) if shape is not None else None
     return None

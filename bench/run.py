@@ -1,0 +1,205 @@
+"""srconvert's speed and size benchmark (`make bench`; not a test).
+
+Builds, with seeded random weights, an ISR-gans-size RRDN (C4 D3 G32 G0 32
+T10 x4, ~4.2 M parameters) and a psnr-large-size RDN (C6 D20 G64 G0 64 x2,
+~16 M), then measures in one run on this machine:
+  - srconvert's full release (TFJS + ONNX in float32, float16 and uint8,
+    parity included) against the naive toolchain (one tensorflowjs_converter
+    run per precision and a tf2onnx script, no parity), as a ratio;
+  - `srconvert --help` start time;
+  - each artifact's size against params x bytes per weight;
+  - each artifact's inference time in its runtime on a 64x64 tile, against the
+    source model in TensorFlow, with and without srconvert's optimisations.
+Writes build/bench/results.json and build/bench/results.md.
+
+    .venv/bin/python bench/run.py [--models rrdn,rdn] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "build" / "bench"
+BIN = Path(sys.executable).parent
+BYTES_PER_WEIGHT = {"float32": 4, "float16": 2, "uint16": 2, "uint8": 1, "int8": 1}
+PRECISIONS = ("float32", "float16", "uint8")
+TILE = (64, 64)
+
+NAIVE_ONNX_SCRIPT = """
+import sys, tf_keras, tensorflow as tf, tf2onnx
+sys.path.insert(0, {root!r})
+import custom_layers
+objects = {{layer.name: layer.keras_class(tf_keras) for layer in custom_layers.LAYERS}}
+model = tf_keras.models.load_model(sys.argv[1], custom_objects=objects, compile=False)
+spec = [tf.TensorSpec([None, None, None, 3], tf.float32, name="input")]
+tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=sys.argv[2])
+"""
+
+
+def make_models(models: list[str]) -> dict[str, tuple[Path, int]]:
+    from converter import tf_runtime
+    from converter.architectures import rdn, rrdn
+
+    tf_runtime.quiet()
+    keras = tf_runtime.tf_keras()
+    import numpy as np
+
+    specs = {"rrdn": (rrdn.build, rrdn.Params(C=4, D=3, G=32, G0=32, T=10, x=4)),
+             "rdn": (rdn.build, rdn.Params(C=6, D=20, G=64, G0=64, x=2))}
+    built = {}
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in models:
+        build, params = specs[name]
+        path = OUT / f"{name}.h5"
+        model = build(keras, params, name=name)
+        rng = np.random.default_rng(0)
+        model.set_weights([(rng.normal(0, 1 / np.sqrt(max(1, np.prod(w.shape[:-1]))), w.shape)
+                            if w.ndim > 1 else rng.normal(0, 0.01, w.shape)).astype(np.float32)
+                           for w in model.get_weights()])
+        model.save(path)
+        built[name] = (path, int(model.count_params()))
+    return built
+
+
+def timed(command: list[str], **kwargs) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, **kwargs)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, command))} failed:\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def help_seconds(repeat: int = 5) -> float:
+    return statistics.median(timed([str(BIN / "srconvert"), "--help"]) for _ in range(repeat))
+
+
+def naive_seconds(source: Path, tmp: Path) -> float:
+    flags = {"float32": [], "float16": ["--quantize_float16", "*"], "uint8": ["--quantize_uint8", "*"]}
+    total = 0.0
+    for precision in PRECISIONS:
+        total += timed([str(BIN / "tensorflowjs_converter"), "--input_format", "keras", *flags[precision],
+                        str(source), str(tmp / f"naive-{precision}")])
+    script = tmp / "naive_onnx.py"
+    script.write_text(NAIVE_ONNX_SCRIPT.format(root=str(ROOT)))
+    total += timed([sys.executable, str(script), str(source), str(tmp / "naive.onnx")])
+    return total
+
+
+def release_seconds(source: Path, out: Path, *extra: str) -> tuple[float, dict]:
+    elapsed = timed([str(BIN / "srconvert"), "convert", str(source), "-o", str(out), "--force",
+                     "--quantize", ",".join(PRECISIONS), *extra])
+    return elapsed, json.loads((out / "manifest.json").read_text())
+
+
+def tile_times(bundle: Path, manifest: dict, source: Path, repeat: int) -> dict[str, float]:
+    """Median ms per artifact (first runtime) and for the source in TensorFlow, on a 64x64 tile."""
+    import numpy as np
+
+    from converter.backends.keras.runner import KerasRunner
+    from converter.convert import prepare
+    from converter.manifest import Artifact
+    from converter.sources import describe
+    from converter.verification import RuntimeContext, runners_for
+
+    x = np.random.default_rng(1).random((1, *TILE, 3), dtype=np.float32)
+    prepared = prepare(describe(source), {}, False, frozenset())
+    times = {}
+
+    def measure(runner) -> float:
+        with runner:
+            runner.infer(x)
+            samples = []
+            for _ in range(repeat):
+                runner.infer(x)
+                samples.append(runner.last_ms)
+        return round(statistics.median(samples), 1)
+
+    model = prepared.model
+    times["source in tensorflow"] = measure(KerasRunner(lambda b: model(b, training=False).numpy()))
+    context = RuntimeContext("wasm")
+    cjs = bundle / manifest["custom_layers_js"]["cjs"] if manifest.get("custom_layers_js") else None
+    try:
+        for data in manifest["artifacts"]:
+            artifact = Artifact.from_dict(data)
+            for runner in runners_for(artifact, bundle, context, cjs):
+                times[f"{artifact.entry} in {runner.runtime}"] = measure(runner)
+    finally:
+        context.close()
+    return times
+
+
+def sizes(manifest: dict, params: int) -> list[dict]:
+    rows = []
+    for artifact in manifest["artifacts"]:
+        total = sum(f["bytes"] for f in artifact["files"])
+        bound = params * BYTES_PER_WEIGHT[artifact["precision"]]
+        rows.append({"entry": artifact["entry"], "bytes": total, "bound": bound,
+                     "over_bound_pct": round(100 * (total - bound) / bound, 2)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="rrdn,rdn")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    results = {"help_s": round(help_seconds(), 3), "models": {}}
+    print(f"srconvert --help: {results['help_s']} s", flush=True)
+    for name, (source, params) in make_models(args.models.split(",")).items():
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            naive = naive_seconds(source, tmp)
+            ours, manifest = release_seconds(source, OUT / f"{name}-release")
+            _, plain = release_seconds(source, OUT / f"{name}-release-unoptimized", "--no-optimize", "--no-verify")
+        optimized_ms = tile_times(OUT / f"{name}-release", manifest, source, args.repeat)
+        plain_ms = tile_times(OUT / f"{name}-release-unoptimized", plain, source, args.repeat)
+        entry = {
+            "params": params,
+            "naive_s": round(naive, 2),
+            "release_s": round(ours, 2),
+            "ratio": round(ours / naive, 3),
+            "sizes": sizes(manifest, params),
+            "tile_ms": optimized_ms,
+            "tile_ms_unoptimized": plain_ms,
+            "optimizations": manifest.get("optimizations", []),
+        }
+        results["models"][name] = entry
+        print(f"{name}: {params:,} params; release with parity {ours:.1f} s vs naive {naive:.1f} s "
+              f"(ratio {entry['ratio']})", flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (OUT / "results.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+    lines = [f"`srconvert --help`: {results['help_s']} s", ""]
+    lines += ["| model | params | full release with parity s | naive toolchain s | ratio |", "|---|---|---|---|---|"]
+    for name, r in results["models"].items():
+        lines.append(f"| {name} | {r['params']:,} | {r['release_s']} | {r['naive_s']} | {r['ratio']} |")
+    for name, r in results["models"].items():
+        lines += ["", f"**{name}** artifacts (64x64 tile)", "",
+                  "| artifact | bytes | bound | over bound % | ms optimised | ms unoptimised | ratio |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in r["sizes"]:
+            for key, ms in r["tile_ms"].items():
+                if key.startswith(row["entry"] + " in "):
+                    before = r["tile_ms_unoptimized"].get(key)
+                    ratio = round(ms / before, 2) if before else "-"
+                    lines.append(f"| {key} | {row['bytes']:,} | {row['bound']:,} | {row['over_bound_pct']} | {ms} | {before} | {ratio} |")
+        lines.append(f"| source in tensorflow | | | | {r['tile_ms']['source in tensorflow']} | | |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
