@@ -240,6 +240,7 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
             "sha256": sha256_path(info.path),
             "format": info.format,
             "keras_version": info.keras_version,
+            "producer": info.producer,
             "architecture": info.architecture,
         },
         "model": {

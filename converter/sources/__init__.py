@@ -3,7 +3,7 @@
 `describe` reads what a file says about itself (format, Keras version, the
 topology JSON) without TensorFlow, for `inspect` and the input checks.
 `load` then brings the model up in its own Keras, once, for its weights and as
-the parity reference. One module per format family; `LOADERS` maps formats.
+the parity reference. One module per format family; `_MODULES` maps formats.
 """
 
 from __future__ import annotations
