@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from converter import checks, fixes, keras_model, manifest, sources, staging, tf_runtime
+from converter import checks, fixes, keras_model, manifest, sources, staging
 from converter.emitters import custom_layers_js, onnx_bundle, tfjs
 from converter.errors import BadInput, ParityFailed
 from converter.hashing import sha256_path
@@ -19,6 +19,7 @@ from converter.parity import gates as parity_gates
 from converter.parity import inputs as parity_inputs
 from converter.parity import report
 from converter.progress import Progress
+from converter.user_layers import js_twins
 
 FORMATS = ("tfjs", "onnx")
 FORMAT_PRECISIONS = {"tfjs": tfjs.PRECISIONS, "onnx": onnx_bundle.PRECISIONS}
@@ -123,8 +124,7 @@ def _check_precisions(options: ConvertOptions) -> None:
 def _check_tfjs_layers_support(info: sources.SourceInfo, options: ConvertOptions) -> None:
     if "tfjs" not in options.formats or "layers" not in options.tfjs_models:
         return
-    user_js = {name for name, cls in options.user_layers.items() if getattr(cls, "TFJS_SOURCE", None)}
-    missing = checks.layers_without_tfjs_twin(info.topology, user_js)
+    missing = checks.layers_without_tfjs_twin(info.topology, set(js_twins(options.user_layers)))
     if missing:
         raise BadInput(
             f"TensorFlow.js has no layer for {', '.join(missing)}, so a layers model cannot load",
@@ -287,8 +287,7 @@ def _emit_tfjs(model, options: ConvertOptions, stage: Path, progress: Progress):
         built = tfjs.layers_model(model, options.disabled_fixes) if kind == "layers" else tfjs.graph_model(model)
         if kind == "layers":
             used = custom_layers_js.used_layers(built.document["modelTopology"])
-            user_js = {n: cls.TFJS_SOURCE for n, cls in options.user_layers.items() if getattr(cls, "TFJS_SOURCE", None)}
-            esm, cjs = custom_layers_js.write(stage / tfjs.FOLDERS[kind], used, user_js)
+            esm, cjs = custom_layers_js.write(stage / tfjs.FOLDERS[kind], used, js_twins(options.user_layers))
             custom_js = {"esm": esm, "cjs": cjs}
         for precision in precisions:
             progress.step(f"writing {tfjs.FOLDERS[kind]}/{precision}")

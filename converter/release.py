@@ -109,9 +109,7 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
     if weights is not None and len(paths) > 1:
         raise BadInput("--weights replaces one recipe's weights file, but several recipes were given",
                        hint="build one recipe at a time with --weights")
-    for path in paths:
-        recipes.load(path)  # every recipe parses before any build starts
-    names = [recipes.load(p).name for p in paths]
+    names = [recipes.load(p).name for p in paths]  # every recipe parses before any build starts
     if len(set(names)) != len(names):
         raise BadInput("two recipes have the same release name", hint="release names must be unique in a build")
     context = multiprocessing.get_context("spawn")

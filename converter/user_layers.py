@@ -30,3 +30,8 @@ def load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
             raise BadInput(f"--custom-layer {spec!r} cannot be loaded ({exc})", hint="check the module is importable from here") from None
         layers[class_name] = layer
     return layers
+
+
+def js_twins(layers: dict[str, type]) -> dict[str, str]:
+    """Class name -> JavaScript twin, for the user layers that carry one."""
+    return {name: cls.TFJS_SOURCE for name, cls in layers.items() if getattr(cls, "TFJS_SOURCE", None)}

@@ -6,7 +6,6 @@ import filecmp
 import json
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 SUMMARY = "ONNX Resize shape subgraphs folded into constant scales"
-PROBE_SIZES = ((24, 32), (40, 48))
 
 
 def run(proto: Any) -> int:
@@ -43,26 +42,16 @@ def run(proto: Any) -> int:
 
 def _measure(proto: Any, pairs: list[tuple[str, str]]) -> list[list[float] | None]:
     """Per (input, output) pair: the constant per-axis factor, or None."""
-    import onnx
-    import onnxruntime
+    from converter.onnx_graph import probe
 
-    exposed = onnx.ModelProto()
-    exposed.CopyFrom(proto)
-    names = [name for pair in pairs for name in pair]
-    for name in names:
-        exposed.graph.output.append(onnx.ValueInfoProto(name=name))
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    model_input = session.get_inputs()[0]
-    shape = model_input.shape
-    channels_last = isinstance(shape[-1], int)
-    runs = []
-    for height, width in PROBE_SIZES:
-        dims = [1, height, width, shape[-1]] if channels_last else [1, shape[1], height, width]
-        values = session.run(names, {model_input.name: np.zeros(dims, np.float32)})
-        runs.append(dict(zip(names, values)))
+    shape = proto.graph.input[0].type.tensor_type.shape.dim
+    channels_last = shape[-1].HasField("dim_value")
+
+    def zeros(height: int, width: int) -> np.ndarray:
+        dims = [1, height, width, shape[-1].dim_value] if channels_last else [1, shape[1].dim_value, height, width]
+        return np.zeros(dims, np.float32)
+
+    runs = probe(proto, [name for pair in pairs for name in pair], zeros)
     factors = []
     for source, target in pairs:
         measured = {tuple(run[target].shape[i] / run[source].shape[i] for i in range(run[source].ndim)) for run in runs}

@@ -18,11 +18,6 @@ import numpy as np
 from converter.errors import BadInput
 from converter.sources.paths import companion_file
 
-# Two probe sizes (height, width): multiples of 8 so any pixel-unshuffle up to
-# x8 divides them, unequal so height and width cannot be confused.
-PROBE_SIZES = ((24, 32), (40, 48))
-
-
 def load_model(path: Path) -> Any:
     """The ModelProto with its external data, refusing data outside the folder."""
     import onnx
@@ -76,37 +71,16 @@ class Probe:
 
 
 def probe(model: Any, channels: int, path: Path) -> Probe:
-    import onnx
-    import onnxruntime
+    """Every tensor the graph computes, on random NCHW images at both probe sizes."""
+    from converter.onnx_graph import probe as run_probe
 
-    exposed = onnx.ModelProto()
-    exposed.CopyFrom(model)
-    known = {o.name for o in exposed.graph.output}
-    for node in exposed.graph.node:
-        for name in node.output:
-            if name and name not in known:
-                exposed.graph.output.append(onnx.ValueInfoProto(name=name))
-                known.add(name)
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    # Unoptimised, so every tensor the file names is still there to read.
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    try:
-        session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise BadInput(f"onnxruntime cannot load the model ({' '.join(str(exc).split())[:300]})", path=path) from None
-    name = graph_input(model).name
-    names = [o.name for o in session.get_outputs()]
+    names = [name for node in model.graph.node for name in node.output if name]
     rng = np.random.default_rng(0)
-    runs = []
-    for height, width in PROBE_SIZES:
-        x = rng.random((1, channels, height, width), dtype=np.float32)
-        try:
-            values = session.run(names, {name: x})
-        except Exception as exc:
-            raise BadInput(
-                f"onnxruntime cannot run the model on a {width}x{height} image ({' '.join(str(exc).split())[:300]})",
-                path=path,
-            ) from None
-        runs.append({name: x, **dict(zip(names, values))})
+    try:
+        runs = run_probe(model, names, lambda h, w: rng.random((1, channels, h, w), dtype=np.float32))
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise BadInput(
+            f"onnxruntime cannot load or run the model at the probe sizes ({' '.join(str(exc).split())[:300]})",
+            path=path,
+        ) from None
     return Probe(runs)
