@@ -101,8 +101,13 @@ def release_seconds(source: Path, out: Path, *extra: str) -> tuple[float, dict]:
     return elapsed, json.loads((out / "manifest.json").read_text())
 
 
-def tile_times(bundle: Path, manifest: dict, source: Path, repeat: int) -> dict[str, float]:
-    """Median ms per artifact (first runtime) and for the source in TensorFlow, on a 64x64 tile."""
+def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """ms per 64x64 tile for every artifact in its runtimes, for each bundle
+    variant (optimised, unoptimised), and for the source in TensorFlow.
+
+    The variants of one artifact run in alternation (ABAB...) after a warm-up
+    each, so drift in the machine's speed hits both alike, and the fastest run
+    of each is kept: noise only ever adds time."""
     import numpy as np
 
     from converter.backends.keras.runner import KerasRunner
@@ -112,30 +117,41 @@ def tile_times(bundle: Path, manifest: dict, source: Path, repeat: int) -> dict[
     from converter.verification import RuntimeContext, runners_for
 
     x = np.random.default_rng(1).random((1, *TILE, 3), dtype=np.float32)
-    prepared = prepare(describe(source), {}, False, frozenset())
-    times = {}
-
-    def measure(runner) -> float:
-        with runner:
-            runner.infer(x)
-            samples = []
-            for _ in range(repeat):
-                runner.infer(x)
-                samples.append(runner.last_ms)
-        return round(statistics.median(samples), 1)
-
-    model = prepared.model
-    times["source in tensorflow"] = measure(KerasRunner(lambda b: model(b, training=False).numpy()))
+    times: dict[str, dict[str, float]] = {variant: {} for variant in bundles}
+    plain = prepare(describe(source), {}, False, frozenset()).plain
+    source_runner = KerasRunner(lambda b: plain(b, training=False).numpy())
+    times["source"] = {"source in tensorflow": _fastest([source_runner], x, repeat)[0]}
     context = RuntimeContext("wasm")
-    cjs = bundle / manifest["custom_layers_js"]["cjs"] if manifest.get("custom_layers_js") else None
     try:
-        for data in manifest["artifacts"]:
-            artifact = Artifact.from_dict(data)
-            for runner in runners_for(artifact, bundle, context, cjs):
-                times[f"{artifact.entry} in {runner.runtime}"] = measure(runner)
+        first = next(iter(bundles.values()))[1]
+        for index, data in enumerate(first["artifacts"]):
+            groups = []  # per variant: that artifact's runners
+            for variant, (bundle, manifest) in bundles.items():
+                artifact = Artifact.from_dict(manifest["artifacts"][index])
+                cjs = bundle / manifest["custom_layers_js"]["cjs"] if manifest.get("custom_layers_js") else None
+                groups.append((variant, runners_for(artifact, bundle, context, cjs)))
+            for position in range(len(groups[0][1])):
+                runners = [runners[position] for _, runners in groups]
+                for (variant, _), ms in zip(groups, _fastest(runners, x, repeat)):
+                    times[variant][f"{data['entry']} in {runners[0].runtime}"] = ms
     finally:
         context.close()
     return times
+
+
+def _fastest(runners: list, x, repeat: int) -> list[float]:
+    """Fastest of `repeat` runs for each runner, the runners alternating."""
+    for runner in runners:
+        runner.activate()
+        runner.infer(x)  # warm-up
+    samples: list[list[float]] = [[] for _ in runners]
+    for _ in range(repeat):
+        for runner, mine in zip(runners, samples):
+            runner.infer(x)
+            mine.append(runner.last_ms)
+    for runner in runners:
+        runner.deactivate()
+    return [round(min(mine), 1) for mine in samples]
 
 
 def sizes(manifest: dict, params: int) -> list[dict]:
@@ -160,9 +176,13 @@ def main() -> None:
             tmp = Path(tmp)
             naive = naive_seconds(source, tmp)
             ours, manifest = release_seconds(source, OUT / f"{name}-release")
+        bundles = {"optimized": (OUT / f"{name}-release", manifest)}
+        if manifest.get("optimizations"):  # else the unoptimised bundle is the same files
             _, plain = release_seconds(source, OUT / f"{name}-release-unoptimized", "--no-optimize", "--no-verify")
-        optimized_ms = tile_times(OUT / f"{name}-release", manifest, source, args.repeat)
-        plain_ms = tile_times(OUT / f"{name}-release-unoptimized", plain, source, args.repeat)
+            bundles["unoptimized"] = (OUT / f"{name}-release-unoptimized", plain)
+        times = tile_times(bundles, source, args.repeat)
+        optimized_ms, plain_ms = times["optimized"], times.get("unoptimized", {})
+        optimized_ms.update(times["source"])
         entry = {
             "params": params,
             "naive_s": round(naive, 2),

@@ -106,6 +106,8 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--opset", type=click.IntRange(13, 18), default=17, show_default=True, help="ONNX opset.")
 @click.option("--onnx-layout", type=click.Choice(["nhwc", "nchw"]), default=None,
               help="ONNX input/output layout. Default: the source's (nchw for an ONNX source, nhwc for Keras).")
+@click.option("--onnx-exporter", type=click.Choice(["auto", "tf2onnx"]), default="auto", show_default=True,
+              help="auto: map the layers directly, tf2onnx for models with other layers; tf2onnx: always trace.")
 @click.option("--calibration-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Photos int8 quantization is calibrated on (default: fixtures/images).")
 @click.option("--arch", default=None, metavar="NAME", help="Weights-only files: the family (rrdn, rdn) instead of detecting it.")
@@ -118,8 +120,8 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--no-optimize", is_flag=True, help="Skip the lean-graph optimisations (fold MultiplyBeta, drop identities, ...).")
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
-            tfjs_backend, gates, parity_images, opset, onnx_layout, calibration_images, arch, arch_params,
-            custom_layer_specs, allow_lambda, no_fix, no_optimize):
+            tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
+            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
@@ -158,6 +160,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         disabled_fixes=frozenset(no_fix),
         opset=opset,
         onnx_layout=onnx_layout,
+        onnx_exporter=onnx_exporter,
         calibration_images=calibration_images or DEFAULT_IMAGES,
         arch=arch,
         arch_params=parse_arch_params(arch_params),

@@ -45,6 +45,8 @@ class ConvertOptions:
     opset: int = onnx_bundle.DEFAULT_OPSET
     onnx_layout: str | None = None
     """None: the source's own layout (NCHW for an ONNX source, else NHWC)."""
+    onnx_exporter: str = "auto"
+    """See onnx_bundle.export."""
     calibration_images: Path | None = parity_inputs.DEFAULT_IMAGES
     arch: str | None = None
     arch_params: dict[str, Any] = field(default_factory=dict)
@@ -87,7 +89,7 @@ def convert(options: ConvertOptions, progress: Progress | None = None) -> Conver
         from converter.verification import RuntimeContext
 
         context = RuntimeContext(options.backend)
-        context.host  # fail fast (exit 3) on a missing Node before any heavy work
+        context.prestart()  # fails fast (exit 3) on a missing Node, before any heavy work
 
     stage = staging.create(options.out)
     try:
@@ -135,67 +137,86 @@ def _check_tfjs_layers_support(info: sources.SourceInfo, options: ConvertOptions
 
 @dataclass
 class Prepared:
-    """The source, loaded once, and the canonical model rebuilt from it."""
+    """The source, loaded once, and the canonical model made from it."""
 
     info: sources.SourceInfo
     fixed_topology: dict[str, Any]
     applied_fixes: list[fixes.AppliedFix]
     source: sources.Source
-    model: Any
+    plain: Any
+    """The tf_keras model of the fixed, unoptimised topology: the source's
+    own when it loads in tf_keras, else rebuilt from its weights."""
+    canonical: keras_model.Canonical
     facts: keras_model.ModelFacts
     optimizations: list[dict[str, Any]] = field(default_factory=list)
 
     def reference_runner(self):
+        """The source in its own runtime; for a source with none (a TFJS or
+        weights-only file) the unoptimised rebuild, so parity still checks
+        the optimisations."""
         from converter.backends.keras.runner import KerasRunner
 
-        model = self.model
-        return self.source.reference or KerasRunner(lambda batch: model(batch, training=False).numpy())
+        plain = self.plain
+        return self.source.reference or KerasRunner(lambda batch: plain(batch, training=False).numpy())
 
 
 def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fixes: frozenset[str],
             optimize: bool = False) -> Prepared:
-    """Load the source once and build the canonical model (optimised if asked;
-    the source stays the parity reference either way)."""
+    """Load the source once and make the canonical model (optimised if asked;
+    the source stays the parity reference either way). At most one Keras
+    model is built: a tf_keras source is used as loaded."""
     from converter import optimize as optimizations
 
     fixed, applied = fixes.apply_fixes(info.topology, disabled_fixes)
     source = sources.load(info, sources.LoadOptions(user_layers, allow_lambda))
-    topology, weights, optimized = fixed, source.layer_weights, []
-    if optimize:
-        topology, weights, optimized = optimizations.optimize_keras(fixed, source.layer_weights)
-    model = keras_model.build(topology, weights, user_layers, info.path)
-    if optimize and source.reference is None:
-        # The source has no runtime of its own (a TFJS or weights-only file):
-        # its reference is the unoptimised rebuild, so parity still checks the passes.
-        from converter.backends.keras.runner import KerasRunner
-
+    if source.keras2_model is not None:
+        plain = source.keras2_model
+        keras_model.check_finite(source.layer_weights, keras_model.weight_names(plain), info.path)
+        # The fixes only change how the topology is written, never what it
+        # computes, so they apply to the loaded model's own serialisation.
+        topology = fixes.normalise(keras_model.topology_of(plain), disabled_fixes)
+    else:
         plain = keras_model.build(fixed, source.layer_weights, user_layers, info.path)
-        source.reference = KerasRunner(lambda batch: plain(batch, training=False).numpy())
-    return Prepared(info, fixed, applied, source, model, keras_model.facts(model), optimized)
+        topology = keras_model.topology_of(plain)
+    weights, optimized = {layer.name: layer.get_weights() for layer in plain.layers if layer.weights}, []
+    if optimize:
+        topology, weights, optimized = optimizations.optimize_keras(topology, weights)
+    facts = keras_model.facts(plain)
+    canonical = keras_model.Canonical(
+        topology, weights, keras_model.weight_names(plain), facts.input_channels,
+        int(plain.outputs[0].shape[-1]), facts.input_multiple, user_layers, info.path,
+    )
+    if not optimized:
+        canonical._model = plain  # nothing changed: the plain model is the canonical one
+    return Prepared(info, fixed, applied, source, plain, canonical, facts, optimized)
 
 
-def check_parity(
+def start_parity(
     prepared: Prepared,
-    artifacts: list[manifest.Artifact],
     root: Path,
     input_range: tuple[float, float],
     images_dir: Path | None,
     gates: dict[str, parity_gates.Gate],
     context,
-    custom_layers_cjs: Path | None,
     progress: Progress,
-    html_path: Path | None = None,
-) -> dict[str, Any]:
-    """Run every artifact against the source; fill `artifact.parity`, write
-    the visual report to `html_path` if given, and return the run's summary."""
-    from converter.verification import compute_reference, verify
+):
+    """Compute the parity inputs once and start the source model on them; the
+    returned Verification takes artifacts as they are written."""
+    from converter.verification import Verification
 
     progress.step("running the source model on the parity inputs")
-    inputs = parity_inputs.build(prepared.facts.input_shape, input_range, images_dir, prepared.facts.input_multiple)
-    reference = compute_reference(prepared.reference_runner(), inputs)
-    passed, gallery = verify(artifacts, root, reference, gates, context, custom_layers_cjs, progress)
+    facts = prepared.facts
+    inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, facts.params)
+    return Verification(inputs, prepared.reference_runner(), root, gates, context, progress)
+
+
+def finish_parity(verification, html_path: Path | None = None) -> dict[str, Any]:
+    """Wait for every submitted artifact and fill its `parity`; write the
+    visual report to `html_path` if given, and return the run's summary."""
+    passed, gallery = verification.finish()
+    reference = verification.reference
     if html_path is not None:
-        _write_html(html_path, reference, gallery, artifacts)
+        _write_html(html_path, reference, gallery, verification.artifacts)
     return {
         "verified": True,
         "pass": passed,
@@ -203,7 +224,7 @@ def check_parity(
             "runtime": reference.runtime,
             "ms": round(reference.ms, 3),
             "output_range": reference.value_range,
-            "inputs": [{"name": i.name, "shape": list(i.array.shape)} for i in inputs],
+            "inputs": [{"name": i.name, "shape": list(i.array.shape)} for i in reference.inputs],
         },
     }
 
@@ -228,8 +249,19 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
     if options.onnx_layout is None:
         options.onnx_layout = "nchw" if info.format == "onnx" else "nhwc"
     facts = prepared.facts
-    artifacts, custom_js = _emit_tfjs(prepared.model, options, stage, progress)
-    onnx_artifacts, onnx_fixes, onnx_optimizations = _emit_onnx(prepared.model, options, stage, progress)
+    verification = None
+    if context is not None:
+        verification = start_parity(
+            prepared, stage, options.input_range, options.images_dir, options.gates, context, progress
+        )
+    # Each format's artifacts go to verification as soon as they are written,
+    # so the JavaScript runtimes check TFJS while Python exports ONNX.
+    artifacts, custom_js = _emit_tfjs(prepared.canonical, options, stage, progress)
+    if verification is not None:
+        verification.submit(artifacts, custom_js.get("cjs"))
+    onnx_artifacts, onnx_fixes, onnx_optimizations, onnx_exporter = _emit_onnx(prepared.canonical, options, stage, progress)
+    if verification is not None:
+        verification.submit(onnx_artifacts)
     artifacts += onnx_artifacts
 
     document: dict[str, Any] = {
@@ -253,14 +285,12 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
         },
         "fixes": [fix.as_dict() for fix in [*prepared.applied_fixes, *onnx_fixes]],
         "optimizations": [*prepared.optimizations, *onnx_optimizations],
+        "onnx_exporter": onnx_exporter,
         "custom_layers": [layer.name for layer in custom_layers_js.used_layers(prepared.fixed_topology)],
         "custom_layers_js": {k: p.relative_to(stage).as_posix() for k, p in custom_js.items()} if custom_js else None,
     }
-    if context is not None:
-        summary = check_parity(
-            prepared, artifacts, stage, options.input_range, options.images_dir,
-            options.gates, context, custom_js.get("cjs"), progress, html_path=stage / "parity.html",
-        )
+    if verification is not None:
+        summary = finish_parity(verification, html_path=stage / "parity.html")
         document["libraries"].update(context.versions())
     else:
         summary = {"verified": False, "pass": None}
@@ -276,7 +306,7 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False)
 
 
-def _emit_tfjs(model, options: ConvertOptions, stage: Path, progress: Progress):
+def _emit_tfjs(canonical: keras_model.Canonical, options: ConvertOptions, stage: Path, progress: Progress):
     artifacts: list[manifest.Artifact] = []
     custom_js: dict[str, Path] = {}
     if "tfjs" not in options.formats:
@@ -284,7 +314,10 @@ def _emit_tfjs(model, options: ConvertOptions, stage: Path, progress: Progress):
     precisions = options.precisions_for("tfjs")
     for kind in options.tfjs_models:
         progress.step(f"building the TFJS {kind} model")
-        built = tfjs.layers_model(model, options.disabled_fixes) if kind == "layers" else tfjs.graph_model(model)
+        if kind == "layers":
+            built = tfjs.layers_model(canonical, options.disabled_fixes)
+        else:
+            built = tfjs.graph_model(canonical.model())
         if kind == "layers":
             used = custom_layers_js.used_layers(built.document["modelTopology"])
             esm, cjs = custom_layers_js.write(stage / tfjs.FOLDERS[kind], used, js_twins(options.user_layers))
@@ -306,15 +339,15 @@ def _emit_tfjs(model, options: ConvertOptions, stage: Path, progress: Progress):
     return artifacts, custom_js
 
 
-def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
+def _emit_onnx(canonical: keras_model.Canonical, options: ConvertOptions, stage: Path, progress: Progress):
     from converter.fixes import ONNX_FIXES, AppliedFix
     from converter.quantizers import onnx_float16, onnx_int8_static, onnx_weight_uint8
 
     if "onnx" not in options.formats:
-        return [], [], []
+        return [], [], [], None
     progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
-    base = onnx_bundle.export(model, options.opset, options.onnx_layout)
-    multiple = keras_model.input_multiple(model)
+    base = onnx_bundle.export(canonical, options.opset, options.onnx_layout, options.onnx_exporter)
+    exporter = onnx_bundle.exporter_of(base)
     applied = []
     for fix in ONNX_FIXES:
         if fix.name not in options.disabled_fixes and (changes := fix.run(base)):
@@ -331,8 +364,8 @@ def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
         "int8": lambda: onnx_int8_static.quantize(
             base,
             onnx_int8_static.calibration_batches(
-                options.calibration_images, int(model.inputs[0].shape[-1]), options.onnx_layout, options.input_range,
-                multiple,
+                options.calibration_images, canonical.input_channels, options.onnx_layout, options.input_range,
+                canonical.input_multiple,
             ),
             onnx_bundle.INPUT_NAME,
         ),
@@ -350,4 +383,4 @@ def _emit_onnx(model, options: ConvertOptions, stage: Path, progress: Progress):
                 layout=options.onnx_layout,
             )
         )
-    return artifacts, applied, optimized
+    return artifacts, applied, optimized, exporter

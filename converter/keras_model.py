@@ -19,6 +19,61 @@ from converter import tf_runtime
 from converter.errors import BadInput
 
 
+@dataclass
+class Canonical:
+    """What every emitter works from: the fixed (and optimised) Keras 2
+    topology and its weights. The emitters that only write files (TFJS
+    layers, the direct ONNX map) never need a Keras model of it; `model()`
+    builds one, once, for those that trace (TFJS graph, tf2onnx)."""
+
+    topology: dict[str, Any]
+    """`{class_name, config}`, as tf_keras serialises a functional model."""
+    weights: dict[str, list[Any]]
+    weight_names: dict[str, list[str]]
+    """Short names (`kernel`, `bias`) of each layer's weights, in order."""
+    input_channels: int
+    output_channels: int
+    input_multiple: int
+    user_layers: dict[str, type]
+    path: Any
+    _model: Any = None
+
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = build(self.topology, self.weights, self.user_layers, self.path)
+        return self._model
+
+    def named_weights(self) -> list[tuple[str, str, Any]]:
+        """(layer, short weight name, value), layers in topology order."""
+        return [
+            (layer["name"], name, value)
+            for layer in self.topology["config"]["layers"]
+            for name, value in zip(self.weight_names.get(layer["name"], []), self.weights.get(layer["name"], []))
+        ]
+
+
+def weight_names(model: Any) -> dict[str, list[str]]:
+    """`conv2d/kernel:0` -> `kernel`, per layer."""
+    return {
+        layer.name: [weight.name.split(":")[0].rsplit("/", 1)[-1] for weight in layer.weights]
+        for layer in model.layers
+        if layer.weights
+    }
+
+
+def check_finite(layer_weights: dict[str, list[Any]], weight_names: dict[str, list[str]], path) -> None:
+    for layer, values in layer_weights.items():
+        for index, value in enumerate(values):
+            if not np.all(np.isfinite(value)):
+                bad = "NaN" if np.isnan(value).any() else "Inf"
+                name = (weight_names.get(layer) or [])[index:index + 1] or [str(index)]
+                raise BadInput(
+                    f"weight {layer}/{name[0]} holds {bad} values",
+                    path=path,
+                    hint="the checkpoint is corrupt or diverged in training; use another epoch's weights",
+                )
+
+
 @dataclass(frozen=True)
 class ModelFacts:
     params: int
@@ -60,14 +115,7 @@ def build(fixed_topology: dict[str, Any], layer_weights: dict[str, list[Any]], u
                 path=path,
                 hint="the weights do not belong to this topology; re-export the model",
             )
-        for weight, value in zip(layer.weights, values):
-            if not np.all(np.isfinite(value)):
-                bad = "NaN" if np.isnan(value).any() else "Inf"
-                raise BadInput(
-                    f"weight {layer.name}/{weight.name.split(':')[0].rsplit('/', 1)[-1]} holds {bad} values",
-                    path=path,
-                    hint="the checkpoint is corrupt or diverged in training; use another epoch's weights",
-                )
+        check_finite({layer.name: values}, weight_names(model), path)
         layer.set_weights(values)
     return model
 

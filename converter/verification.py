@@ -5,6 +5,7 @@ and `parity.gates` judge them."""
 from __future__ import annotations
 
 import statistics
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from converter.backends.base import Runner
-from converter.backends.node.host import NodeError, NodeHost
+from converter.backends.node.host import NodeError, NodeHost, check_node
 from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
 from converter.backends.ortweb.runner import OrtWebRunner
 from converter.backends.tfjs.runner import TfjsRunner
@@ -35,40 +36,57 @@ class Reference:
 
 
 class RuntimeContext:
-    """Runtimes shared by every artifact of a run, started on first use."""
+    """The runtimes shared by every artifact of a run.
+
+    Each runtime family has a lane: one worker thread that runs its artifacts
+    in order. The two JavaScript runtimes get a Node process each, so TF.js and
+    onnxruntime-web verify side by side, and both run while Python is still
+    exporting the next format: parity overlaps conversion instead of following it.
+    """
+
+    NODE_LANES = ("tfjs", "ortweb")
 
     def __init__(self, backend: str = "wasm", custom_layers_override: Path | None = None) -> None:
         self.backend = backend
         self.custom_layers_override = custom_layers_override
-        self._host: NodeHost | None = None
+        self.hosts = {lane: NodeHost(backend) for lane in self.NODE_LANES}
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
 
-    @property
-    def host(self) -> NodeHost:
-        if self._host is None:
-            self._host = NodeHost(self.backend).start()
-        return self._host
+    def lane(self, name: str) -> ThreadPoolExecutor:
+        if name not in self._lanes:
+            self._lanes[name] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"srconvert-{name}")
+        return self._lanes[name]
+
+    def prestart(self) -> None:
+        """Start the Node processes in the background (they take about a
+        second), after checking synchronously that Node is there at all."""
+        check_node()
+        for name, host in self.hosts.items():
+            self.lane(name).submit(host.start)
 
     def versions(self) -> dict[str, Any]:
-        if self._host is None:
+        tfjs, ortweb = (self.hosts[lane].versions for lane in self.NODE_LANES)
+        if not tfjs and not ortweb:
             return {}
-        versions = self._host.versions
-        return {"tfjs": versions.get("tfjs"), "tfjs_backend": self.backend, "onnxruntime-web": versions.get("ortweb")}
+        return {"tfjs": tfjs.get("tfjs"), "tfjs_backend": self.backend, "onnxruntime-web": ortweb.get("ortweb")}
 
     def close(self) -> None:
-        if self._host is not None:
-            self._host.close()
-            self._host = None
+        for lane in self._lanes.values():
+            lane.shutdown(wait=True, cancel_futures=True)
+        self._lanes.clear()
+        for host in self.hosts.values():
+            host.close()
 
 
 def runners_for(artifact: Artifact, root: Path, context: RuntimeContext, custom_layers_cjs: Path | None) -> list[Runner]:
     entry = root / artifact.entry
     if artifact.format == "tfjs-layers":
         js = context.custom_layers_override or custom_layers_cjs
-        return [TfjsRunner(context.host, entry, "layers", js)]
+        return [TfjsRunner(context.hosts["tfjs"], entry, "layers", js)]
     if artifact.format == "tfjs-graph":
-        return [TfjsRunner(context.host, entry, "graph", None)]
+        return [TfjsRunner(context.hosts["tfjs"], entry, "graph", None)]
     if artifact.format == "onnx":
-        return [OnnxRuntimeRunner(entry, artifact.layout), OrtWebRunner(context.host, entry, artifact.layout)]
+        return [OnnxRuntimeRunner(entry, artifact.layout), OrtWebRunner(context.hosts["ortweb"], entry, artifact.layout)]
     raise ValueError(f"no runtime for artifact format {artifact.format}")
 
 
@@ -85,53 +103,88 @@ def compute_reference(runner: Runner, inputs: list[ParityInput]) -> Reference:
     )
 
 
-def run_artifact(runner: Runner, reference: Reference, gate: Gate) -> tuple[dict[str, Any], list[np.ndarray]]:
-    """The artifact's parity result in one runtime, and its outputs."""
+@dataclass
+class Run:
+    """One artifact's outputs in one runtime, or why it could not run."""
+
+    runtime: str
+    outputs: list[np.ndarray]
+    ms: float | None
+    error: str | None = None
+
+
+def run_inputs(runner: Runner, inputs: list[ParityInput]) -> Run:
     try:
         outputs, times = [], []
         with runner:
-            runner.infer(reference.inputs[0].array)  # warm-up: first call compiles kernels
-            for item in reference.inputs:
+            runner.infer(inputs[0].array)  # warm-up: the first call sets up kernels and buffers
+            for item in inputs:
                 outputs.append(runner.infer(item.array))
                 times.append(runner.last_ms)
     except NodeError as exc:
-        return {"runtime": runner.runtime, "pass": False, "error": str(exc), "ms": None}, []
-    measured = parity_metrics.compare(reference.outputs, outputs, reference.value_range)
-    result = {
-        "runtime": runner.runtime,
+        return Run(runner.runtime, [], None, str(exc))
+    return Run(runner.runtime, outputs, statistics.median(times))
+
+
+def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
+    """The parity result of one run against the reference."""
+    if run.error is not None:
+        return {"runtime": run.runtime, "pass": False, "error": run.error, "ms": None}
+    measured = parity_metrics.compare(reference.outputs, run.outputs, reference.value_range)
+    return {
+        "runtime": run.runtime,
         **measured.as_dict(),
-        "ms": round(statistics.median(times), 3),
+        "ms": round(run.ms, 3),
         "pass": gate.passes(measured),
         "error": None,
     }
-    return result, outputs
 
 
-def verify(
-    artifacts: list[Artifact],
-    root: Path,
-    reference: Reference,
-    gates: dict[str, Gate],
-    context: RuntimeContext,
-    custom_layers_cjs: Path | None,
-    progress: Progress,
-) -> tuple[bool, dict[str, list[np.ndarray]]]:
-    """Fill every artifact's `parity`. Returns whether all pass, and each
-    "entry in runtime"'s outputs for the photo inputs (for parity.html)."""
-    photos = [i for i, item in enumerate(reference.inputs) if item.is_photo]
-    gallery: dict[str, list[np.ndarray]] = {}
-    for artifact in artifacts:
-        gate = gates[artifact.precision]
-        results = []
-        for runner in runners_for(artifact, root, context, custom_layers_cjs):
-            progress.step(f"verifying {artifact.name} in {runner.runtime}")
-            result, outputs = run_artifact(runner, reference, gate)
-            results.append(result)
-            if outputs:
-                gallery[f"{artifact.entry} in {runner.runtime}"] = [outputs[i] for i in photos]
-        artifact.parity = {
-            "pass": all(r["pass"] for r in results),
-            "gate": gate.as_dict(),
-            "results": results,
-        }
-    return all(a.parity["pass"] for a in artifacts), gallery
+class Verification:
+    """Artifacts are submitted as they are written; each runs on its runtime's
+    lane while the caller goes on, and so does the source model on the
+    reference lane. `finish` waits, then judges them all."""
+
+    def __init__(self, inputs: list[ParityInput], reference_runner: Runner, root: Path, gates: dict[str, Gate],
+                 context: RuntimeContext, progress: Progress) -> None:
+        self.inputs = inputs
+        self._reference = context.lane("reference").submit(compute_reference, reference_runner, inputs)
+        self.root = root
+        self.gates = gates
+        self.context = context
+        self.progress = progress
+        self.artifacts: list[Artifact] = []
+        """Every artifact submitted, in order."""
+        self._pending: list[tuple[Artifact, list[Future[Run]]]] = []
+
+    @property
+    def reference(self) -> Reference:
+        return self._reference.result()
+
+    def submit(self, artifacts: list[Artifact], custom_layers_cjs: Path | None = None) -> None:
+        for artifact in artifacts:
+            runners = runners_for(artifact, self.root, self.context, custom_layers_cjs)
+            futures = [self.context.lane(r.lane).submit(self._run, artifact, r) for r in runners]
+            self._pending.append((artifact, futures))
+            self.artifacts.append(artifact)
+
+    def finish(self) -> tuple[bool, dict[str, list[np.ndarray]]]:
+        """Fill every artifact's `parity`. Returns whether all pass, and each
+        "entry in runtime"'s outputs for the photo inputs (for parity.html)."""
+        photos = [i for i, item in enumerate(self.inputs) if item.is_photo]
+        gallery: dict[str, list[np.ndarray]] = {}
+        judged, self._pending = self._pending, []
+        for artifact, futures in judged:
+            gate = self.gates[artifact.precision]
+            results = []
+            for future in futures:
+                run = future.result()
+                results.append(judge(run, self.reference, gate))
+                if run.outputs:
+                    gallery[f"{artifact.entry} in {run.runtime}"] = [run.outputs[i] for i in photos]
+            artifact.parity = {"pass": all(r["pass"] for r in results), "gate": gate.as_dict(), "results": results}
+        return all(artifact.parity["pass"] for artifact, _ in judged), gallery
+
+    def _run(self, artifact: Artifact, runner: Runner) -> Run:
+        self.progress.step(f"verifying {artifact.name} in {runner.runtime}")
+        return run_inputs(runner, self.inputs)

@@ -101,7 +101,7 @@ def verify_bundle(
     if source is None:
         return outcome
 
-    from converter.convert import check_parity, prepare
+    from converter.convert import finish_parity, prepare, start_parity
     from converter.verification import RuntimeContext
 
     info = sources.describe(source)
@@ -111,10 +111,11 @@ def verify_bundle(
     cjs = document.get("custom_layers_js") or {}
     context = RuntimeContext(backend, custom_layers_override=custom_layers_js)
     try:
-        summary = check_parity(
-            prepared, artifacts, bundle, tuple(document["model"]["input_range"]), images_dir,
-            gates, context, bundle / cjs["cjs"] if cjs.get("cjs") else None, progress,
+        verification = start_parity(
+            prepared, bundle, tuple(document["model"]["input_range"]), images_dir, gates, context, progress
         )
+        verification.submit(artifacts, bundle / cjs["cjs"] if cjs.get("cjs") else None)
+        summary = finish_parity(verification)
     finally:
         context.close()
     outcome.source = str(source)

@@ -19,13 +19,32 @@ from converter.quantizers import onnx_float16, onnx_weight_uint8
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def rdn(fixtures_dir):
-    """The RDN fixture's canonical model and its float32 ONNX export (D=10: a 10-input Concat)."""
+@pytest.fixture(scope="module", params=onnx_bundle.EXPORTERS)
+def rdn(request, fixtures_dir):
+    """The RDN fixture's model and its float32 ONNX export (D=10: a 10-input
+    Concat), by the direct layer map and by tf2onnx."""
     from converter.sources import describe
 
     prepared = pipeline.prepare(describe(fixtures_dir / "rdn_keras2.h5"), {}, False, frozenset())
-    return prepared.model, onnx_bundle.export(prepared.model)
+    proto = onnx_bundle.export(prepared.canonical, exporter=request.param)
+    assert onnx_bundle.exporter_of(proto) == {"auto": "direct", "tf2onnx": "tf2onnx"}[request.param]
+    return prepared.plain, proto
+
+
+def test_a_layer_outside_the_direct_map_falls_back_to_tf2onnx(tmp_path):
+    from converter import tf_runtime
+    from converter.sources import describe
+
+    keras = tf_runtime.tf_keras()
+    x = keras.Input((None, None, 3))
+    y = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    y = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same")(y)  # not in onnx_direct's table
+    model = keras.Model(x, y)
+    model.save(tmp_path / "deconv.h5")
+    prepared = pipeline.prepare(describe(tmp_path / "deconv.h5"), {}, False, frozenset())
+    proto = onnx_bundle.export(prepared.canonical)
+    assert onnx_bundle.exporter_of(proto) == "tf2onnx"
+    np.testing.assert_allclose(_run(proto, X), model(X).numpy(), atol=1e-5)
 
 
 def _run(proto, x):

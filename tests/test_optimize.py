@@ -36,11 +36,16 @@ def test_multiply_beta_folds_into_the_conv_before_it(fixtures_dir, tmp_path):
 
 
 def test_onnx_resize_shape_subgraph_becomes_constant_scales(fixtures_dir, tmp_path):
-    optimized = _convert(fixtures_dir / "rdn_keras2.h5", tmp_path / "o", "--format", "onnx")
-    _convert(fixtures_dir / "rdn_keras2.h5", tmp_path / "p", "--format", "onnx", "--no-optimize")
+    # tf2onnx computes Resize sizes from the input's Shape; the pass folds them.
+    traced = ("--format", "onnx", "--onnx-exporter", "tf2onnx")
+    optimized = _convert(fixtures_dir / "rdn_keras2.h5", tmp_path / "o", *traced)
+    _convert(fixtures_dir / "rdn_keras2.h5", tmp_path / "p", *traced, "--no-optimize")
+    direct = _convert(fixtures_dir / "rdn_keras2.h5", tmp_path / "d", "--format", "onnx", "--no-optimize")
     assert "onnx_resize_scales" in [o["name"] for o in optimized["optimizations"]]
+    assert optimized["onnx_exporter"] == "tf2onnx" and direct["onnx_exporter"] == "direct"
     ops = lambda out: {n.op_type for n in onnx.load(out / "onnx" / "float32" / "model.onnx").graph.node}  # noqa: E731
     assert "Shape" not in ops(tmp_path / "o") and "Shape" in ops(tmp_path / "p")
+    assert "Shape" not in ops(tmp_path / "d")  # the direct map writes constant scales to begin with
     assert all(run["pass"] for a in optimized["artifacts"] for run in a["parity"]["results"])
 
 

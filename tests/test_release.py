@@ -178,7 +178,7 @@ def test_the_npm_package_loads_in_node_through_its_model_definition_and_upscales
     from converter.convert import prepare
     from converter.sources import describe
 
-    reference = prepare(describe(fixtures_dir / RRDN_WEIGHTS), {}, False, frozenset()).model(pixels).numpy()
+    reference = prepare(describe(fixtures_dir / RRDN_WEIGHTS), {}, False, frozenset()).plain(pixels).numpy()
     upscaled = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.float32).reshape(reference.shape)
     value_range = reference.max() - reference.min()
     psnr = 10 * np.log10(value_range**2 / np.mean((upscaled - reference) ** 2))

@@ -1,13 +1,17 @@
-"""ONNX bundles, converted in-process from the canonical model with tf2onnx.
+"""ONNX bundles, exported in-process from the canonical model.
 
-The custom layers need no special handling here: the canonical model is
-traced, so PixelShuffle reaches tf2onnx as TF's DepthToSpace (ONNX
+Layers are mapped directly (emitters/onnx_direct) when every one has a
+mapping, which covers the super-resolution families; anything else is traced
+by tf2onnx, where PixelShuffle reaches it as TF's DepthToSpace (ONNX
 DepthToSpace, DCR mode) and MultiplyBeta as a Mul. Batch, height and width
-stay dynamic.
+stay dynamic either way, and the result is put in canonical order so the same
+model always serialises to the same bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -26,8 +30,41 @@ OUTPUT_NAME = "output"
 DIM_NAMES = {"nhwc": ("batch", "height", "width", None), "nchw": ("batch", None, "height", "width")}
 
 
-def export(model: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc") -> Any:
-    """The float32 ModelProto, input `input` and output `output` in `layout`."""
+EXPORTERS = ("auto", "tf2onnx")
+
+
+def export(canonical: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc", exporter: str = "auto") -> Any:
+    """The float32 ModelProto, input `input` and output `output` in `layout`.
+
+    `auto` maps the layers directly (onnx_direct) and falls back to tf2onnx for
+    a model with anything the direct map does not cover; `tf2onnx` always
+    traces. The ModelProto's producer_name says which one wrote it."""
+    from converter.emitters import onnx_direct
+
+    proto = None
+    if exporter == "auto":
+        try:
+            proto = onnx_direct.export(canonical, opset, layout, INPUT_NAME, OUTPUT_NAME)
+        except onnx_direct.Unsupported:
+            proto = None
+    if proto is None:
+        proto = _export_tf2onnx(canonical.model(), opset, layout)
+    # Same dim_param means same size to onnxruntime: the output's height and
+    # width are the input's times the scale, so they get their own names.
+    _name_dims(proto.graph.input[0], DIM_NAMES[layout], "")
+    _name_dims(proto.graph.output[0], DIM_NAMES[layout], "out_")
+    _canonical_order(proto.graph)
+    return proto
+
+
+def exporter_of(proto: Any) -> str:
+    return "tf2onnx" if proto.producer_name == TF2ONNX_PRODUCER else "direct"
+
+
+TF2ONNX_PRODUCER = "srconvert (tf2onnx)"
+
+
+def _export_tf2onnx(model: Any, opset: int, layout: str) -> Any:
     tf = tf_runtime.tensorflow()
     import tf2onnx
 
@@ -35,15 +72,35 @@ def export(model: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc") -> Any:
     spec = [tf.TensorSpec([None, None, None, channels], tf.float32, name=INPUT_NAME)]
     output = model.output_names[0]
     extra = {"inputs_as_nchw": [INPUT_NAME], "outputs_as_nchw": [output]} if layout == "nchw" else {}
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, **extra)
+    try:
+        with _optimizer_errors_raise():
+            proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, **extra)
+    except Exception:  # noqa: BLE001 - a tf2onnx optimiser pass that throws (see below): go the safe way
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, **extra)
     _rename_output(proto, OUTPUT_NAME)
-    # Same dim_param means same size to onnxruntime: the output's height and
-    # width are the input's times the scale, so they get their own names.
-    _name_dims(proto.graph.input[0], DIM_NAMES[layout], "")
-    _name_dims(proto.graph.output[0], DIM_NAMES[layout], "out_")
-    proto.producer_name = "srconvert (tf2onnx)"
-    _canonical_order(proto.graph)
+    proto.producer_name = TF2ONNX_PRODUCER
     return proto
+
+
+@contextlib.contextmanager
+def _optimizer_errors_raise():
+    """tf2onnx deep-copies the whole graph, weights included, before each of
+    its ~50 optimizer passes so it can roll back a pass that throws; on a
+    4 M-parameter model that is 3-4 s of a 9 s export. Setting
+    TF2ONNX_CATCH_ERRORS (to any value: tf2onnx 1.17 compares the variable's
+    name, not its value, with "TRUE") turns the copies off. A pass that throws
+    (its transpose pass does on a scalar Add) then fails the export, which is
+    retried with tf2onnx's default copy-and-roll-back."""
+    key = "TF2ONNX_CATCH_ERRORS"
+    previous = os.environ.get(key)
+    os.environ[key] = "FALSE"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = previous
 
 
 def _canonical_order(graph: Any) -> None:

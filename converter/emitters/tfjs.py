@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from converter import fixes, tf_runtime
-from converter.keras_model import topology_of
+from converter.keras_model import Canonical
 
 PRECISIONS = ("float32", "float16", "uint16", "uint8")
 DEFAULT_PRECISIONS = ("float32", "float16", "uint8")
@@ -34,22 +34,20 @@ class TfjsModel:
     """One weight group: `{name, data}` entries in the order TFJS reads them."""
 
 
-def layers_model(model: Any, disabled_fixes: frozenset[str] = frozenset()) -> TfjsModel:
+def layers_model(canonical: Canonical, disabled_fixes: frozenset[str] = frozenset()) -> TfjsModel:
+    """Written from the canonical topology and weights, as
+    tensorflowjs_converter writes an HDF5 file's: no Keras model needed."""
     tfjs = tf_runtime.tensorflowjs()
     from tensorflowjs.converters import common
 
-    topology = fixes.normalise(topology_of(model), disabled_fixes)
+    topology = fixes.normalise(canonical.topology, disabled_fixes)
     topology = {
         "class_name": topology["class_name"],
         "config": topology["config"],
         "keras_version": tf_runtime.tf_keras().__version__,
         "backend": "tensorflow",
     }
-    weights = [
-        {"name": f"{layer.name}/{_short_name(weight.name)}", "data": value}
-        for layer in model.layers
-        for weight, value in zip(layer.weights, layer.get_weights())
-    ]
+    weights = [{"name": f"{layer}/{name}", "data": value} for layer, name, value in canonical.named_weights()]
     document = {
         "format": common.TFJS_LAYERS_MODEL_FORMAT,
         "generatedBy": f"keras v{topology['keras_version']}",
@@ -104,9 +102,3 @@ def write(model: TfjsModel, precision: str, out_dir: Path) -> list[Path]:
     model_json.write_text(json.dumps(document, sort_keys=True, separators=(",", ":")), encoding="utf-8")
     shards = [out_dir / path for group in manifest for path in group["paths"]]
     return [model_json, *shards]
-
-
-def _short_name(weight_name: str) -> str:
-    """`conv2d/kernel:0` -> `kernel`: TFJS names weights `<layer>/<weight>`."""
-    return weight_name.split(":")[0].rsplit("/", 1)[-1]
-

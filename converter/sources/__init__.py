@@ -46,6 +46,9 @@ class Source:
     reference: Any
     """A Runner for the source model in its own runtime (NHWC in and out);
     None when the canonical model is the source itself (a TFJS folder)."""
+    keras2_model: Any = None
+    """The loaded model when the source loads in tf_keras itself: it then
+    serves as the canonical model too, and nothing is built twice."""
 
 
 _MODULES = {
@@ -71,5 +74,5 @@ def describe(path: Path, arch: str | None = None, arch_params: dict[str, Any] | 
 
 
 def load(info: SourceInfo, options: LoadOptions) -> Source:
-    weights, reference = _MODULES[info.format].load(info, options)
-    return Source(info=info, layer_weights=weights, reference=reference)
+    weights, reference, *model = _MODULES[info.format].load(info, options)
+    return Source(info=info, layer_weights=weights, reference=reference, keras2_model=model[0] if model else None)

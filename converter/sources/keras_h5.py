@@ -32,6 +32,7 @@ def load(info, options):
                 info.path, custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
             ),
         )
+        return native.layer_weights(model), native.keras_call(model), model
     else:
         keras = tf_runtime.keras3()
         objects = native.custom_objects(keras, info.topology, options.user_layers)

@@ -100,7 +100,7 @@ class NodeHost:
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         if self._process is None:
-            raise RuntimeError("NodeHost.request before start")
+            self.start()
         message = {"id": next(self._ids), "op": op, **fields}
         try:
             self._process.stdin.write(json.dumps(message) + "\n")

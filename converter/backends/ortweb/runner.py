@@ -14,6 +14,7 @@ from converter.backends.node.runner import NodeRunner
 
 class OrtWebRunner(NodeRunner):
     runtime = "onnxruntime-web"
+    lane = "ortweb"
 
     def __init__(self, host: NodeHost, model_path: Path, layout: str) -> None:
         super().__init__(host, model_path, "onnx", None)

@@ -9,6 +9,8 @@ from converter.backends.node.runner import NodeRunner
 
 
 class TfjsRunner(NodeRunner):
+    lane = "tfjs"
+
     def __init__(self, host: NodeHost, model_json: Path, kind: str, custom_layers_js: Path | None) -> None:
         super().__init__(host, model_json, kind, custom_layers_js)
         self.runtime = f"tfjs-{host.backend}"
