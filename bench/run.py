@@ -121,7 +121,7 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
     plain = prepare(describe(source), {}, False, frozenset()).plain
     source_runner = KerasRunner(lambda b: plain(b, training=False).numpy())
     times["source"] = {"source in tensorflow": _fastest([source_runner], x, repeat)[0]}
-    context = RuntimeContext("wasm")
+    context = RuntimeContext("wasm", ort_threads=0)  # onnxruntime as servers run it: every core
     try:
         first = next(iter(bundles.values()))[1]
         for index, data in enumerate(first["artifacts"]):

@@ -160,11 +160,53 @@ class Prepared:
         return self.source.reference or KerasRunner(lambda batch: plain(batch, training=False).numpy())
 
 
+@dataclass
+class Early:
+    """The canonical topology and weights read from the file alone, before
+    TensorFlow is even imported (see canonical_from_file)."""
+
+    canonical: keras_model.Canonical
+    facts: keras_model.ModelFacts
+    optimizations: list[dict[str, Any]]
+
+
+def canonical_from_file(info, user_layers: dict[str, type], disabled_fixes: frozenset[str],
+                        optimize: bool) -> Early | None:
+    """A Keras 2 HDF5 file holds its topology as JSON and its weights by layer,
+    which is all the writers need: read that way (as tensorflowjs_converter
+    reads it), the ONNX bundle is written and verifying while TensorFlow
+    imports. None for other formats, or a file this cannot read: Keras then
+    loads it first and reports what is wrong."""
+    from converter import optimize as optimizations
+    from converter.sources import h5_weights
+    from converter.sources.detect import KERAS2_H5
+
+    if info.format != KERAS2_H5:
+        return None
+    try:
+        weights, names = h5_weights.read(info.path)
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    topology, _ = fixes.apply_fixes(info.topology, disabled_fixes)
+    facts = keras_model.facts_from_topology(topology, weights)
+    if facts is None:
+        return None
+    keras_model.check_finite(weights, names, info.path)
+    optimized: list[dict[str, Any]] = []
+    if optimize:
+        topology, weights, optimized = optimizations.optimize_keras(topology, weights)
+    canonical = keras_model.Canonical(
+        topology, weights, names, facts.input_channels, None, facts.input_multiple, user_layers, info.path
+    )
+    return Early(canonical, facts, optimized)
+
+
 def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fixes: frozenset[str],
-            optimize: bool = False) -> Prepared:
+            optimize: bool = False, early: Early | None = None) -> Prepared:
     """Load the source once and make the canonical model (optimised if asked;
     the source stays the parity reference either way). At most one Keras
-    model is built: a tf_keras source is used as loaded."""
+    model is built: a tf_keras source is used as loaded. With `early`, the
+    canonical model is that one, checked against what Keras loaded."""
     from converter import optimize as optimizations
 
     fixed, applied = fixes.apply_fixes(info.topology, disabled_fixes)
@@ -172,19 +214,32 @@ def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fix
     if source.keras2_model is not None:
         plain = source.keras2_model
         keras_model.check_finite(source.layer_weights, keras_model.weight_names(plain), info.path)
+    else:
+        plain = keras_model.build(fixed, source.layer_weights, user_layers, info.path)
+    facts = keras_model.facts(plain)
+    output_channels = int(plain.outputs[0].shape[-1])
+    if early is not None:
+        if (early.facts.params, early.facts.input_shape) != (facts.params, facts.input_shape):
+            raise BadInput(
+                f"the file's weights ({early.facts.params:,} parameters) do not match the model Keras "
+                f"loads from it ({facts.params:,})",
+                path=info.path,
+                hint="re-save the model with model.save()",
+            )
+        early.canonical.output_channels = output_channels
+        return Prepared(info, fixed, applied, source, plain, early.canonical, facts, early.optimizations)
+    if source.keras2_model is not None:
         # The fixes only change how the topology is written, never what it
         # computes, so they apply to the loaded model's own serialisation.
         topology = fixes.normalise(keras_model.topology_of(plain), disabled_fixes)
     else:
-        plain = keras_model.build(fixed, source.layer_weights, user_layers, info.path)
         topology = keras_model.topology_of(plain)
     weights, optimized = {layer.name: layer.get_weights() for layer in plain.layers if layer.weights}, []
     if optimize:
         topology, weights, optimized = optimizations.optimize_keras(topology, weights)
-    facts = keras_model.facts(plain)
     canonical = keras_model.Canonical(
-        topology, weights, keras_model.weight_names(plain), facts.input_channels,
-        int(plain.outputs[0].shape[-1]), facts.input_multiple, user_layers, info.path,
+        topology, weights, keras_model.weight_names(plain), facts.input_channels, output_channels,
+        facts.input_multiple, user_layers, info.path,
     )
     if not optimized:
         canonical._model = plain  # nothing changed: the plain model is the canonical one
@@ -192,7 +247,7 @@ def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fix
 
 
 def start_parity(
-    prepared: Prepared,
+    facts: keras_model.ModelFacts,
     root: Path,
     input_range: tuple[float, float],
     images_dir: Path | None,
@@ -200,14 +255,12 @@ def start_parity(
     context,
     progress: Progress,
 ):
-    """Compute the parity inputs once and start the source model on them; the
-    returned Verification takes artifacts as they are written."""
+    """Compute the parity inputs once; the returned Verification takes
+    artifacts as they are written, and the reference when it is loaded."""
     from converter.verification import Verification
 
-    progress.step("running the source model on the parity inputs")
-    facts = prepared.facts
     inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, facts.params)
-    return Verification(inputs, prepared.reference_runner(), root, gates, context, progress)
+    return Verification(inputs, root, gates, context, progress)
 
 
 def finish_parity(verification, html_path: Path | None = None) -> dict[str, Any]:
@@ -244,24 +297,38 @@ def _write_html(path: Path, reference, gallery, artifacts: list[manifest.Artifac
 
 
 def _build(info, options: ConvertOptions, stage: Path, context, progress: Progress) -> ConvertResult:
-    progress.step(f"loading {info.path} ({info.format})")
-    prepared = prepare(info, options.user_layers, options.allow_lambda, options.disabled_fixes, options.optimize)
+    progress.step(f"reading {info.path} ({info.format})")
+    early = canonical_from_file(info, options.user_layers, options.disabled_fixes, options.optimize)
+    prepared = None if early is not None else _load(info, options, progress)
+    canonical, facts = (early.canonical, early.facts) if early is not None else (prepared.canonical, prepared.facts)
     if options.onnx_layout is None:
         options.onnx_layout = "nchw" if info.format == "onnx" else "nhwc"
-    facts = prepared.facts
     verification = None
     if context is not None:
         verification = start_parity(
-            prepared, stage, options.input_range, options.images_dir, options.gates, context, progress
+            facts, stage, options.input_range, options.images_dir, options.gates, context, progress
         )
-    # Each format's artifacts go to verification as soon as they are written,
-    # so the JavaScript runtimes check TFJS while Python exports ONNX.
-    artifacts, custom_js = _emit_tfjs(prepared.canonical, options, stage, progress)
+    # Artifacts go to verification as soon as they are written, ONNX first:
+    # it needs no TensorFlow, so the runtimes verify it while TensorFlow starts.
+    try:
+        onnx_artifacts, onnx_fixes, onnx_optimizations, onnx_exporter = _emit_onnx(canonical, options, stage, progress)
+        if verification is not None:
+            verification.submit(onnx_artifacts)
+        artifacts, custom_js = _emit_tfjs(canonical, options, stage, progress)
+        if verification is not None:
+            verification.submit(artifacts, custom_js.get("cjs"))
+    except BadInput:
+        raise
+    except Exception:
+        if prepared is None:
+            _load(info, options, progress)  # a file Keras cannot load is reported as that
+        raise
+    if prepared is None:
+        prepared = _load(info, options, progress, early)
     if verification is not None:
-        verification.submit(artifacts, custom_js.get("cjs"))
-    onnx_artifacts, onnx_fixes, onnx_optimizations, onnx_exporter = _emit_onnx(prepared.canonical, options, stage, progress)
-    if verification is not None:
-        verification.submit(onnx_artifacts)
+        progress.step("running the source model on the parity inputs")
+        verification.start_reference(prepared.reference_runner())
+    facts = prepared.facts
     artifacts += onnx_artifacts
 
     document: dict[str, Any] = {
@@ -304,6 +371,11 @@ def _build(info, options: ConvertOptions, stage: Path, context, progress: Progre
     if options.finalize is not None and summary["pass"] is not False:
         options.finalize(stage, document, artifacts)
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False)
+
+
+def _load(info, options: ConvertOptions, progress: Progress, early: Early | None = None) -> Prepared:
+    progress.step(f"loading {info.path} in Keras")
+    return prepare(info, options.user_layers, options.allow_lambda, options.disabled_fixes, options.optimize, early)
 
 
 def _emit_tfjs(canonical: keras_model.Canonical, options: ConvertOptions, stage: Path, progress: Progress):

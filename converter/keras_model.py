@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -128,7 +128,7 @@ def facts(model: Any) -> ModelFacts:
             "srconvert converts single-image models (one NHWC image in, one out)",
             hint="export just the super-resolution network",
         )
-    multiple = input_multiple(model)
+    multiple = input_multiple((type(layer).__name__, layer.get_config()) for layer in model.layers)
     height = shape[1] or 16 * multiple
     width = shape[2] or 16 * multiple
     probe = np.zeros((1, height, width, shape[3]), np.float32)
@@ -147,17 +147,34 @@ def facts(model: Any) -> ModelFacts:
     )
 
 
-def input_multiple(model: Any) -> int:
-    """What input sizes must divide by: the product of every downsampling step."""
+def input_multiple(layers: Iterable[tuple[str, dict[str, Any]]]) -> int:
+    """What input sizes must divide by: the product of every downsampling
+    step, over (class name, config) pairs."""
     multiple = 1
-    for layer in model.layers:
-        config = layer.get_config()
-        if type(layer).__name__ == "PixelUnshuffle":
+    for class_name, config in layers:
+        if class_name == "PixelUnshuffle":
             multiple *= int(config["scale"])
         strides = config.get("strides")
-        if strides and max(strides) > 1 and type(layer).__name__ != "Conv2DTranspose":
+        if strides and max(strides) > 1 and class_name != "Conv2DTranspose":
             multiple *= int(max(strides))
     return multiple
+
+
+def facts_from_topology(topology: dict[str, Any], layer_weights: dict[str, list[Any]]) -> ModelFacts | None:
+    """What parity needs to know before any Keras model exists (the scale
+    comes later, from the model itself); None for a topology this cannot read."""
+    layers = topology.get("config", {}).get("layers", [])
+    inputs = [layer for layer in layers if layer.get("class_name") == "InputLayer"]
+    shape = inputs[0].get("config", {}).get("batch_input_shape") if len(inputs) == 1 else None
+    if not isinstance(shape, list) or len(shape) != 4 or not isinstance(shape[3], int):
+        return None
+    return ModelFacts(
+        params=sum(int(np.size(value)) for values in layer_weights.values() for value in values),
+        input_channels=shape[3],
+        scale=0,
+        input_shape=shape,
+        input_multiple=input_multiple((layer["class_name"], layer.get("config", {})) for layer in layers),
+    )
 
 
 def topology_of(model: Any) -> dict[str, Any]:

@@ -46,8 +46,12 @@ class RuntimeContext:
 
     NODE_LANES = ("tfjs", "ortweb")
 
-    def __init__(self, backend: str = "wasm", custom_layers_override: Path | None = None) -> None:
+    def __init__(self, backend: str = "wasm", custom_layers_override: Path | None = None, ort_threads: int = 1) -> None:
+        """`ort_threads`: onnxruntime's intra-op threads. One by default:
+        parity is a check, not a benchmark, and the other lanes and the
+        conversion itself want the other cores."""
         self.backend = backend
+        self.ort_threads = ort_threads
         self.custom_layers_override = custom_layers_override
         self.hosts = {lane: NodeHost(backend) for lane in self.NODE_LANES}
         self._lanes: dict[str, ThreadPoolExecutor] = {}
@@ -86,7 +90,10 @@ def runners_for(artifact: Artifact, root: Path, context: RuntimeContext, custom_
     if artifact.format == "tfjs-graph":
         return [TfjsRunner(context.hosts["tfjs"], entry, "graph", None)]
     if artifact.format == "onnx":
-        return [OnnxRuntimeRunner(entry, artifact.layout), OrtWebRunner(context.hosts["ortweb"], entry, artifact.layout)]
+        return [
+            OnnxRuntimeRunner(entry, artifact.layout, context.ort_threads),
+            OrtWebRunner(context.hosts["ortweb"], entry, artifact.layout),
+        ]
     raise ValueError(f"no runtime for artifact format {artifact.format}")
 
 
@@ -145,10 +152,10 @@ class Verification:
     lane while the caller goes on, and so does the source model on the
     reference lane. `finish` waits, then judges them all."""
 
-    def __init__(self, inputs: list[ParityInput], reference_runner: Runner, root: Path, gates: dict[str, Gate],
-                 context: RuntimeContext, progress: Progress) -> None:
+    def __init__(self, inputs: list[ParityInput], root: Path, gates: dict[str, Gate], context: RuntimeContext,
+                 progress: Progress) -> None:
         self.inputs = inputs
-        self._reference = context.lane("reference").submit(compute_reference, reference_runner, inputs)
+        self._reference: Future[Reference] | None = None
         self.root = root
         self.gates = gates
         self.context = context
@@ -157,8 +164,14 @@ class Verification:
         """Every artifact submitted, in order."""
         self._pending: list[tuple[Artifact, list[Future[Run]]]] = []
 
+    def start_reference(self, runner: Runner) -> None:
+        """Run the source model on the inputs, on its own lane."""
+        self._reference = self.context.lane("reference").submit(compute_reference, runner, self.inputs)
+
     @property
     def reference(self) -> Reference:
+        if self._reference is None:
+            raise RuntimeError("Verification.reference before start_reference")
         return self._reference.result()
 
     def submit(self, artifacts: list[Artifact], custom_layers_cjs: Path | None = None) -> None:

@@ -112,8 +112,9 @@ def verify_bundle(
     context = RuntimeContext(backend, custom_layers_override=custom_layers_js)
     try:
         verification = start_parity(
-            prepared, bundle, tuple(document["model"]["input_range"]), images_dir, gates, context, progress
+            prepared.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, context, progress
         )
+        verification.start_reference(prepared.reference_runner())
         verification.submit(artifacts, bundle / cjs["cjs"] if cjs.get("cjs") else None)
         summary = finish_parity(verification)
     finally:

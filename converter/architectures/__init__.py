@@ -105,19 +105,7 @@ def resolve(index: WeightsIndex, arch: str | None, overrides: dict[str, Any]) ->
 def read_weights_only(path: Path) -> tuple[WeightsIndex, dict[str, list[np.ndarray]]]:
     """A Keras 2 `save_weights` HDF5 file: `layer_names`, then per layer its
     `weight_names` in weight order."""
-    import h5py
+    from converter.sources import h5_weights
 
-    def text(value):
-        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-    shapes: dict[str, list[tuple[int, ...]]] = {}
-    arrays: dict[str, list[np.ndarray]] = {}
-    with h5py.File(path, "r") as handle:
-        root = handle["model_weights"] if "model_weights" in handle else handle
-        for layer in map(text, root.attrs.get("layer_names", [])):
-            group = root[layer]
-            names = [text(n) for n in group.attrs.get("weight_names", [])]
-            if names:
-                arrays[layer] = [np.asarray(group[name]) for name in names]
-                shapes[layer] = [a.shape for a in arrays[layer]]
-    return WeightsIndex(shapes, str(path)), arrays
+    arrays, _ = h5_weights.read(path)
+    return WeightsIndex({layer: [a.shape for a in values] for layer, values in arrays.items()}, str(path)), arrays

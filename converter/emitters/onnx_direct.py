@@ -98,16 +98,32 @@ def export(canonical: Any, opset: int, layout: str, input_name: str, output_name
         graph.node("Transpose", [last], output_name, perm=[0, 2, 3, 1])
     else:
         graph.node("Identity", [last], output_name)
-    channels_in, channels_out = canonical.input_channels, canonical.output_channels
     shape = {"nhwc": lambda c: [None, None, None, c], "nchw": lambda c: [None, c, None, None]}[layout]
-    body = helper.make_graph(
-        graph.nodes,
-        config.get("name") or "model",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, shape(channels_in))],
-        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, shape(channels_out))],
-        graph.initializers,
-    )
-    return helper.make_model(body, producer_name=PRODUCER, opset_imports=[helper.make_opsetid("", opset)])
+
+    def model(channels_out: int | None) -> Any:
+        body = helper.make_graph(
+            graph.nodes,
+            config.get("name") or "model",
+            [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, shape(canonical.input_channels))],
+            [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, shape(channels_out))],
+            graph.initializers,
+        )
+        return helper.make_model(body, producer_name=PRODUCER, opset_imports=[helper.make_opsetid("", opset)])
+
+    channels_out = canonical.output_channels
+    if channels_out is None:  # read before any Keras model exists: ONNX's shape inference tells
+        channels_out = _inferred_output_channels(model(None), layout)
+    return model(channels_out)
+
+
+def _inferred_output_channels(proto: Any, layout: str) -> int:
+    from onnx import shape_inference
+
+    inferred = shape_inference.infer_shapes(proto, strict_mode=True)
+    dim = inferred.graph.output[0].type.tensor_type.shape.dim[3 if layout == "nhwc" else 1]
+    if not dim.HasField("dim_value"):
+        raise Unsupported("the output's channel count does not follow from the graph")
+    return int(dim.dim_value)
 
 
 def _inbound(spec: dict[str, Any]) -> list[str]:

@@ -12,10 +12,12 @@ from converter.backends.base import Runner, Stopwatch, from_layout, to_layout
 class OnnxRuntimeRunner(Runner):
     runtime = "onnxruntime"
 
-    def __init__(self, model_path: Path, layout: str) -> None:
+    def __init__(self, model_path: Path, layout: str, threads: int = 0) -> None:
+        """`threads`: intra-op threads; 0 lets onnxruntime use every core."""
         super().__init__()
         self.model_path = model_path
         self.layout = layout
+        self.threads = threads
         self._session = None
 
     def activate(self) -> None:
@@ -24,6 +26,7 @@ class OnnxRuntimeRunner(Runner):
 
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3
+            options.intra_op_num_threads = self.threads
             self._session = onnxruntime.InferenceSession(
                 str(self.model_path), options, providers=["CPUExecutionProvider"]
             )

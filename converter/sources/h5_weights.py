@@ -1,0 +1,33 @@
+"""Weights of a Keras 2 HDF5 file read with h5py alone: no TensorFlow.
+
+Both `model.save` (weights under `model_weights`) and `save_weights` files
+keep, per layer, a `weight_names` attribute in the layer's weight order. This
+is how tensorflowjs_converter reads them too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def read(path: Path) -> tuple[dict[str, list[np.ndarray]], dict[str, list[str]]]:
+    """(arrays per layer, short weight names per layer: `kernel`, `bias`...)."""
+    import h5py
+
+    arrays: dict[str, list[np.ndarray]] = {}
+    names: dict[str, list[str]] = {}
+    with h5py.File(path, "r") as handle:
+        root = handle["model_weights"] if "model_weights" in handle else handle
+        for layer in map(_text, root.attrs.get("layer_names", [])):
+            group = root[layer]
+            full = [_text(n) for n in group.attrs.get("weight_names", [])]
+            if full:
+                arrays[layer] = [np.asarray(group[name]) for name in full]
+                names[layer] = [name.split(":")[0].rsplit("/", 1)[-1] for name in full]
+    return arrays, names
+
+
+def _text(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
