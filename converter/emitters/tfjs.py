@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import custom_layers
 from converter import fixes, tf_runtime
+from converter.emitters import tfjs_lean
 from converter.keras_model import Canonical
 
 PRECISIONS = ("float32", "float16", "uint16", "uint8")
@@ -40,7 +42,8 @@ def layers_model(canonical: Canonical, disabled_fixes: frozenset[str] = frozense
     tfjs = tf_runtime.tensorflowjs()
     from tensorflowjs.converters import common
 
-    topology = fixes.normalise(canonical.topology, disabled_fixes)
+    custom = {spec.name for spec in custom_layers.LAYERS} | set(canonical.user_layers)
+    topology = tfjs_lean.topology(fixes.normalise(canonical.topology, disabled_fixes), custom)
     topology = {
         "class_name": topology["class_name"],
         "config": topology["config"],
@@ -97,7 +100,7 @@ def write(model: TfjsModel, precision: str, out_dir: Path) -> list[Path]:
         write_manifest=False,
         quantization_dtype_map=quantization,
     )
-    document = {**model.document, "weightsManifest": manifest}
+    document = {**model.document, "weightsManifest": tfjs_lean.weights_manifest(manifest)}
     model_json = out_dir / "model.json"
     model_json.write_text(json.dumps(document, sort_keys=True, separators=(",", ":")), encoding="utf-8")
     shards = [out_dir / path for group in manifest for path in group["paths"]]
