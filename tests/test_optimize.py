@@ -27,7 +27,8 @@ def _classes(out):
 def test_multiply_beta_folds_into_the_conv_before_it(fixtures_dir, tmp_path):
     optimized = _convert(fixtures_dir / "rrdn_keras2.h5", tmp_path / "o")
     plain = _convert(fixtures_dir / "rrdn_keras2.h5", tmp_path / "p", "--no-optimize")
-    assert {o["name"]: o["changes"] for o in optimized["optimizations"]} == {"fold_multiply_beta": 4}
+    applied = {o["name"]: o["changes"] for o in optimized["optimizations"]}
+    assert applied["fold_multiply_beta"] == 4 and set(applied) == {"fold_multiply_beta", "fuse_activation"}
     assert plain["optimizations"] == []
     # T=2 RRDBs x D=2 dense blocks fold their LFF beta; the 2 RRDB-level betas scale a sum and stay.
     assert _classes(tmp_path / "o").count("MultiplyBeta") == 2 and _classes(tmp_path / "p").count("MultiplyBeta") == 6
@@ -63,3 +64,23 @@ def test_identity_layers_are_dropped(tmp_path):
     assert {o["name"]: o["changes"] for o in manifest["optimizations"]} == {"drop_identity": 2}
     assert "Dropout" not in _classes(tmp_path / "o") and "Activation" not in _classes(tmp_path / "o")
     assert manifest["parity"]["pass"] is True
+
+
+def test_activation_layers_fuse_into_the_convolution_feeding_only_them(tmp_path):
+    import tf_keras
+
+    inputs = tf_keras.Input((None, None, 3))
+    fused = tf_keras.layers.Activation("relu")(tf_keras.layers.Conv2D(8, 3, padding="same", name="fused")(inputs))
+    shared = tf_keras.layers.Conv2D(8, 3, padding="same", name="shared")(fused)
+    kept = tf_keras.layers.ReLU()(shared)  # "shared" also feeds the Add: its ReLU must stay
+    x = tf_keras.layers.Add()([shared, kept])
+    outputs = tf_keras.layers.UpSampling2D(2)(tf_keras.layers.Conv2D(3, 3, padding="same")(x))
+    source = tmp_path / "activations.h5"
+    tf_keras.Model(inputs, outputs).save(source)
+    manifest = _convert(source, tmp_path / "o")
+    assert {o["name"]: o["changes"] for o in manifest["optimizations"]} == {"fuse_activation": 1}
+    topology = json.loads((tmp_path / "o" / "tfjs" / "float32" / "model.json").read_text())["modelTopology"]
+    layers = {layer["name"]: layer for layer in topology["config"]["layers"]}
+    assert layers["fused"]["config"]["activation"] == "relu" and "ReLU" in _classes(tmp_path / "o")
+    assert "Activation" not in _classes(tmp_path / "o")
+    assert all(run["pass"] for a in manifest["artifacts"] for run in a["parity"]["results"])

@@ -3,9 +3,9 @@ same function within the float32 parity gate. On by default, recorded in the
 manifest, turned off by --no-optimize. Parity always compares against the
 source model, so every pass is checked on every run.
 
-Keras-level passes edit the fixed topology and its weights before the
-canonical model is built (so TFJS and ONNX both gain); ONNX-level passes edit
-the exported graph.
+Keras-level passes edit the canonical topology and its weights, which every
+writer works from (so TFJS and ONNX both gain); ONNX-level passes edit the
+exported graph.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from converter.optimize import drop_identity, fold_multiply_beta, onnx_resize_scales
+from converter.optimize import drop_identity, fold_multiply_beta, fuse_activation, onnx_resize_scales
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Pass:
 KERAS_PASSES = (
     Pass("drop_identity", drop_identity.SUMMARY, drop_identity.run),
     Pass("fold_multiply_beta", fold_multiply_beta.SUMMARY, fold_multiply_beta.run),
+    # After the beta fold, which needs the convolution's activation linear.
+    Pass("fuse_activation", fuse_activation.SUMMARY, fuse_activation.run),
 )
 ONNX_PASSES = (Pass("onnx_resize_scales", onnx_resize_scales.SUMMARY, onnx_resize_scales.run),)
 PASS_NAMES = tuple(p.name for p in KERAS_PASSES + ONNX_PASSES)
