@@ -79,18 +79,31 @@ def test_wide_concats_are_split_into_a_tree_of_at_most_8(rdn):
     np.testing.assert_array_equal(_run(copy, X), _run(proto, X))
 
 
-def test_uint8_is_weight_only_per_channel_dequantize(rdn):
+def test_uint8_is_weight_only_dequantize(rdn):
     _, proto = rdn
     quantized = onnx_weight_uint8.quantize(proto)
     ops = {n.op_type for n in quantized.graph.node}
     assert "DequantizeLinear" in ops and "ConvInteger" not in ops and "QuantizeLinear" not in ops
-    weights = [i for i in quantized.graph.initializer if i.name.endswith("_quantized")]
+    weights = [i for i in quantized.graph.initializer if i.name.endswith(onnx_weight_uint8.QUANTIZED_SUFFIXES[0])]
     conv_count = sum(n.op_type == "Conv" for n in proto.graph.node)
     assert len(weights) == conv_count and all(w.data_type == onnx.TensorProto.UINT8 for w in weights)
     assert quantized.ByteSize() < 0.4 * proto.ByteSize()
     reference = _run(proto, X)
     error = np.abs(_run(quantized, X) - reference)
     assert 0 < error.max() < 0.05 * (reference.max() - reference.min())
+
+
+def test_uint8_scales_per_channel_only_where_a_channel_gains_over_a_bit():
+    rng = np.random.default_rng(0)
+    even = rng.uniform(-1, 1, size=(4, 3, 3, 2)).astype(np.float32)
+    q, scale, zero = onnx_weight_uint8.affine_uint8(even, 0)
+    assert scale.shape == () and zero.shape == () and q.shape == even.shape
+    restored = (q.astype(np.float32) - zero) * scale
+    assert np.abs(restored - even).max() <= scale / 2 + 1e-7
+    uneven = even.copy()
+    uneven[2] *= 0.1  # a channel ten times narrower: per-tensor would waste 3 of its 8 bits
+    _, scale, zero = onnx_weight_uint8.affine_uint8(uneven, 0)
+    assert scale.shape == (4,) and zero.shape == (4,)
 
 
 def test_per_channel_uint8_keeps_zero_exact_and_error_within_half_a_step():

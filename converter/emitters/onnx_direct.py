@@ -161,7 +161,14 @@ def _conv(graph: _Graph, layer: _Layer, x: str, kernel: np.ndarray, bias: np.nda
     if config.get("data_format", "channels_last") != "channels_last":
         raise Unsupported(f"layer {layer.name}: data_format {config['data_format']}")
     k, strides, dilations = _pair(config["kernel_size"]), _pair(config["strides"]), _pair(config["dilation_rate"])
-    attrs: dict[str, Any] = {"kernel_shape": k, "strides": strides, "dilations": dilations}
+    # ONNX's defaults (unit strides and dilations, kernel shape from the
+    # weight, one group) are left out: a uint8 file is small enough that
+    # per-node bytes show.
+    attrs: dict[str, Any] = {}
+    if strides != [1, 1]:
+        attrs["strides"] = strides
+    if dilations != [1, 1]:
+        attrs["dilations"] = dilations
     if group != 1:
         attrs["group"] = group
     padding = config["padding"]
