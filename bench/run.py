@@ -33,6 +33,7 @@ BIN = Path(sys.executable).parent
 BYTES_PER_WEIGHT = {"float32": 4, "float16": 2, "uint16": 2, "uint8": 1, "int8": 1}
 PRECISIONS = ("float32", "float16", "uint8")
 TILE = (64, 64)
+TFJS_REPEAT_FACTOR = 3
 
 NAIVE_ONNX_SCRIPT = """
 import sys, tf_keras, tensorflow as tf, tf2onnx
@@ -140,6 +141,10 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
 
 
 def _fastest(runners: list, x, repeat: int) -> list[float]:
+    # TF.js wasm runs of one tile vary by up to ~20% here (sporadic slow runs),
+    # more than the optimisations change: the verdict needs more of them.
+    if runners[0].runtime.startswith("tfjs"):
+        repeat *= TFJS_REPEAT_FACTOR
     """Fastest of `repeat` runs for each runner, the runners alternating."""
     for runner in runners:
         runner.activate()
@@ -167,7 +172,7 @@ def sizes(manifest: dict, params: int) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="rrdn,rdn")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="tile runs per artifact variant (the fastest counts)")
     args = parser.parse_args()
     results = {"help_s": round(help_seconds(), 3), "models": {}}
     print(f"srconvert --help: {results['help_s']} s", flush=True)
@@ -196,14 +201,38 @@ def main() -> None:
         results["models"][name] = entry
         print(f"{name}: {params:,} params; release with parity {ours:.1f} s vs naive {naive:.1f} s "
               f"(ratio {entry['ratio']})", flush=True)
+    results["targets"] = targets(results)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (OUT / "results.md").write_text(markdown(results))
     print(markdown(results))
 
 
+def targets(results: dict) -> list[dict]:
+    """Issue 7's targets, each with what this run measured."""
+    rows = [{"target": "`srconvert --help` < 0.5 s", "measured": f"{results['help_s']} s",
+             "met": results["help_s"] < 0.5}]
+    for name, r in results["models"].items():
+        if name == "rrdn":
+            rows.append({"target": "rrdn: full release / naive toolchain <= 0.6", "measured": str(r["ratio"]),
+                         "met": r["ratio"] <= 0.6})
+        worst = max(r["sizes"], key=lambda row: row["over_bound_pct"])
+        rows.append({"target": f"{name}: every artifact within 2% of params x bytes/weight",
+                     "measured": f"worst {worst['entry']} +{worst['over_bound_pct']}%", "met": worst["over_bound_pct"] <= 2})
+        ratios = {key: ms / r["tile_ms_unoptimized"][key] for key, ms in r["tile_ms"].items()
+                  if key.startswith("tfjs") and key in r["tile_ms_unoptimized"]}
+        if ratios:
+            key = max(ratios, key=ratios.get)
+            rows.append({"target": f"{name}: optimised TFJS no slower than unoptimised (64x64 tile)",
+                         "measured": f"ratio {min(ratios.values()):.3f}-{ratios[key]:.3f} (worst {key})",
+                         "met": ratios[key] <= 1.0})
+    return rows
+
+
 def markdown(results: dict) -> str:
-    lines = [f"`srconvert --help`: {results['help_s']} s", ""]
+    lines = ["| issue 7 target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'NO'} |" for t in results["targets"]]
+    lines += ["", f"`srconvert --help`: {results['help_s']} s", ""]
     lines += ["| model | params | full release with parity s | naive toolchain s | ratio |", "|---|---|---|---|---|"]
     for name, r in results["models"].items():
         lines.append(f"| {name} | {r['params']:,} | {r['release_s']} | {r['naive_s']} | {r['ratio']} |")
@@ -215,7 +244,7 @@ def markdown(results: dict) -> str:
             for key, ms in r["tile_ms"].items():
                 if key.startswith(row["entry"] + " in "):
                     before = r["tile_ms_unoptimized"].get(key)
-                    ratio = round(ms / before, 2) if before else "-"
+                    ratio = round(ms / before, 3) if before else "-"
                     lines.append(f"| {key} | {row['bytes']:,} | {row['bound']:,} | {row['over_bound_pct']} | {ms} | {before} | {ratio} |")
         lines.append(f"| source in tensorflow | | | | {r['tile_ms']['source in tensorflow']} | | |")
     return "\n".join(lines) + "\n"

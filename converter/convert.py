@@ -227,6 +227,8 @@ def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fix
                 hint="re-save the model with model.save()",
             )
         early.canonical.output_channels = output_channels
+        if not early.optimizations and early.canonical.built is None:
+            early.canonical.built = plain  # the same function: no second build for a tracer
         return Prepared(info, fixed, applied, source, plain, early.canonical, facts, early.optimizations)
     if source.keras2_model is not None:
         # The fixes only change how the topology is written, never what it
@@ -242,7 +244,7 @@ def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fix
         facts.input_multiple, user_layers, info.path,
     )
     if not optimized:
-        canonical._model = plain  # nothing changed: the plain model is the canonical one
+        canonical.built = plain  # nothing changed: the plain model is the canonical one
     return Prepared(info, fixed, applied, source, plain, canonical, facts, optimized)
 
 

@@ -36,12 +36,13 @@ class Canonical:
     input_multiple: int
     user_layers: dict[str, type]
     path: Any
-    _model: Any = None
+    built: Any = None
+    """The Keras model of exactly this topology and these weights, once one exists."""
 
     def model(self) -> Any:
-        if self._model is None:
-            self._model = build(self.topology, self.weights, self.user_layers, self.path)
-        return self._model
+        if self.built is None:
+            self.built = build(self.topology, self.weights, self.user_layers, self.path)
+        return self.built
 
     def named_weights(self) -> list[tuple[str, str, Any]]:
         """(layer, short weight name, value), layers in topology order."""
@@ -53,12 +54,13 @@ class Canonical:
 
 
 def weight_names(model: Any) -> dict[str, list[str]]:
-    """`conv2d/kernel:0` -> `kernel`, per layer."""
-    return {
-        layer.name: [weight.name.split(":")[0].rsplit("/", 1)[-1] for weight in layer.weights]
-        for layer in model.layers
-        if layer.weights
-    }
+    """Each layer's short weight names, in order."""
+    return {layer.name: [short_weight_name(w.name) for w in layer.weights] for layer in model.layers if layer.weights}
+
+
+def short_weight_name(name: str) -> str:
+    """`conv2d/kernel:0` -> `kernel`: TFJS names weights `<layer>/<short name>`."""
+    return name.split(":")[0].rsplit("/", 1)[-1]
 
 
 def check_finite(layer_weights: dict[str, list[Any]], weight_names: dict[str, list[str]], path) -> None:

@@ -74,5 +74,5 @@ def describe(path: Path, arch: str | None = None, arch_params: dict[str, Any] | 
 
 
 def load(info: SourceInfo, options: LoadOptions) -> Source:
-    weights, reference, *model = _MODULES[info.format].load(info, options)
-    return Source(info=info, layer_weights=weights, reference=reference, keras2_model=model[0] if model else None)
+    loaded = _MODULES[info.format].load(info, options)
+    return Source(info, loaded.layer_weights, loaded.reference, loaded.keras2_model)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from converter.keras_model import short_weight_name
+
 
 def read(path: Path) -> tuple[dict[str, list[np.ndarray]], dict[str, list[str]]]:
     """(arrays per layer, short weight names per layer: `kernel`, `bias`...)."""
@@ -25,7 +27,7 @@ def read(path: Path) -> tuple[dict[str, list[np.ndarray]], dict[str, list[str]]]
             full = [_text(n) for n in group.attrs.get("weight_names", [])]
             if full:
                 arrays[layer] = [np.asarray(group[name]) for name in full]
-                names[layer] = [name.split(":")[0].rsplit("/", 1)[-1] for name in full]
+                names[layer] = [short_weight_name(name) for name in full]
     return arrays, names
 
 

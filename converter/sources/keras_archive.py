@@ -10,6 +10,7 @@ from typing import Any
 from converter import tf_runtime
 from converter.errors import BadInput
 from converter.sources import native
+from converter.sources.loaded import Loaded
 
 
 def describe(path: Path, fmt: str) -> dict[str, Any]:
@@ -45,4 +46,4 @@ def load(info, options):
             info.path, custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
         ),
     )
-    return native.layer_weights(model), native.keras_call(model)
+    return Loaded(native.layer_weights(model), native.keras_call(model))

@@ -10,6 +10,7 @@ from converter import tf_runtime
 from converter.errors import BadInput
 from converter.sources import native
 from converter.sources.detect import KERAS2_H5, h5_attrs
+from converter.sources.loaded import Loaded
 
 
 def describe(path: Path, fmt: str) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def load(info, options):
                 info.path, custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
             ),
         )
-        return native.layer_weights(model), native.keras_call(model), model
+        return Loaded(native.layer_weights(model), native.keras_call(model), model)
     else:
         keras = tf_runtime.keras3()
         objects = native.custom_objects(keras, info.topology, options.user_layers)
@@ -42,4 +43,4 @@ def load(info, options):
                 info.path, custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
             ),
         )
-    return native.layer_weights(model), native.keras_call(model)
+    return Loaded(native.layer_weights(model), native.keras_call(model))

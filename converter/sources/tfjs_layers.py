@@ -15,6 +15,7 @@ from converter.errors import BadInput
 from converter.sources.detect import read_json
 from converter.sources.paths import companion_file
 from converter.topology import model_config
+from converter.sources.loaded import Loaded
 
 
 def model_json_path(path: Path) -> Path:
@@ -52,4 +53,4 @@ def load(info, options):
     for entry in entries:
         layer = entry["name"].rsplit("/", 1)[0] if "/" in entry["name"] else entry["name"]
         grouped.setdefault(layer, []).append(entry["data"])
-    return dict(grouped), None
+    return Loaded(dict(grouped), None)

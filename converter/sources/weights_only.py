@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from converter import architectures, tf_runtime
+from converter.sources.loaded import Loaded
 
 
 def describe(path: Path, fmt: str, arch: str | None, arch_params: dict[str, Any]) -> dict[str, Any]:
@@ -25,4 +26,4 @@ def describe(path: Path, fmt: str, arch: str | None, arch_params: dict[str, Any]
 
 
 def load(info, options):
-    return info.payload, None
+    return Loaded(info.payload, None)

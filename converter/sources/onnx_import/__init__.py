@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import BadInput
+from converter.sources.loaded import Loaded
 from converter.sources.onnx_import import graph, translate
 
 
@@ -37,4 +38,4 @@ def describe(path: Path, fmt: str) -> dict[str, Any]:
 def load(info, options):
     from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
 
-    return info.payload, OnnxRuntimeRunner(info.path, "nchw")
+    return Loaded(info.payload, OnnxRuntimeRunner(info.path, "nchw"))
