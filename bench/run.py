@@ -141,11 +141,11 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
 
 
 def _fastest(runners: list, x, repeat: int) -> list[float]:
+    """Fastest of `repeat` runs for each runner, the runners alternating."""
     # TF.js wasm runs of one tile vary by up to ~20% here (sporadic slow runs),
     # more than the optimisations change: the verdict needs more of them.
     if runners[0].runtime.startswith("tfjs"):
         repeat *= TFJS_REPEAT_FACTOR
-    """Fastest of `repeat` runs for each runner, the runners alternating."""
     for runner in runners:
         runner.activate()
         runner.infer(x)  # warm-up

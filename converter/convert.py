@@ -19,6 +19,7 @@ from converter.parity import gates as parity_gates
 from converter.parity import inputs as parity_inputs
 from converter.parity import report
 from converter.progress import Progress
+from converter.sources import native
 from converter.user_layers import js_twins
 
 FORMATS = ("tfjs", "onnx")
@@ -236,7 +237,7 @@ def prepare(info, user_layers: dict[str, type], allow_lambda: bool, disabled_fix
         topology = fixes.normalise(keras_model.topology_of(plain), disabled_fixes)
     else:
         topology = keras_model.topology_of(plain)
-    weights, optimized = {layer.name: layer.get_weights() for layer in plain.layers if layer.weights}, []
+    weights, optimized = native.layer_weights(plain), []
     if optimize:
         topology, weights, optimized = optimizations.optimize_keras(topology, weights)
     canonical = keras_model.Canonical(

@@ -32,7 +32,8 @@ class Canonical:
     weight_names: dict[str, list[str]]
     """Short names (`kernel`, `bias`) of each layer's weights, in order."""
     input_channels: int
-    output_channels: int
+    output_channels: int | None
+    """None until a Keras model has been loaded (the direct ONNX map infers it)."""
     input_multiple: int
     user_layers: dict[str, type]
     path: Any
