@@ -11,7 +11,7 @@ DEMO_OUT   := build/demo
 DIST       ?= dist
 JOBS       ?= 2
 
-.PHONY: setup demo test fixtures bench bench-onnx release releases clean distclean
+.PHONY: setup demo test test-tools fixtures bench bench-onnx release releases clean distclean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -26,14 +26,21 @@ $(PY_STAMP): pyproject.toml constraints.txt
 # Node side: the runtimes bundles are verified in, from the committed lockfile.
 # Install scripts are skipped: none of these packages needs one to work.
 $(NODE_STAMP): package.json package-lock.json
-	@command -v node >/dev/null && command -v npm >/dev/null || $(MAKE) --no-print-directory node-from-debian
+	@command -v node >/dev/null && command -v npm >/dev/null || $(MAKE) --no-print-directory debian-packages PACKAGES="nodejs npm"
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-.PHONY: node-from-debian
-node-from-debian:
-	@[ "$$(id -u)" = 0 ] || { echo "error: Node.js and npm are missing; install them (apt-get install nodejs npm) and re-run make" >&2; exit 3; }
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+# Debian packages, installed when missing if we are root; otherwise the error
+# gives the command to run.
+.PHONY: debian-packages
+debian-packages:
+	@[ "$$(id -u)" = 0 ] || { echo "error: $(PACKAGES) missing; install them (apt-get install $(PACKAGES)) and re-run make" >&2; exit 3; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGES)
+
+# The tests run int8 artifacts on an emulated x86-64 CPU without VNNI
+# (tests/emulated_cpu.py): qemu's user-mode emulator, on x86-64 hosts only.
+test-tools:
+	@[ "$$(uname -m)" != x86_64 ] || command -v qemu-x86_64 >/dev/null || $(MAKE) --no-print-directory debian-packages PACKAGES=qemu-user
 
 $(FIXTURES): $(PY_STAMP) fixtures/make_fixtures.py
 	$(BIN)/python fixtures/make_fixtures.py fixtures/build
@@ -53,7 +60,7 @@ demo: setup $(FIXTURES)
 	$(BIN)/srconvert convert fixtures/build/rrdn_keras3.keras -o $(DEMO_OUT) --force --tfjs-model layers,graph
 	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.md, $(DEMO_OUT)/manifest.json)"
 
-test: setup $(FIXTURES)
+test: setup test-tools $(FIXTURES)
 	$(BIN)/python -m pytest
 
 bench: setup

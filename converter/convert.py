@@ -409,6 +409,7 @@ def _emit_tfjs(canonical: keras_model.Canonical, options: ConvertOptions, stage:
                     precision=precision,
                     entry=files[0].relative_to(stage).as_posix(),
                     files=manifest.describe_files(stage, files),
+                    quantization=tfjs.QUANTIZATION.get(precision),
                 )
             )
     return artifacts, custom_js
@@ -432,6 +433,7 @@ def _emit_onnx(canonical: keras_model.Canonical, options: ConvertOptions, stage:
         from converter.optimize import optimize_onnx
 
         optimized = optimize_onnx(base)
+    schemes = {"float16": onnx_float16.SCHEME, "uint8": onnx_weight_uint8.SCHEME, "int8": onnx_int8_static.SCHEME}
     quantizers = {
         "float32": lambda: base,
         "float16": lambda: onnx_float16.quantize(base),
@@ -456,6 +458,7 @@ def _emit_onnx(canonical: keras_model.Canonical, options: ConvertOptions, stage:
                 entry=files[0].relative_to(stage).as_posix(),
                 files=manifest.describe_files(stage, files),
                 layout=options.onnx_layout,
+                quantization=schemes.get(precision),
             )
         )
     return artifacts, applied, optimized, exporter

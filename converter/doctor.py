@@ -91,8 +91,16 @@ def runtime_check() -> Check:
         return Check("tfjs wasm backend", error.message, False, error.hint or "make setup")
 
 
+def cpu_check() -> Check:
+    """Informational: the int8 kernels onnxruntime uses here, so a user can
+    tell which path a verified int8 artifact was checked on."""
+    from converter.host_cpu import int8_path
+
+    return Check("cpu int8 path", int8_path().describe(), True)
+
+
 def run() -> list[Check]:
-    checks = python_checks() + node_checks()
+    checks = python_checks() + node_checks() + [cpu_check()]
     if all(c.ok for c in checks if c.name.startswith(("node", "npm"))):
         checks.append(runtime_check())
     return checks

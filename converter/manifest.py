@@ -33,6 +33,8 @@ class Artifact:
     parity: dict[str, Any] | None = None
     layout: str = "nhwc"
     """Input/output tensor layout the artifact expects: nhwc or nchw."""
+    quantization: dict[str, str] | None = None
+    """How a lossy precision stores and computes (the quantizer's SCHEME)."""
 
     @property
     def bytes(self) -> int:
@@ -50,13 +52,14 @@ class Artifact:
             "files": self.files,
             "parity": self.parity,
             "layout": self.layout,
+            "quantization": self.quantization,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Artifact":
         return cls(
             data["format"], data["precision"], data["entry"], list(data["files"]), data.get("parity"),
-            data.get("layout", "nhwc"),
+            data.get("layout", "nhwc"), data.get("quantization"),
         )
 
 

@@ -35,7 +35,7 @@ def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
     return table
 
 
-def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None) -> str:
+def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: dict[str, str] | None = None) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(artifacts)]
     if reference:
@@ -47,6 +47,8 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None) -> str
             + ", ".join(f"{i['name']} {i['shape'][2]}x{i['shape'][1]}" for i in reference["inputs"])
             + "."
         )
+    if host and any(a.precision == "int8" for a in artifacts):
+        lines.append(f"\nint8 kernels on this CPU: {host['int8_path']}.")
     failures = [row for row in rows(artifacts) if row[-1] != "pass"]
     for row in failures:
         lines.append(f"\nFAILED: {row[0]} in {row[2]}")
@@ -80,14 +82,20 @@ def without_timings(value: Any) -> Any:
 
 
 def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings: bool = True) -> None:
-    """parity.json and parity.md; `timings=False` for byte-reproducible releases."""
+    """parity.json and parity.md; `timings=False` for byte-reproducible
+    releases, which then also leave out the facts of the machine that ran."""
     parity_document = document(artifacts, summary)
-    if not timings:
+    host = None
+    if timings:
+        from converter.host_cpu import int8_path
+
+        host = parity_document["host"] = {"int8_path": int8_path().describe()}
+    else:
         parity_document = without_timings(parity_document)
         artifacts = [Artifact.from_dict(without_timings(a.as_dict())) for a in artifacts]
         summary = without_timings(summary)
     (out / "parity.json").write_text(json.dumps(parity_document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (out / "parity.md").write_text(markdown(artifacts, summary.get("reference")), encoding="utf-8")
+    (out / "parity.md").write_text(markdown(artifacts, summary.get("reference"), host), encoding="utf-8")
 
 
 def failed(artifacts: list[Artifact]) -> list[str]:

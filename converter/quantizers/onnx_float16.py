@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+SCHEME = {
+    "weights": "float16",
+    "activations": "float16 (Resize in float32)",
+    "io": "float32, cast at the edges",
+}
+
 
 def quantize(proto: Any) -> Any:
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16

@@ -16,6 +16,11 @@ import numpy as np
 
 from converter.onnx_graph import sort_nodes
 
+SCHEME = {
+    "weights": "uint8 conv kernels, per kernel or per output channel, expanded by DequantizeLinear",
+    "activations": "float32",
+}
+
 # op type -> (weight input index, output-channel axis of that weight)
 WEIGHT_INPUTS = {"Conv": (1, 0), "ConvTranspose": (1, 1)}
 QUANTIZED_SUFFIXES = ("_q", "_scale", "_zero")  # the uint8 values, their scale and zero point
