@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from converter.dispatch import registrar
+
 PRODUCER = "srconvert"
 INT64_MAX = np.iinfo(np.int64).max
 
@@ -57,13 +59,7 @@ Handler = Callable[[_Graph, _Layer, list[str]], str]
 HANDLERS: dict[str, Handler] = {}
 
 
-def _handles(*class_names: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        for name in class_names:
-            HANDLERS[name] = handler
-        return handler
-
-    return register
+_handles = registrar(HANDLERS)
 
 
 def export(canonical: Any, opset: int, layout: str, input_name: str, output_name: str) -> Any:

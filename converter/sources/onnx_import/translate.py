@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from converter.dispatch import registrar
 from converter.errors import BadInput
 from converter.sources.onnx_import.graph import Probe
 from converter.sources.onnx_import.keras_graph import KerasGraph
@@ -32,11 +33,9 @@ SHAPE_OPS = {
     "Ceil", "Range", "ConstantOfShape", "Equal", "Where", "Expand", "Reshape", "Identity", "Size", "Neg", "Max",
     "Min", "Abs", "ReduceProd", "Constant", "Sqrt",
 }
-ACTIVATION_OPS = {
-    "Conv", "ConvTranspose", "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Clip", "Add", "Sub", "Mul", "Div",
-    "Concat", "DepthToSpace", "SpaceToDepth", "Resize", "Upsample", "Pad", "Identity", "Dropout",
-}
-SUPPORTED_OPS = ACTIVATION_OPS | MOVEMENT_OPS | SHAPE_OPS
+OP_HANDLERS: dict[str, Callable[[Any, Any], str | None]] = {}
+"""Ops on image tensors: op type -> Translator method giving its Keras layer."""
+_translates = registrar(OP_HANDLERS)
 
 
 def unsupported_ops(model: Any) -> list[str]:
@@ -129,9 +128,8 @@ class Translator:
             source = self.values[inputs[0]]
             entry = source.entry if isinstance(source, Moved) else inputs[0]
             self.values[node.output[0]] = Moved(entry)
-        elif op in ACTIVATION_OPS:
-            handler: Callable[[Any], str | None] = getattr(self, f"_op_{op}")
-            layer = handler(node)
+        elif op in OP_HANDLERS:
+            layer = OP_HANDLERS[op](self, node)
             if layer is not None:
                 self.values[node.output[0]] = Act(layer)
                 self.producer_layer[layer] = node.output[0]
@@ -255,11 +253,12 @@ class Translator:
 
     # -- ops -----------------------------------------------------------------------------------
 
+    @_translates("Identity", "Dropout")
     def _op_Identity(self, node: Any) -> str:
         return self.act(node.input[0], node)
 
-    _op_Dropout = _op_Identity
 
+    @_translates("Conv")
     def _op_Conv(self, node: Any) -> str:
         a = self.attrs(node)
         weight = self.const(node.input[1])
@@ -306,6 +305,7 @@ class Translator:
                                     {"padding": [[top, bottom], [left, right]], "data_format": "channels_last"})
         return source, False
 
+    @_translates("ConvTranspose")
     def _op_ConvTranspose(self, node: Any) -> str:
         a = self.attrs(node)
         weight = self.const(node.input[1])
@@ -334,18 +334,23 @@ class Translator:
     def _activation(self, node: Any, class_name: str, config: dict[str, Any]) -> str:
         return self.graph.add(class_name, self._hint(node), [self.act(node.input[0], node)], config)
 
+    @_translates("Relu")
     def _op_Relu(self, node: Any) -> str:
         return self._activation(node, "ReLU", {})
 
+    @_translates("LeakyRelu")
     def _op_LeakyRelu(self, node: Any) -> str:
         return self._activation(node, "LeakyReLU", {"alpha": float(self.attrs(node).get("alpha", 0.01))})
 
+    @_translates("Sigmoid")
     def _op_Sigmoid(self, node: Any) -> str:
         return self._activation(node, "Activation", {"activation": "sigmoid"})
 
+    @_translates("Tanh")
     def _op_Tanh(self, node: Any) -> str:
         return self._activation(node, "Activation", {"activation": "tanh"})
 
+    @_translates("Clip")
     def _op_Clip(self, node: Any) -> str:
         a = self.attrs(node)
         low = a.get("min") if "min" in a else (float(self.const(node.input[1])) if len(node.input) > 1 and node.input[1] else None)
@@ -354,6 +359,7 @@ class Translator:
             raise self._error(node, f"Clip with min={low} (only min=0 maps to a ReLU)")
         return self._activation(node, "ReLU", {} if high is None else {"max_value": float(high)})
 
+    @_translates("PRelu")
     def _op_PRelu(self, node: Any) -> str:
         slope = self.const(node.input[1])
         if slope is None:
@@ -373,18 +379,21 @@ class Translator:
             return self.act(left, node), None, rc, False
         return None, self.act(right, node), lc, True
 
+    @_translates("Add")
     def _op_Add(self, node: Any) -> str:
         x, y, c, _ = self._binary(node)
         if c is None:
             return self.graph.add("Add", self._hint(node), [x, y])
         return self._per_channel(self._hint(node), x or y, 1.0, self._channel_constant(node, c))
 
+    @_translates("Mul")
     def _op_Mul(self, node: Any) -> str:
         x, y, c, _ = self._binary(node)
         if c is None:
             return self.graph.add("Multiply", self._hint(node), [x, y])
         return self._per_channel(self._hint(node), x or y, self._channel_constant(node, c), 0.0)
 
+    @_translates("Sub")
     def _op_Sub(self, node: Any) -> str:
         x, y, c, const_left = self._binary(node)
         if c is None:
@@ -395,6 +404,7 @@ class Translator:
             return self._per_channel(self._hint(node), y, -1.0, value)
         return self._per_channel(self._hint(node), x, 1.0, -np.asarray(value) if np.ndim(value) else -value)
 
+    @_translates("Div")
     def _op_Div(self, node: Any) -> str:
         x, y, c, const_left = self._binary(node)
         if c is None or const_left:
@@ -402,6 +412,7 @@ class Translator:
         value = self._channel_constant(node, c)
         return self._per_channel(self._hint(node), x, 1.0 / np.asarray(value, np.float32) if np.ndim(value) else 1.0 / value, 0.0)
 
+    @_translates("Concat")
     def _op_Concat(self, node: Any) -> str:
         axis = int(self.attrs(node)["axis"]) % 4
         if any(self.const(n) is not None for n in node.input):
@@ -411,6 +422,7 @@ class Translator:
         return self.graph.add("Concatenate", self._hint(node), [self.act(n, node) for n in node.input],
                               {"axis": AXIS[axis]})
 
+    @_translates("DepthToSpace")
     def _op_DepthToSpace(self, node: Any) -> str:
         a = self.attrs(node)
         mode = a.get("mode", b"DCR")
@@ -418,10 +430,12 @@ class Translator:
         channels = int(self.probed(node.input[0]).shape[1])
         return self._depth_to_space(self._hint(node), self.act(node.input[0], node), int(a["blocksize"]), channels, mode)
 
+    @_translates("SpaceToDepth")
     def _op_SpaceToDepth(self, node: Any) -> str:
         s = int(self.attrs(node)["blocksize"])
         return self.graph.add("PixelUnshuffle", self._hint(node), [self.act(node.input[0], node)], {"scale": s})
 
+    @_translates("Resize")
     def _op_Resize(self, node: Any) -> str:
         a = self.attrs(node)
         mode = a.get("mode", b"nearest")
@@ -440,6 +454,7 @@ class Translator:
         return self.graph.add("UpSampling2D", self._hint(node), [self.act(node.input[0], node)],
                               {"size": list(size), "interpolation": interpolation, "data_format": "channels_last"})
 
+    @_translates("Upsample")
     def _op_Upsample(self, node: Any) -> str:
         mode = self.attrs(node).get("mode", b"nearest")
         mode = mode.decode() if isinstance(mode, bytes) else mode
@@ -449,6 +464,7 @@ class Translator:
         return self.graph.add("UpSampling2D", self._hint(node), [self.act(node.input[0], node)],
                               {"size": list(size), "interpolation": "nearest", "data_format": "channels_last"})
 
+    @_translates("Pad")
     def _op_Pad(self, node: Any) -> str:
         a = self.attrs(node)
         mode = a.get("mode", b"constant")
@@ -480,3 +496,6 @@ def _depth_to_space(x: np.ndarray, s: int, mode: str) -> np.ndarray:
     else:
         y = x.reshape(n, c // (s * s), s, s, h, w).transpose(0, 1, 4, 2, 5, 3)
     return y.reshape(n, c // (s * s), h * s, w * s)
+
+
+SUPPORTED_OPS = frozenset(OP_HANDLERS) | MOVEMENT_OPS | SHAPE_OPS
