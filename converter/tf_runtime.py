@@ -14,11 +14,17 @@ import warnings
 
 
 _stderr_redirected = False
+_debug = False
 
 
-def quiet(debug: bool = False) -> None:
-    """Silence library chatter; with `debug`, leave every log on."""
-    if debug:
+def quiet(debug: bool | None = None) -> None:
+    """Silence library chatter; with `debug`, leave every log on. The CLI
+    decides once per process (`--debug`); later calls (every import below
+    makes one) keep that decision."""
+    global _debug
+    if debug is not None:
+        _debug = _debug or debug
+    if _debug:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
