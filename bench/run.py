@@ -111,32 +111,33 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
     of each is kept: noise only ever adds time."""
     import numpy as np
 
+    from converter.backends import make_runner
     from converter.backends.keras.runner import KerasRunner
-    from converter.convert import prepare
+    from converter.keras_form import KerasForm
     from converter.manifest import Artifact
-    from converter.sources import describe
-    from converter.verification import RuntimeContext, runners_for
+    from converter.parity.engine import Runtimes
+    from converter.sources import SourceOptions, describe
+    from converter.targets import BY_NAME
 
     x = np.random.default_rng(1).random((1, *TILE, 3), dtype=np.float32)
     times: dict[str, dict[str, float]] = {variant: {} for variant in bundles}
-    plain = prepare(describe(source), {}, False, frozenset()).plain
-    source_runner = KerasRunner(lambda b: plain(b, training=False).numpy())
+    source_runner = KerasRunner(KerasForm(describe(source), SourceOptions()).plain())
     times["source"] = {"source in tensorflow": _fastest([source_runner], x, repeat)[0]}
-    context = RuntimeContext("wasm", ort_threads=0)  # onnxruntime as servers run it: every core
+    runtimes = Runtimes(backend="wasm", ort_threads=0)  # onnxruntime as servers run it: every core
     try:
         first = next(iter(bundles.values()))[1]
         for index, data in enumerate(first["artifacts"]):
             groups = []  # per variant: that artifact's runners
             for variant, (bundle, manifest) in bundles.items():
                 artifact = Artifact.from_dict(manifest["artifacts"][index])
-                cjs = bundle / manifest["custom_layers_js"]["cjs"] if manifest.get("custom_layers_js") else None
-                groups.append((variant, runners_for(artifact, bundle, context, cjs)))
+                names = BY_NAME[artifact.format].runtimes
+                groups.append((variant, [make_runner(name, artifact, bundle, runtimes) for name in names]))
             for position in range(len(groups[0][1])):
                 runners = [runners[position] for _, runners in groups]
                 for (variant, _), ms in zip(groups, _fastest(runners, x, repeat)):
                     times[variant][f"{data['entry']} in {runners[0].runtime}"] = ms
     finally:
-        context.close()
+        runtimes.close()
     return times
 
 

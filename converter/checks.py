@@ -21,8 +21,34 @@ def _class(layer: dict[str, Any]) -> str:
     return custom_layers.plain_class_name(layer.get("class_name", ""))
 
 
+def check_source(info, channels: int | None, user_layers: dict[str, type], allow_lambda: bool) -> None:
+    """The checks a source's topology allows before any loading. A source
+    without one (weights-only, ONNX) is a network srconvert builds from its
+    own layers; only its channel count can be wrong."""
+    if info.topology is None:
+        expected = channels or 3
+        if info.input_channels is not None and info.input_channels != expected:
+            raise BadInput(
+                f"the model takes {info.input_channels}-channel images, not {expected}",
+                path=info.path,
+                hint=f"pass --channels {info.input_channels} if that is intended",
+            )
+        return
+    check_image_model(info.topology, info.path, channels)
+    check_layers(info.topology, info.path, user_layers, allow_lambda)
+
+
+def unknown_layer_classes(model: dict[str, Any], user_layers: dict[str, type] | None = None) -> list[str]:
+    """Classes neither Keras, TF.js, srconvert nor the user defines: what
+    neither `inspect` nor `convert` can load."""
+    known = MODEL_CLASSES | TFJS_LAYER_CLASSES | KERAS_ONLY_LAYER_CLASSES | set(user_layers or {})
+    classes = {_class(layer) for layer in iter_layers(model)}
+    return sorted(cls for cls in classes if cls not in known and not custom_layers.find(cls))
+
+
 def check_layers(model: dict[str, Any], path, user_layers: dict[str, type], allow_lambda: bool) -> None:
     """Refuse Lambda layers (they carry code) and custom layers nobody defined."""
+    unknown = set(unknown_layer_classes(model, user_layers))
     for layer in iter_layers(model):
         name, cls = layer.get("name") or layer.get("config", {}).get("name"), _class(layer)
         if cls == "Lambda" and not allow_lambda:
@@ -31,9 +57,7 @@ def check_layers(model: dict[str, Any], path, user_layers: dict[str, type], allo
                 path=path,
                 hint="re-export with a registered layer, or pass --allow-lambda if you trust this file",
             )
-        if custom_layers.find(cls) or cls in user_layers or cls in MODEL_CLASSES:
-            continue
-        if cls not in TFJS_LAYER_CLASSES and cls not in KERAS_ONLY_LAYER_CLASSES:
+        if cls in unknown:
             raise BadInput(
                 f"unknown custom layer class {cls!r} (layer {name!r})",
                 path=path,

@@ -11,35 +11,30 @@ from pathlib import Path
 from typing import Any
 
 import custom_layers
-from converter import fixes, topology
-from converter.sources import describe, detect
+from converter import checks, fixes, topology
+from converter.sources import FORMAT_TITLES, SourceOptions, derived, describe, detect, topology_of
 from converter.sources.tfjs_layers import model_json_path
 
 
 def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None) -> dict[str, Any]:
-    info = describe(path, arch, arch_params)
-    model = info.topology
+    info = describe(path, SourceOptions(arch=arch, arch_params=arch_params or {}))
+    model = topology_of(info)
     classes = collections.Counter(custom_layers.plain_class_name(l.get("class_name", "?")) for l in topology.iter_layers(model))
     found_custom = sorted(
         {l["class_name"] for l in topology.iter_layers(model) if custom_layers.find(l.get("class_name", ""))}
-    )
-    unknown = sorted(
-        name
-        for name in classes
-        if not custom_layers.find(name)
-        and name not in topology.TFJS_LAYER_CLASSES
-        and name not in topology.MODEL_CLASSES
     )
     fixed, applied = fixes.apply_fixes(model)
     return {
         "path": str(path),
         "format": info.format,
-        "format_title": detect.FORMAT_TITLES[info.format],
+        "format_title": FORMAT_TITLES[info.format],
         "keras_version": info.keras_version,
         "layers": sum(classes.values()),
         "layer_classes": dict(sorted(classes.items())),
         "custom_layers": found_custom,
-        "unknown_layers": unknown,
+        # The same verdicts `convert` reaches: loadable at all, and loadable as a TF.js layers model.
+        "unknown_layers": checks.unknown_layer_classes(model),
+        "keras_only_layers": checks.layers_without_tfjs_twin(model, set()),
         "params": _params(info),
         "input_shape": topology.input_shape(model),
         "scale": static_scale(fixed),
@@ -99,8 +94,9 @@ def _input_range_guess(model: dict[str, Any]) -> str:
 
 
 def _params(info) -> int | None:
-    if isinstance(info.payload, dict):  # weights-only and ONNX sources: the weights are in hand
-        return int(sum(w.size for weights in info.payload.values() for w in weights))
+    if info.topology is None:  # weights-only and ONNX sources: the weights are in hand
+        _, weights = derived(info)
+        return int(sum(w.size for values in weights.values() for w in values))
     if info.format == detect.TFJS_LAYERS:
         manifest = detect.read_json(model_json_path(info.path)).get("weightsManifest", [])
         return sum(math.prod(w["shape"]) for group in manifest for w in group["weights"])
@@ -146,5 +142,7 @@ def render(facts: dict[str, Any]) -> str:
     ]
     if facts["unknown_layers"]:
         lines.append(f"  UNKNOWN layers    {', '.join(facts['unknown_layers'])} (need --custom-layer module:Class)")
+    if facts["keras_only_layers"]:
+        lines.append(f"  no TF.js layer    {', '.join(facts['keras_only_layers'])} (convert with --tfjs-model graph)")
     lines.append("  fixes that apply  " + (", ".join(f"{f['name']} ({f['changes']})" for f in facts["fixes"]) or "none"))
     return "\n".join(lines)

@@ -14,7 +14,6 @@ from typing import Any, Iterable
 
 import numpy as np
 
-import custom_layers
 from converter import tf_runtime
 from converter.errors import BadInput
 
@@ -88,16 +87,11 @@ class ModelFacts:
     """Input height and width must be multiples of this (pixel-unshuffle, strides)."""
 
 
-def keras2_custom_objects(user_layers: dict[str, type]) -> dict[str, type]:
-    keras = tf_runtime.tf_keras()
-    objects = {spec.name: spec.keras_class(keras) for spec in custom_layers.LAYERS}
-    objects.update(user_layers)
-    return objects
-
-
 def build(fixed_topology: dict[str, Any], layer_weights: dict[str, list[Any]], user_layers: dict[str, type], path) -> Any:
+    from converter.sources.native import custom_objects
+
     keras = tf_runtime.tf_keras()
-    objects = keras2_custom_objects(user_layers)
+    objects = custom_objects(keras, fixed_topology, user_layers)
     try:
         model = keras.models.model_from_json(json.dumps(fixed_topology), custom_objects=objects)
     except Exception as exc:  # Keras reports unknown classes and bad configs as assorted errors

@@ -95,6 +95,49 @@ def write(path: Path, document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def document(info, facts, input_range, applied, records: dict[str, Any], fixed_topology, artifacts: list[Artifact],
+             summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str,
+             release: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of one run. It is reproducible: timings go only to the
+    parity reports. `records` are what the targets recorded (onnx_exporter,
+    custom_layers_js); `applied` every pass that changed something."""
+    from converter.emitters.custom_layers_js import used_layers
+    from converter.hashing import sha256_path
+    from converter.parity.report import without_timings
+    from converter.passes import FIX, OPTIMIZATION, recorded
+
+    result: dict[str, Any] = {
+        "tool": tool(),
+        "libraries": {**library_versions(), **runtime_versions},
+        "source": {
+            "path": source_label,
+            "sha256": sha256_path(info.path),
+            "format": info.format,
+            "keras_version": info.keras_version,
+            "producer": info.producer,
+            "architecture": info.architecture,
+        },
+        "model": {
+            "input_multiple": facts.input_multiple,
+            "params": facts.params,
+            "scale": facts.scale,
+            "input_channels": facts.input_channels,
+            "input_shape": facts.input_shape,
+            "input_range": list(input_range),
+        },
+        "fixes": recorded(applied, FIX),
+        "optimizations": recorded(applied, OPTIMIZATION),
+        "onnx_exporter": records.get("onnx_exporter"),
+        "custom_layers": [layer.name for layer in used_layers(fixed_topology)],
+        "custom_layers_js": records.get("custom_layers_js"),
+    }
+    if release is not None:
+        result["release"] = release
+    result["parity"] = without_timings(summary)
+    result["artifacts"] = [without_timings(a.as_dict()) for a in artifacts]
+    return result
+
+
 def tool() -> dict[str, str]:
     return {"name": "srconvert", "version": __version__}
 

@@ -33,8 +33,11 @@ def _entry(artifacts: list[Artifact], fmt: str, precision: str) -> str | None:
 
 
 def _model_js(recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
-    kind = "layers" if any(a.format == "tfjs-layers" for a in artifacts) else "graph"
-    fmt = f"tfjs-{kind}"
+    from converter.targets import TFJS_GRAPH, TFJS_LAYERS
+
+    # UpscalerJS runs TF.js models: the layers model where there is one.
+    target = TFJS_LAYERS if any(a.format == TFJS_LAYERS.name for a in artifacts) else TFJS_GRAPH
+    kind, fmt = target.variant, target.name
     precisions = [a.precision for a in artifacts if a.format == fmt]
     precision = recipe.package_precision if recipe.package_precision in precisions else precisions[0]
     meta = {

@@ -9,7 +9,7 @@ import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from converter import recipes
 from converter.errors import (
@@ -25,6 +25,19 @@ from converter.errors import (
 # Parameters weights cannot show; a recipe's value still applies when --weights
 # replaces its file (the rest are read off the new file's shapes).
 NOT_IN_WEIGHTS = ("beta", "x", "upscaling")
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """What a release adds to a conversion. A release is byte-reproducible,
+    so its reports carry no timings or facts of the machine that ran it."""
+
+    metadata: dict[str, Any]
+    """Recipe metadata, recorded in the manifest as `release`."""
+    source_label: str
+    """How the manifest names the source (its file name, not a local path)."""
+    finalize: Callable[[Path, dict[str, Any], list], None]
+    """Writes the npm package into the staging folder before it is published."""
 
 
 @dataclass
@@ -86,9 +99,9 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         calibration_images=recipe.calibration_images or DEFAULT_IMAGES,
         arch=recipe.arch,
         arch_params=params,
-        record_timings=False,
-        source_label=source.name,
-        release={
+    )
+    spec = ReleaseSpec(
+        metadata={
             "name": recipe.name,
             "version": recipe.version,
             "license": recipe.license,
@@ -98,9 +111,10 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
             "output_range": list(recipe.output_range),
             "metadata": recipe.metadata,
         },
+        source_label=source.name,
         finalize=finalize,
     )
-    result = convert(options)
+    result = convert(options, release=spec)
     return Outcome(recipe.name, EXIT_OK, [f"built {out} ({len(result.artifacts)} artifacts, npm package)"], str(out))
 
 

@@ -101,24 +101,26 @@ def verify_bundle(
     if source is None:
         return outcome
 
-    from converter.convert import finish_parity, prepare, start_parity
-    from converter.verification import RuntimeContext
+    from converter.keras_form import KerasForm
+    from converter.parity.engine import Runtimes, Verification
+    from converter.targets import BY_NAME
 
     info = sources.describe(source)
     progress.step(f"loading {source} ({info.format})")
-    prepared = prepare(info, {}, False, frozenset())
+    form = KerasForm(info, sources.SourceOptions())
     gates = {a.precision: _recorded_gate(a) for a in artifacts}
-    cjs = document.get("custom_layers_js") or {}
-    context = RuntimeContext(backend, custom_layers_override=custom_layers_js)
+    names = tuple(dict.fromkeys(name for a in artifacts for name in BY_NAME[a.format].runtimes))
+    runtimes = Runtimes(names, backend, custom_layers_override=custom_layers_js)
     try:
-        verification = start_parity(
-            prepared.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, context, progress
+        verification = Verification.start(
+            form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress
         )
-        verification.start_reference(prepared.reference_runner())
-        verification.submit(artifacts, bundle / cjs["cjs"] if cjs.get("cjs") else None)
-        summary = finish_parity(verification)
+        verification.start_reference(form.reference())
+        for artifact in artifacts:
+            verification.submit(artifact, BY_NAME[artifact.format].runtimes)
+        summary = verification.finish()
     finally:
-        context.close()
+        runtimes.close()
     outcome.source = str(source)
     outcome.parity_pass = summary["pass"]
     return outcome
@@ -126,4 +128,4 @@ def verify_bundle(
 
 def _recorded_gate(artifact: Artifact) -> Gate:
     recorded = (artifact.parity or {}).get("gate")
-    return Gate(recorded["metric"], float(recorded["threshold"])) if recorded else DEFAULT_GATES[artifact.precision]
+    return Gate.from_dict(recorded) if recorded else DEFAULT_GATES[artifact.precision]

@@ -36,12 +36,15 @@ def test_help_and_version_import_no_heavy_library():
     assert out.strip() == "0 srconvert, version 0.1.0 []"
 
 
-def test_cli_choices_match_the_pipeline():
-    from converter import cli
-    from converter.convert import ALL_PRECISIONS, FORMATS
-
-    assert cli.FORMAT_CHOICES == FORMATS
-    assert set(cli.PRECISION_CHOICES) == set(ALL_PRECISIONS)
+def test_cli_choices_come_from_the_target_registry():
+    result = run_cli("convert", "--help")
+    help_text = " ".join(result.stdout.split())
+    assert "tfjs: float32 float16 uint16 uint8; onnx: float32 float16 uint8 int8" in help_text
+    assert "[default: tfjs,onnx]" in help_text
+    wrong = run_cli("convert", "x.h5", "-o", "o", "--quantize", "int4")
+    assert wrong.returncode == 2 and "choose from float32, float16, uint16, uint8, int8" in wrong.stderr
+    wrong = run_cli("convert", "x.h5", "-o", "o", "--tfjs-model", "saved")
+    assert wrong.returncode == 2 and "choose from layers, graph" in wrong.stderr
 
 
 def test_help_documents_exit_codes():
@@ -230,3 +233,87 @@ def test_bilinear_upsampling_is_fixed_for_tfjs_and_fails_without_the_fix(tmp_pat
     assert "bilinear_half_pixel" in [f["name"] for f in json.loads(fixed.stdout)["fixes"]]
     broken = run_cli(*args, "-o", tmp_path / "broken", "--no-fix", "bilinear_half_pixel")
     assert broken.returncode == 1 and "tfjs/float32/model.json in tfjs-wasm" in broken.stderr
+
+
+def test_a_runtime_exception_fails_that_artifact_by_name_with_exit_1(fixtures_dir, tmp_path):
+    """An artifact onnxruntime cannot even load (here: one node's op renamed
+    to one no runtime has, with the manifest updated to match, as a rebuilt
+    bundle would be) fails in each runtime by name; the others still pass."""
+    import hashlib
+
+    import onnx
+
+    out = tmp_path / "o"
+    result = run_cli("convert", fixtures_dir / "rdn_keras2.h5", "-o", out, "--format", "onnx",
+                     "--quantize", "float32,uint8")
+    assert result.returncode == 0, result.stderr
+    broken = out / "onnx" / "uint8" / "model.onnx"
+    model = onnx.load(str(broken))
+    next(n for n in model.graph.node if n.op_type == "Conv").op_type = "NoSuchOp"
+    onnx.save(model, str(broken))
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for artifact in manifest["artifacts"]:
+        for entry in artifact["files"]:
+            if entry["path"] == "onnx/uint8/model.onnx":
+                entry.update(bytes=broken.stat().st_size, sha256=hashlib.sha256(broken.read_bytes()).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))
+
+    result = run_cli("verify", out, "--source", fixtures_dir / "rdn_keras2.h5")
+    assert result.returncode == 1, result.stderr
+    assert "onnx/uint8/model.onnx in onnxruntime: " in result.stderr
+    assert "onnx/uint8/model.onnx in onnxruntime-web: " in result.stderr
+    assert "NoSuchOp" in result.stderr
+    assert "onnx/float32" not in result.stderr and "internal error" not in result.stderr
+    assert "Traceback" not in result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("onnx/")]
+    assert {(row[0], row[2], row[-1]) for row in rows} == {
+        ("onnx/float32/model.onnx", "onnxruntime", "pass"), ("onnx/float32/model.onnx", "onnxruntime-web", "pass"),
+        ("onnx/uint8/model.onnx", "onnxruntime", "FAIL"), ("onnx/uint8/model.onnx", "onnxruntime-web", "FAIL"),
+    }
+
+
+def test_inspect_and_convert_agree_on_layer_support(fixtures_dir, tmp_path):
+    """A Keras-only layer (Subtract): known to both, a graph model but no
+    layers model. A class nobody defines: unknown to both."""
+    from converter import tf_runtime
+
+    keras = tf_runtime.tf_keras()
+    x = keras.Input((None, None, 3))
+    y = keras.layers.Conv2D(3, 3, padding="same")(x)
+    z = keras.layers.Subtract()([x, y])
+    keras.Model(x, keras.layers.UpSampling2D(2)(z)).save(tmp_path / "subtract.h5")
+
+    facts = json.loads(run_cli("inspect", tmp_path / "subtract.h5", "--json").stdout)
+    assert (facts["unknown_layers"], facts["keras_only_layers"]) == ([], ["Subtract"])
+    layers = run_cli("convert", tmp_path / "subtract.h5", "-o", tmp_path / "a", "--format", "tfjs")
+    assert_clean_error(layers, 2, "TensorFlow.js has no layer for Subtract", "--tfjs-model graph")
+    graph = run_cli("convert", tmp_path / "subtract.h5", "-o", tmp_path / "b", "--format", "tfjs",
+                    "--tfjs-model", "graph", "--quantize", "float32")
+    assert graph.returncode == 0, graph.stderr
+
+    def rename(layer):
+        if layer["class_name"] == "PixelShuffle":
+            layer["class_name"] = "FancyUpsample"
+
+    source = _edit_h5_config(fixtures_dir / "rrdn_keras2.h5", tmp_path / "fancy.h5", rename)
+    facts = json.loads(run_cli("inspect", source, "--json").stdout)
+    assert (facts["unknown_layers"], facts["keras_only_layers"]) == (["FancyUpsample"], ["FancyUpsample"])
+    assert_clean_error(run_cli("convert", source, "-o", tmp_path / "c"), 2, "unknown custom layer class 'FancyUpsample'")
+
+
+def test_debug_shows_library_logs(fixtures_dir, tmp_path):
+    """TensorFlow's own start-up log lines: hidden normally, shown with --debug.
+    (The variables srconvert sets to quiet TensorFlow are cleared first: this
+    test process has set them for itself.)"""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "GRPC_", "TFDF_"))}
+    args = [sys.executable, "-m", "converter", "convert", str(fixtures_dir / "rrdn_keras3.keras"), "--format", "tfjs",
+            "--quantize", "float32", "--no-verify", "-o"]
+    quiet = subprocess.run([*args, str(tmp_path / "a")], capture_output=True, text=True, env=env, cwd=ROOT)
+    loud = subprocess.run([sys.executable, "-m", "converter", "--debug", *args[3:], str(tmp_path / "b")],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    assert quiet.returncode == loud.returncode == 0, loud.stderr
+    assert "I tensorflow/" not in quiet.stderr
+    assert "I tensorflow/core/" in loud.stderr, loud.stderr

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from conftest import ALL_SOURCES, INDEPENDENT_JS, RRDN_SOURCES
-from converter.convert import ALL_PRECISIONS, FORMAT_PRECISIONS, ConvertOptions, convert
+from converter.convert import ConvertOptions, convert
+from converter.targets import PRECISIONS as ALL_PRECISIONS
+from converter.targets import precisions_of
 from converter.progress import Progress
 from converter.topology import iter_layers, model_config
 from converter.verify_bundle import verify_bundle
@@ -47,8 +49,8 @@ def test_every_artifact_of_every_source_passes_parity_in_its_runtimes(bundles, n
     result = bundles(name)
     assert result.passed
     got = {(a.format, a.precision) for a in result.artifacts}
-    expected = {(f, p) for f in ("tfjs-layers", "tfjs-graph") for p in FORMAT_PRECISIONS["tfjs"]}
-    expected |= {("onnx", p) for p in FORMAT_PRECISIONS["onnx"]}
+    expected = {(f, p) for f in ("tfjs-layers", "tfjs-graph") for p in precisions_of("tfjs")}
+    expected |= {("onnx", p) for p in precisions_of("onnx")}
     assert got == expected
     for artifact in result.artifacts:
         assert [r["runtime"] for r in artifact.parity["results"]] == RUNTIMES[artifact.format]

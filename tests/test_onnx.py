@@ -11,7 +11,7 @@ import onnxruntime
 import pytest
 
 from conftest import run_cli
-from converter import convert as pipeline
+from converter.keras_form import KerasForm
 from converter.emitters import onnx_bundle
 from converter.fixes import onnx_concat_split
 from converter.quantizers import onnx_float16, onnx_weight_uint8
@@ -23,17 +23,17 @@ pytestmark = pytest.mark.slow
 def rdn(request, fixtures_dir):
     """The RDN fixture's model and its float32 ONNX export (D=10: a 10-input
     Concat), by the direct layer map and by tf2onnx."""
-    from converter.sources import describe
+    from converter.sources import SourceOptions, describe
 
-    prepared = pipeline.prepare(describe(fixtures_dir / "rdn_keras2.h5"), {}, False, frozenset())
-    proto = onnx_bundle.export(prepared.canonical, exporter=request.param)
+    form = KerasForm(describe(fixtures_dir / "rdn_keras2.h5"), SourceOptions())
+    proto = onnx_bundle.export(form.canonical, exporter=request.param)
     assert onnx_bundle.exporter_of(proto) == {"auto": "direct", "tf2onnx": "tf2onnx"}[request.param]
-    return prepared.plain, proto
+    return form.plain(), proto
 
 
 def test_a_layer_outside_the_direct_map_falls_back_to_tf2onnx(tmp_path):
     from converter import tf_runtime
-    from converter.sources import describe
+    from converter.sources import SourceOptions, describe
 
     keras = tf_runtime.tf_keras()
     x = keras.Input((None, None, 3))
@@ -41,8 +41,8 @@ def test_a_layer_outside_the_direct_map_falls_back_to_tf2onnx(tmp_path):
     y = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same")(y)  # not in onnx_direct's table
     model = keras.Model(x, y)
     model.save(tmp_path / "deconv.h5")
-    prepared = pipeline.prepare(describe(tmp_path / "deconv.h5"), {}, False, frozenset())
-    proto = onnx_bundle.export(prepared.canonical)
+    form = KerasForm(describe(tmp_path / "deconv.h5"), SourceOptions())
+    proto = onnx_bundle.export(form.canonical)
     assert onnx_bundle.exporter_of(proto) == "tf2onnx"
     np.testing.assert_allclose(_run(proto, X), model(X).numpy(), atol=1e-5)
 

@@ -13,7 +13,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import ROOT, assert_clean_error, run_cli
-from converter.convert import ALL_PRECISIONS, ConvertOptions, convert
+from converter.convert import ConvertOptions, convert
+from converter.targets import PRECISIONS as ALL_PRECISIONS
 from converter.progress import Progress
 
 pytestmark = pytest.mark.slow

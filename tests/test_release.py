@@ -175,10 +175,10 @@ def test_the_npm_package_loads_in_node_through_its_model_definition_and_upscales
     assert info["meta"]["architecture"] == "rrdn" and info["meta"]["precision"] == "uint8"
 
     # The upscaled image is the source model's, within the uint8 gate.
-    from converter.convert import prepare
-    from converter.sources import describe
+    from converter.keras_form import KerasForm
+    from converter.sources import SourceOptions, describe
 
-    reference = prepare(describe(fixtures_dir / RRDN_WEIGHTS), {}, False, frozenset()).plain(pixels).numpy()
+    reference = KerasForm(describe(fixtures_dir / RRDN_WEIGHTS), SourceOptions()).plain()(pixels).numpy()
     upscaled = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.float32).reshape(reference.shape)
     value_range = reference.max() - reference.min()
     psnr = 10 * np.log10(value_range**2 / np.mean((upscaled - reference) ** 2))

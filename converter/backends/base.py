@@ -14,7 +14,7 @@ class Runner(abc.ABC):
     runtime: str = "?"
     """Short name of the runtime, as reports show it (e.g. `tfjs-wasm`)."""
     lane: str = "local"
-    """Runners of one lane run one after another on one thread (see verification)."""
+    """Runners of one lane run one after another on one thread (see parity.engine)."""
 
     def __init__(self) -> None:
         self.last_ms: float = float("nan")

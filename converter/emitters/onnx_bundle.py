@@ -18,10 +18,7 @@ from typing import Any
 
 from converter import tf_runtime
 
-FORMAT_NAME = "onnx"
-FOLDER = "onnx"
 FILE_NAME = "model.onnx"
-PRECISIONS = ("float32", "float16", "uint8", "int8")
 LAYOUTS = ("nhwc", "nchw")
 DEFAULT_OPSET = 17
 OPSETS = range(13, 19)  # per-channel DequantizeLinear needs 13; tf2onnx 1.17 writes up to 18

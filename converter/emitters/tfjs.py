@@ -17,19 +17,6 @@ from converter import fixes, tf_runtime
 from converter.emitters import tfjs_lean
 from converter.keras_model import Canonical
 
-PRECISIONS = ("float32", "float16", "uint16", "uint8")
-DEFAULT_PRECISIONS = ("float32", "float16", "uint8")
-MODEL_KINDS = ("layers", "graph")
-FORMAT_NAMES = {"layers": "tfjs-layers", "graph": "tfjs-graph"}
-FOLDERS = {"layers": "tfjs", "graph": "tfjs-graph"}
-# tensorflowjs's writer quantizes weights only; TF.js dequantizes them to
-# float32 at load, so every precision computes in float32.
-QUANTIZATION = {
-    "float16": {"weights": "float16", "activations": "float32"},
-    "uint16": {"weights": "uint16, affine per tensor, dequantized at load", "activations": "float32"},
-    "uint8": {"weights": "uint8, affine per tensor, dequantized at load", "activations": "float32"},
-}
-
 # 4 MiB is the largest file every major browser caches; tensorflowjs's default.
 SHARD_BYTES = 4 * 1024 * 1024
 

@@ -1,3 +1,9 @@
-"""Parity: the inputs every artifact is run on, how outputs are compared, the
-gates they must pass, and the report. Nothing here knows about runtimes: it
-sees only reference arrays and artifact arrays."""
+"""Parity: does every artifact compute what the source computes, in the
+runtimes people run it in?
+
+- `inputs`: the arrays every runtime is fed, computed once per run;
+- `engine`: runs artifacts on their runtimes' lanes (runners from
+  `converter.backends`) and judges them; `Verification` is the entry point;
+- `metrics` and `gates`: the comparator, which sees arrays only;
+- `report` and `html`: parity.json, parity.md, parity.html.
+"""

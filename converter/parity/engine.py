@@ -1,6 +1,10 @@
-"""Runs every artifact in its real runtime on the shared parity inputs and
-judges it against the reference: runners produce arrays, `parity.metrics`
-and `parity.gates` judge them."""
+"""Runs every artifact in its real runtimes on the shared parity inputs and
+judges it against the reference (after Polygraphy's comparator): runners
+produce arrays, `parity.metrics` and `parity.gates` judge them, and nothing
+here knows what a runtime is beyond the registry's names.
+
+`convert`, `verify` and `build` all go through `Verification`.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from converter.backends import RUNTIMES, make_runner
 from converter.backends.base import Runner
-from converter.backends.node.host import NodeError, NodeHost, check_node
-from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
-from converter.backends.ortweb.runner import OrtWebRunner
-from converter.backends.tfjs.runner import TfjsRunner
+from converter.backends.node.host import NodeHost, check_node
 from converter.manifest import Artifact
+from converter.parity import inputs as parity_inputs
 from converter.parity import metrics as parity_metrics
 from converter.parity.gates import Gate
 from converter.parity.inputs import ParityInput
@@ -35,26 +38,31 @@ class Reference:
     high: float
 
 
-class RuntimeContext:
+class Runtimes:
     """The runtimes shared by every artifact of a run.
 
     Each runtime family has a lane: one worker thread that runs its artifacts
-    in order. The two JavaScript runtimes get a Node process each, so TF.js and
+    in order. The JavaScript runtimes get a Node process per lane, so TF.js and
     onnxruntime-web verify side by side, and both run while Python is still
     exporting the next format: parity overlaps conversion instead of following it.
     """
 
-    NODE_LANES = ("tfjs", "ortweb")
-
-    def __init__(self, backend: str = "wasm", custom_layers_override: Path | None = None, ort_threads: int = 1) -> None:
-        """`ort_threads`: onnxruntime's intra-op threads. One by default:
-        parity is a check, not a benchmark, and the other lanes and the
-        conversion itself want the other cores."""
+    def __init__(self, names: tuple[str, ...] = tuple(RUNTIMES), backend: str = "wasm",
+                 custom_layers_override: Path | None = None, ort_threads: int = 1) -> None:
+        """`names`: the registry's runtimes this run uses. `ort_threads`:
+        onnxruntime's intra-op threads. One by default: parity is a check,
+        not a benchmark, and the other lanes and the conversion want the cores."""
         self.backend = backend
         self.ort_threads = ort_threads
         self.custom_layers_override = custom_layers_override
-        self.hosts = {lane: NodeHost(backend) for lane in self.NODE_LANES}
+        lanes = dict.fromkeys(RUNTIMES[name].node_lane for name in names if RUNTIMES[name].node_lane)
+        self._hosts = {lane: NodeHost(backend) for lane in lanes}
         self._lanes: dict[str, ThreadPoolExecutor] = {}
+
+    def host(self, lane: str) -> NodeHost:
+        if lane not in self._hosts:
+            self._hosts[lane] = NodeHost(self.backend)
+        return self._hosts[lane]
 
     def lane(self, name: str) -> ThreadPoolExecutor:
         if name not in self._lanes:
@@ -64,12 +72,14 @@ class RuntimeContext:
     def prestart(self) -> None:
         """Start the Node processes in the background (they take about a
         second), after checking synchronously that Node is there at all."""
-        check_node()
-        for name, host in self.hosts.items():
+        if self._hosts:
+            check_node()
+        for name, host in self._hosts.items():
             self.lane(name).submit(host.start)
 
     def versions(self) -> dict[str, Any]:
-        tfjs, ortweb = (self.hosts[lane].versions for lane in self.NODE_LANES)
+        tfjs = self._hosts["tfjs"].versions if "tfjs" in self._hosts else {}
+        ortweb = self._hosts["ortweb"].versions if "ortweb" in self._hosts else {}
         if not tfjs and not ortweb:
             return {}
         return {"tfjs": tfjs.get("tfjs"), "tfjs_backend": self.backend, "onnxruntime-web": ortweb.get("ortweb")}
@@ -78,35 +88,21 @@ class RuntimeContext:
         for lane in self._lanes.values():
             lane.shutdown(wait=True, cancel_futures=True)
         self._lanes.clear()
-        for host in self.hosts.values():
+        for host in self._hosts.values():
             host.close()
 
 
-def runners_for(artifact: Artifact, root: Path, context: RuntimeContext, custom_layers_cjs: Path | None) -> list[Runner]:
-    entry = root / artifact.entry
-    if artifact.format == "tfjs-layers":
-        js = context.custom_layers_override or custom_layers_cjs
-        return [TfjsRunner(context.hosts["tfjs"], entry, "layers", js)]
-    if artifact.format == "tfjs-graph":
-        return [TfjsRunner(context.hosts["tfjs"], entry, "graph", None)]
-    if artifact.format == "onnx":
-        return [
-            OnnxRuntimeRunner(entry, artifact.layout, context.ort_threads),
-            OrtWebRunner(context.hosts["ortweb"], entry, artifact.layout),
-        ]
-    raise ValueError(f"no runtime for artifact format {artifact.format}")
-
-
 def compute_reference(runner: Runner, inputs: list[ParityInput]) -> Reference:
+    """`runner` may be anything that gives a runner on entering (one made lazily)."""
     outputs, times = [], []
-    with runner:
+    with runner as active:
         for item in inputs:
-            outputs.append(runner.infer(item.array))
-            times.append(runner.last_ms)
+            outputs.append(active.infer(item.array))
+            times.append(active.last_ms)
     low = min(float(o.min()) for o in outputs)
     high = max(float(o.max()) for o in outputs)
     return Reference(
-        inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), runner.runtime, low, high
+        inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), active.runtime, low, high
     )
 
 
@@ -121,6 +117,8 @@ class Run:
 
 
 def run_inputs(runner: Runner, inputs: list[ParityInput]) -> Run:
+    """Any exception a runtime raises (a bad bundle, an op it lacks, a crash)
+    fails this artifact in this runtime, by name; it never ends the run."""
     try:
         outputs, times = [], []
         with runner:
@@ -128,8 +126,9 @@ def run_inputs(runner: Runner, inputs: list[ParityInput]) -> Run:
             for item in inputs:
                 outputs.append(runner.infer(item.array))
                 times.append(runner.last_ms)
-    except NodeError as exc:
-        return Run(runner.runtime, [], None, str(exc))
+    except Exception as exc:  # noqa: BLE001 - every runtime has its own exception types
+        message = " ".join(str(exc).split())[:400] or type(exc).__name__
+        return Run(runner.runtime, [], None, message)
     return Run(runner.runtime, outputs, statistics.median(times))
 
 
@@ -148,25 +147,32 @@ def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
 
 
 class Verification:
-    """Artifacts are submitted as they are written; each runs on its runtime's
-    lane while the caller goes on, and so does the source model on the
+    """Artifacts are submitted as they are written; each runs on its runtimes'
+    lanes while the caller goes on, and so does the source model on the
     reference lane. `finish` waits, then judges them all."""
 
-    def __init__(self, inputs: list[ParityInput], root: Path, gates: dict[str, Gate], context: RuntimeContext,
+    def __init__(self, inputs: list[ParityInput], root: Path, gates: dict[str, Gate], runtimes: Runtimes,
                  progress: Progress) -> None:
         self.inputs = inputs
         self._reference: Future[Reference] | None = None
         self.root = root
         self.gates = gates
-        self.context = context
+        self.runtimes = runtimes
         self.progress = progress
         self.artifacts: list[Artifact] = []
         """Every artifact submitted, in order."""
         self._pending: list[tuple[Artifact, list[Future[Run]]]] = []
 
+    @classmethod
+    def start(cls, facts, root: Path, input_range: tuple[float, float], images_dir: Path | None,
+              gates: dict[str, Gate], runtimes: Runtimes, progress: Progress) -> "Verification":
+        """Compute the parity inputs once, for a model with these `facts`."""
+        inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, facts.params)
+        return cls(inputs, root, gates, runtimes, progress)
+
     def start_reference(self, runner: Runner) -> None:
         """Run the source model on the inputs, on its own lane."""
-        self._reference = self.context.lane("reference").submit(compute_reference, runner, self.inputs)
+        self._reference = self.runtimes.lane("reference").submit(compute_reference, runner, self.inputs)
 
     @property
     def reference(self) -> Reference:
@@ -174,16 +180,33 @@ class Verification:
             raise RuntimeError("Verification.reference before start_reference")
         return self._reference.result()
 
-    def submit(self, artifacts: list[Artifact], custom_layers_cjs: Path | None = None) -> None:
-        for artifact in artifacts:
-            runners = runners_for(artifact, self.root, self.context, custom_layers_cjs)
-            futures = [self.context.lane(r.lane).submit(self._run, artifact, r) for r in runners]
-            self._pending.append((artifact, futures))
-            self.artifacts.append(artifact)
+    def submit(self, artifact: Artifact, runtime_names: tuple[str, ...]) -> None:
+        runners = [make_runner(name, artifact, self.root, self.runtimes) for name in runtime_names]
+        futures = [self.runtimes.lane(r.lane).submit(self._run, artifact, r) for r in runners]
+        self._pending.append((artifact, futures))
+        self.artifacts.append(artifact)
 
-    def finish(self) -> tuple[bool, dict[str, list[np.ndarray]]]:
-        """Fill every artifact's `parity`. Returns whether all pass, and each
-        "entry in runtime"'s outputs for the photo inputs (for parity.html)."""
+    def finish(self, html_path: Path | None = None) -> dict[str, Any]:
+        """Wait for every submitted artifact and fill its `parity`; write the
+        visual report to `html_path` if given, and return the run's summary."""
+        passed, gallery = self._judge_all()
+        reference = self.reference
+        if html_path is not None:
+            _write_html(html_path, reference, gallery, self.artifacts)
+        return {
+            "verified": True,
+            "pass": passed,
+            "reference": {
+                "runtime": reference.runtime,
+                "ms": round(reference.ms, 3),
+                "output_range": reference.value_range,
+                "inputs": [{"name": i.name, "shape": list(i.array.shape)} for i in reference.inputs],
+            },
+        }
+
+    def _judge_all(self) -> tuple[bool, dict[str, list[np.ndarray]]]:
+        """Whether all pass, and each "entry in runtime"'s outputs for the
+        photo inputs (for parity.html)."""
         photos = [i for i, item in enumerate(self.inputs) if item.is_photo]
         gallery: dict[str, list[np.ndarray]] = {}
         judged, self._pending = self._pending, []
@@ -201,3 +224,17 @@ class Verification:
     def _run(self, artifact: Artifact, runner: Runner) -> Run:
         self.progress.step(f"verifying {artifact.name} in {runner.runtime}")
         return run_inputs(runner, self.inputs)
+
+
+def _write_html(path: Path, reference: Reference, gallery, artifacts: list[Artifact]) -> None:
+    from converter.parity import html
+
+    photos = [(i.name, i.array, o) for i, o in zip(reference.inputs, reference.outputs) if i.is_photo]
+    summaries = {}
+    for artifact in artifacts:
+        for result in artifact.parity["results"]:
+            psnr = result.get("psnr_db")
+            summaries[f"{artifact.entry} in {result['runtime']}"] = (
+                f"{'pass' if result['pass'] else 'FAIL'}, PSNR {'inf' if psnr is None else f'{psnr:.1f}'} dB"
+            )
+    html.write(path, photos, gallery, summaries, reference.low, reference.high)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from converter.errors import BadInput
-from converter.parity.metrics import Metrics
+
+if TYPE_CHECKING:  # the CLI reads the gate table at start-up: no numpy for it
+    from converter.parity.metrics import Metrics
 
 METRICS = ("max_abs_rel", "psnr")
 
@@ -20,18 +23,23 @@ class Gate:
     metric: str
     threshold: float
 
-    def passes(self, metrics: Metrics) -> bool:
+    def passes(self, metrics: "Metrics") -> bool:
         if self.metric == "max_abs_rel":
             return metrics.max_abs <= self.threshold * metrics.output_range
         return metrics.psnr_db >= self.threshold and not math.isnan(metrics.psnr_db)
 
     def describe(self) -> str:
+        """As the parity tables show it."""
         if self.metric == "max_abs_rel":
-            return f"max abs <= {self.threshold:g} x range"
-        return f"PSNR >= {self.threshold:g} dB"
+            return f"<= {self.threshold:g} x range"
+        return f">= {self.threshold:g} dB"
 
     def as_dict(self) -> dict[str, object]:
         return {"metric": self.metric, "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Gate":
+        return cls(data["metric"], float(data["threshold"]))
 
 
 DEFAULT_GATES: dict[str, Gate] = {

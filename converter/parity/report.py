@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.manifest import Artifact
+from converter.parity.gates import Gate
 
 COLUMNS = ("artifact", "layout", "runtime", "bytes", "max abs", "PSNR dB", "ms", "gate", "pass")
 
@@ -17,7 +18,7 @@ def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
     for artifact in artifacts:
         parity = artifact.parity or {}
         gate = parity.get("gate", {})
-        gate_text = _gate_text(gate) if gate else "-"
+        gate_text = Gate.from_dict(gate).describe() if gate else "-"
         for result in parity.get("results", []) or [{}]:
             table.append(
                 (
@@ -106,12 +107,6 @@ def failed(artifacts: list[Artifact]) -> list[str]:
                 why = result.get("error") or f"PSNR {_psnr(result)} dB, max abs {_number(result.get('max_abs'), '{:.2e}')}"
                 names.append(f"{artifact.entry} in {result.get('runtime')}: {why}")
     return names
-
-
-def _gate_text(gate: dict[str, Any]) -> str:
-    if gate["metric"] == "psnr":
-        return f">= {gate['threshold']:g} dB"
-    return f"<= {gate['threshold']:g} x range"
 
 
 def _verdict(result: dict[str, Any]) -> str:

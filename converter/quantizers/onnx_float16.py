@@ -17,7 +17,7 @@ SCHEME = {
 }
 
 
-def quantize(proto: Any) -> Any:
+def quantize(proto: Any, calibration: Any = None) -> Any:
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
     from converter.onnx_graph import sort_nodes

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -60,13 +60,16 @@ def calibration_batches(
     return batches
 
 
-def quantize(proto: Any, batches: list[np.ndarray], input_name: str) -> Any:
+def quantize(proto: Any, calibration: Callable[[], list[np.ndarray]]) -> Any:
+    """`calibration()` gives the batches activation ranges are measured on."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
+    input_name = proto.graph.input[0].name
+
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self._batches = iter(batches)
+            self._batches = iter(calibration())
 
         def get_next(self):
             batch = next(self._batches, None)

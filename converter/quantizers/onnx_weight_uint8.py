@@ -26,7 +26,7 @@ WEIGHT_INPUTS = {"Conv": (1, 0), "ConvTranspose": (1, 1)}
 QUANTIZED_SUFFIXES = ("_q", "_scale", "_zero")  # the uint8 values, their scale and zero point
 
 
-def quantize(proto: Any) -> Any:
+def quantize(proto: Any, calibration: Any = None) -> Any:
     import onnx
     from onnx import helper, numpy_helper
 

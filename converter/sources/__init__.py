@@ -1,9 +1,13 @@
-"""Source loaders: a path in, a `Source` out.
+"""Source formats (after spandrel's architectures): each module in `FAMILIES`
+has `FORMATS` (the format names it reads, with titles), `detect` (a
+predicate over a `Probe` of the path's content), `describe` (what the file
+says about itself: cheap, no TensorFlow) and `load` (the weights, and the
+source model as the parity reference). Modules whose topology is derived
+rather than read (weights-only files, ONNX graphs) also have
+`derive_topology`, which `load` and `srconvert inspect` share.
 
-`describe` reads what a file says about itself (format, Keras version, the
-topology JSON) without TensorFlow, for `inspect` and the input checks.
-`load` then brings the model up in its own Keras, once, for its weights and as
-the parity reference. One module per format family; `_MODULES` maps formats.
+Detection asks the modules in `FAMILIES` order; the first that claims a path
+reads it.
 """
 
 from __future__ import annotations
@@ -14,33 +18,45 @@ from typing import Any
 
 from converter.sources import detect, keras_archive, keras_h5, onnx_import, savedmodel, tfjs_layers, weights_only
 
+FAMILIES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, onnx_import)
+MODULES = {fmt: module for module in FAMILIES for fmt in module.FORMATS}
+FORMAT_TITLES = {fmt: title for module in FAMILIES for fmt, title in module.FORMATS.items()}
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    arch: str | None = None
+    arch_params: dict[str, Any] = field(default_factory=dict)
+    """Override family detection for weights-only files."""
+    user_layers: dict[str, type] = field(default_factory=dict)
+    allow_lambda: bool = False
+
 
 @dataclass
 class SourceInfo:
     path: Path
     format: str
     keras_version: str | None
-    topology: dict[str, Any]
-    """The `{class_name, config}` model object exactly as the source holds it
-    (for an ONNX source: the Keras topology it was translated to)."""
+    topology: dict[str, Any] | None
+    """The `{class_name, config}` model object exactly as the source holds
+    it; None where the loader derives it (weights-only, ONNX)."""
     payload: Any = None
-    """What describing already produced and loading reuses (an ONNX or
-    weights-only source's weights)."""
+    """What describing already read and loading reuses."""
     architecture: dict[str, Any] | None = None
     """For a weights-only file: the detected family and its parameters."""
     producer: str | None = None
     """For an ONNX file: the tool that wrote it."""
-
-
-@dataclass
-class LoadOptions:
-    user_layers: dict[str, type] = field(default_factory=dict)
-    allow_lambda: bool = False
+    input_channels: int | None = None
+    """Where the file says it without a topology (ONNX)."""
+    derived: tuple[dict[str, Any], dict[str, list[Any]]] | None = field(default=None, repr=False)
+    """See `derived`."""
 
 
 @dataclass
 class Source:
     info: SourceInfo
+    topology: dict[str, Any]
+    """The source's topology, as held or as derived by its loader."""
     layer_weights: dict[str, list[Any]]
     """Weights per top-level layer name, in that layer's Keras order."""
     reference: Any
@@ -51,28 +67,35 @@ class Source:
     serves as the canonical model too, and nothing is built twice."""
 
 
-_MODULES = {
-    detect.KERAS2_H5: keras_h5,
-    detect.KERAS3_H5: keras_h5,
-    detect.KERAS3_ARCHIVE: keras_archive,
-    detect.SAVEDMODEL: savedmodel,
-    detect.TFJS_LAYERS: tfjs_layers,
-    detect.ONNX: onnx_import,
-    detect.WEIGHTS_ONLY: weights_only,
-}
+def detect_format(path: Path) -> str:
+    probe = detect.Probe(Path(path))
+    for module in FAMILIES:
+        fmt = module.detect(probe)
+        if fmt is not None:
+            return fmt
+    raise detect.unclaimed(probe)
 
 
-def describe(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None) -> SourceInfo:
-    """`arch`/`arch_params` override detection for weights-only files."""
+def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     path = Path(path)
-    fmt = detect.detect_format(path)
-    if fmt == detect.WEIGHTS_ONLY:
-        fields = weights_only.describe(path, fmt, arch, arch_params or {})
-    else:
-        fields = _MODULES[fmt].describe(path, fmt)
+    fmt = detect_format(path)
+    fields = MODULES[fmt].describe(path, fmt, options or SourceOptions())
     return SourceInfo(path=path, format=fmt, **fields)
 
 
-def load(info: SourceInfo, options: LoadOptions) -> Source:
-    loaded = _MODULES[info.format].load(info, options)
-    return Source(info, loaded.layer_weights, loaded.reference, loaded.keras2_model)
+def derived(info: SourceInfo) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """For a format that builds its topology: the topology and the weights by
+    layer, derived once (`inspect` needs both, `load` makes its own)."""
+    if info.derived is None:
+        info.derived = MODULES[info.format].derive_topology(info)
+    return info.derived
+
+
+def topology_of(info: SourceInfo) -> dict[str, Any]:
+    return info.topology if info.topology is not None else derived(info)[0]
+
+
+def load(info: SourceInfo, options: SourceOptions) -> Source:
+    loaded = MODULES[info.format].load(info, options)
+    topology = loaded.topology if loaded.topology is not None else info.topology
+    return Source(info, topology, loaded.layer_weights, loaded.reference, loaded.keras2_model)

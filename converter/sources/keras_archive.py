@@ -10,10 +10,17 @@ from typing import Any
 from converter import tf_runtime
 from converter.errors import BadInput
 from converter.sources import native
-from converter.sources.loaded import Loaded
+from converter.sources.detect import KERAS3_ARCHIVE, Probe
+
+FORMATS = {KERAS3_ARCHIVE: "Keras 3 .keras archive"}
 
 
-def describe(path: Path, fmt: str) -> dict[str, Any]:
+def detect(probe: Probe) -> str | None:
+    names = probe.zip_names
+    return KERAS3_ARCHIVE if names is not None and {"config.json", "metadata.json"} <= names else None
+
+
+def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(path) as archive:
             _check_members(path, archive.namelist())
@@ -46,4 +53,4 @@ def load(info, options):
             info.path, custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
         ),
     )
-    return Loaded(native.layer_weights(model), native.keras_call(model))
+    return native.loaded(model)

@@ -9,11 +9,18 @@ from typing import Any
 from converter import tf_runtime
 from converter.errors import BadInput
 from converter.sources import native
-from converter.sources.detect import KERAS2_H5, h5_attrs
-from converter.sources.loaded import Loaded
+from converter.sources.detect import KERAS2_H5, KERAS3_H5, Probe, h5_attrs
+
+FORMATS = {KERAS2_H5: "Keras 2 (tf_keras) HDF5 full model", KERAS3_H5: "Keras 3 HDF5 full model"}
 
 
-def describe(path: Path, fmt: str) -> dict[str, Any]:
+def detect(probe: Probe) -> str | None:
+    if not probe.is_hdf5 or "model_config" not in probe.h5_attrs:
+        return None
+    return KERAS3_H5 if str(probe.h5_attrs.get("keras_version", "2")).startswith("3") else KERAS2_H5
+
+
+def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     attrs = h5_attrs(path)
     try:
         topology = json.loads(attrs["model_config"])
@@ -33,7 +40,7 @@ def load(info, options):
                 info.path, custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
             ),
         )
-        return Loaded(native.layer_weights(model), native.keras_call(model), model)
+        return native.loaded(model, keras2=True)
     else:
         keras = tf_runtime.keras3()
         objects = native.custom_objects(keras, info.topology, options.user_layers)
@@ -43,4 +50,4 @@ def load(info, options):
                 info.path, custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
             ),
         )
-    return Loaded(native.layer_weights(model), native.keras_call(model))
+    return native.loaded(model)

@@ -11,3 +11,5 @@ class Loaded(NamedTuple):
     """A Runner for the source in its own runtime, or None."""
     keras2_model: Any = None
     """The model, when the source loads in tf_keras itself."""
+    topology: dict[str, Any] | None = None
+    """The topology, for a source whose loader builds it (weights-only, ONNX)."""

@@ -27,17 +27,13 @@ def layer_weights(model: Any) -> dict[str, list[Any]]:
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
-def keras_call(model: Any):
-    """The model behind the Runner interface, as the parity reference."""
+def loaded(model: Any, keras2: bool = False):
+    """What a Keras loader returns: the weights, the model as the parity
+    reference, and the model itself when it is tf_keras (then canonical too)."""
     from converter.backends.keras.runner import KerasRunner
+    from converter.sources.loaded import Loaded
 
-    return KerasRunner(lambda batch: _to_numpy(model(batch, training=False)))
-
-
-def _to_numpy(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        value = value[0]
-    return value.numpy() if hasattr(value, "numpy") else value
+    return Loaded(layer_weights(model), KerasRunner(model), model if keras2 else None)
 
 
 def load_natively(path, loader: Callable[[], Any]) -> Any:

@@ -13,10 +13,16 @@ from typing import Any
 from converter import tf_runtime
 from converter.errors import BadInput
 from converter.sources import native
-from converter.sources.loaded import Loaded
+from converter.sources.detect import SAVEDMODEL, Probe
+
+FORMATS = {SAVEDMODEL: "TensorFlow SavedModel folder"}
 
 
-def describe(path: Path, fmt: str) -> dict[str, Any]:
+def detect(probe: Probe) -> str | None:
+    return SAVEDMODEL if probe.is_dir and (probe.path / "saved_model.pb").is_file() else None
+
+
+def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     metadata_file = path / "keras_metadata.pb"
     if not metadata_file.is_file():
         raise BadInput(
@@ -48,4 +54,4 @@ def load(info, options):
             str(info.path), custom_objects=objects, compile=False, safe_mode=not options.allow_lambda
         ),
     )
-    return Loaded(native.layer_weights(model), native.keras_call(model))
+    return native.loaded(model)

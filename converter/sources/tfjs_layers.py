@@ -12,17 +12,33 @@ from typing import Any
 
 from converter import tf_runtime
 from converter.errors import BadInput
-from converter.sources.detect import read_json
+from converter.sources.detect import TFJS_LAYERS, Probe, read_json
+from converter.sources.loaded import Loaded
 from converter.sources.paths import companion_file
 from converter.topology import model_config
-from converter.sources.loaded import Loaded
+
+FORMATS = {TFJS_LAYERS: "TensorFlow.js layers model folder"}
+
+
+def detect(probe: Probe) -> str | None:
+    model_json = probe.path / "model.json"
+    if not probe.is_dir or not model_json.is_file():
+        return None
+    document = read_json(model_json)
+    if document.get("format") == "graph-model":
+        raise BadInput(
+            "a TFJS graph model holds no Keras layers to convert from",
+            path=model_json,
+            hint="convert the original checkpoint instead",
+        )
+    return TFJS_LAYERS if document.get("format") in ("layers-model", None) and "modelTopology" in document else None
 
 
 def model_json_path(path: Path) -> Path:
     return path if path.name == "model.json" else path / "model.json"
 
 
-def describe(path: Path, fmt: str) -> dict[str, Any]:
+def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     document = read_json(model_json_path(path))
     topology = document.get("modelTopology") or {}
     version = topology.get("keras_version")

@@ -1,6 +1,10 @@
 """Keras weights-only HDF5 files (ISR publishes its networks this way): the
 family is detected from layer names and weight shapes, every hyperparameter
-inferred from the shapes, and the network rebuilt with srconvert's layers."""
+inferred from the shapes, and the network rebuilt with srconvert's layers.
+
+`describe` reads the weights and names the family (h5py only); the network
+is built in tf_keras when it is loaded.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,36 @@ from pathlib import Path
 from typing import Any
 
 from converter import architectures, tf_runtime
+from converter.sources.detect import WEIGHTS_ONLY, Probe
 from converter.sources.loaded import Loaded
 
+FORMATS = {WEIGHTS_ONLY: "Keras weights-only HDF5 (architecture rebuilt from a known family)"}
 
-def describe(path: Path, fmt: str, arch: str | None, arch_params: dict[str, Any]) -> dict[str, Any]:
+
+def detect(probe: Probe) -> str | None:
+    attrs = probe.h5_attrs if probe.is_hdf5 else {}
+    return WEIGHTS_ONLY if "layer_names" in attrs and "model_config" not in attrs else None
+
+
+def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     index, arrays = architectures.read_weights_only(path)
-    family, params = architectures.resolve(index, arch, arch_params)
-    model = family.build(tf_runtime.tf_keras(), params, name=family.NAME)
+    family, params = architectures.resolve(index, options.arch, options.arch_params)
     return {
         "keras_version": None,
-        "topology": json.loads(model.to_json()),
-        "payload": arrays,
+        "topology": None,
+        "payload": (family, params, arrays),
         "architecture": {"family": family.NAME, "params": dataclasses.asdict(params)},
+        "input_channels": 3,
     }
 
 
+def derive_topology(info) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The family's network in tf_keras, as topology JSON, and the file's weights."""
+    family, params, arrays = info.payload
+    model = family.build(tf_runtime.tf_keras(), params, name=family.NAME)
+    return json.loads(model.to_json()), arrays
+
+
 def load(info, options):
-    return Loaded(info.payload, None)
+    topology, arrays = derive_topology(info)
+    return Loaded(arrays, None, topology=topology)

@@ -41,3 +41,7 @@ class OnnxRuntimeRunner(Runner):
 
     def deactivate(self) -> None:
         self._session = None
+
+
+def for_artifact(artifact, root: Path, runtimes) -> OnnxRuntimeRunner:
+    return OnnxRuntimeRunner(root / artifact.entry, artifact.layout, runtimes.ort_threads)

@@ -22,3 +22,7 @@ class OrtWebRunner(NodeRunner):
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         return from_layout(super().infer(to_layout(batch, self.layout)), self.layout)
+
+
+def for_artifact(artifact, root: Path, runtimes) -> OrtWebRunner:
+    return OrtWebRunner(runtimes.host(OrtWebRunner.lane), root / artifact.entry, artifact.layout)

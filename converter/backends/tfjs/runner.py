@@ -6,6 +6,7 @@ from pathlib import Path
 
 from converter.backends.node.host import NodeHost
 from converter.backends.node.runner import NodeRunner
+from converter.emitters.custom_layers_js import CJS_NAME
 
 
 class TfjsRunner(NodeRunner):
@@ -14,3 +15,12 @@ class TfjsRunner(NodeRunner):
     def __init__(self, host: NodeHost, model_json: Path, kind: str, custom_layers_js: Path | None) -> None:
         super().__init__(host, model_json, kind, custom_layers_js)
         self.runtime = f"tfjs-{host.backend}"
+
+
+def for_artifact(artifact, root: Path, runtimes) -> TfjsRunner:
+    """A layers model registers the custom layers its bundle ships (or the
+    ones `verify --custom-layers-js` names instead); a graph model needs none."""
+    kind = artifact.format.removeprefix("tfjs-")
+    shipped = next((root / f["path"] for f in artifact.files if f["path"].endswith("/" + CJS_NAME)), None)
+    layers_js = (runtimes.custom_layers_override or shipped) if kind == "layers" else None
+    return TfjsRunner(runtimes.host(TfjsRunner.lane), root / artifact.entry, kind, layers_js)

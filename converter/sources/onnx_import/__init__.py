@@ -2,6 +2,8 @@
 functional model with srconvert's own layers, so everything after the loader
 (TFJS and ONNX output, quantization, parity) is the same pipeline.
 
+`describe` reads the graph and refuses unsupported ops before any work;
+the translation (which probes the graph in onnxruntime) happens at load.
 The parity reference is onnxruntime running the source file itself.
 """
 
@@ -11,11 +13,33 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import BadInput
+from converter.sources.detect import ONNX, Probe
 from converter.sources.loaded import Loaded
 from converter.sources.onnx_import import graph, translate
 
+FORMATS = {ONNX: "ONNX model (e.g. exported by PyTorch)"}
+# An ONNX file is a protobuf ModelProto; writers put ir_version (field 1,
+# varint) first, so the first byte is its tag.
+FIRST_BYTE = b"\x08"
 
-def describe(path: Path, fmt: str) -> dict[str, Any]:
+
+def detect(probe: Probe) -> str | None:
+    if probe.is_dir or probe.head[:1] != FIRST_BYTE:
+        return None
+    return ONNX if probe.path.suffix == ".onnx" or _parses(probe.path) else None  # a damaged .onnx gets a clear error
+
+
+def _parses(path: Path) -> bool:
+    import onnx
+
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except Exception:  # not a protobuf ModelProto
+        return False
+    return len(model.graph.node) > 0
+
+
+def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     model = graph.load_model(path)
     unsupported = translate.unsupported_ops(model)
     if unsupported:
@@ -26,16 +50,23 @@ def describe(path: Path, fmt: str) -> dict[str, Any]:
             path=path,
             hint="README lists the supported ops; nothing was written",
         )
-    source_input = graph.graph_input(model)
-    channels = graph.input_channels(model, path)
-    probe = graph.probe(model, channels, path)
-    translator = translate.Translator(model, probe, path)
-    topology = translator.run(source_input.name, channels, model.graph.output[0].name)
+    graph.graph_input(model)
     producer = f"{model.producer_name} {model.producer_version}".strip() or None
-    return {"keras_version": None, "producer": producer, "topology": topology, "payload": translator.graph.weights}
+    return {"keras_version": None, "topology": None, "producer": producer, "payload": model,
+            "input_channels": graph.input_channels(model, path)}
+
+
+def derive_topology(info) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The graph translated to a Keras topology, and its weights by layer."""
+    model = info.payload
+    probe = graph.probe(model, info.input_channels, info.path)
+    translator = translate.Translator(model, probe, info.path)
+    topology = translator.run(graph.graph_input(model).name, info.input_channels, model.graph.output[0].name)
+    return topology, translator.graph.weights
 
 
 def load(info, options):
     from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
 
-    return Loaded(info.payload, OnnxRuntimeRunner(info.path, "nchw"))
+    topology, weights = derive_topology(info)
+    return Loaded(weights, OnnxRuntimeRunner(info.path, "nchw"), topology=topology)

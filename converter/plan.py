@@ -1,0 +1,54 @@
+"""The plan: every target and precision a run will write, and the runtimes
+that will verify them, computed from the options and the source before any
+work starts. Whatever cannot apply is refused here, with nothing written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from converter import checks
+from converter.errors import BadInput
+from converter.sources import SourceInfo, detect
+from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
+
+
+@dataclass(frozen=True)
+class Step:
+    target: Target
+    precisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    """In emission order: targets that need no TensorFlow first, so their
+    runtimes verify them while TensorFlow imports."""
+    onnx_layout: str
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for step in self.steps for name in step.target.runtimes))
+
+
+def make(options, info: SourceInfo) -> Plan:
+    targets = selected(options.formats, options.tfjs_models)
+    orphans = [p for p in options.precisions if not any(p in t.precisions for t in targets)]
+    if orphans:
+        supported = "; ".join(f"{f}: {', '.join(precisions_of(f))}" for f in FORMATS if f in options.formats)
+        raise BadInput(
+            f"--quantize {', '.join(orphans)} is not available for --format {','.join(options.formats)}",
+            hint=f"precisions by format: {supported}",
+        )
+    checks.check_source(info, options.channels, options.user_layers, options.allow_lambda)
+    for target in targets:
+        target.check(info.topology, options, info.path)
+    steps = [Step(t, tuple(p for p in options.precisions if p in t.precisions)) for t in targets]
+    steps.sort(key=lambda step: step.target.needs_tensorflow)
+    layout = options.onnx_layout or ("nchw" if info.format == detect.ONNX else "nhwc")
+    return Plan(tuple(steps), layout)
+
+
+def display_order(artifacts: list) -> list:
+    """Artifacts in registry order (as reports and manifests list them)."""
+    rank = {target.name: index for index, target in enumerate(TARGETS)}
+    return sorted(artifacts, key=lambda a: rank[a.format])

@@ -1,0 +1,40 @@
+"""Output targets: one entry per kind of artifact srconvert writes.
+
+Everything that depends on the output format reads this registry: the CLI's
+`--format`, `--tfjs-model` and `--quantize` choices, the precision check, the
+gates, which runtimes verify an artifact, and the npm package. Adding a
+target is one entry here and one module, like `tfjs.py` or `onnx.py`.
+
+Reports and manifests list artifacts in this order.
+"""
+
+from __future__ import annotations
+
+from converter.targets.base import Target
+from converter.targets.onnx import ONNX
+from converter.targets.tfjs import TFJS_GRAPH, TFJS_LAYERS
+
+TARGETS: tuple[Target, ...] = (TFJS_LAYERS, TFJS_GRAPH, ONNX)
+BY_NAME = {target.name: target for target in TARGETS}
+
+FORMATS = tuple(dict.fromkeys(t.format for t in TARGETS))
+"""`--format` choices."""
+VARIANTS = {fmt: tuple(t.variant for t in TARGETS if t.format == fmt and t.variant) for fmt in FORMATS}
+"""Per format, its `--tfjs-model`-style variants (empty for single-variant formats)."""
+
+
+def precisions_of(fmt: str) -> tuple[str, ...]:
+    """What `--format fmt` can be quantized to, in the gate table's order."""
+    from converter.parity.gates import DEFAULT_GATES
+
+    have = {p for t in TARGETS if t.format == fmt for p in t.precisions}
+    return tuple(p for p in DEFAULT_GATES if p in have)
+
+
+PRECISIONS = tuple(dict.fromkeys(p for fmt in FORMATS for p in precisions_of(fmt)))
+"""`--quantize` choices."""
+
+
+def selected(formats: tuple[str, ...], variants: tuple[str, ...]) -> list[Target]:
+    """The targets `--format` and `--tfjs-model` select, in emission order."""
+    return [t for t in TARGETS if t.format in formats and (t.variant is None or t.variant in variants)]

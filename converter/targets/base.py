@@ -1,0 +1,77 @@
+"""What an output target declares, and the emitter it opens once per run."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from converter.manifest import Artifact
+    from converter.parity.gates import Gate
+    from converter.passes import Applied
+
+KERAS_FORM = "keras"
+"""The canonical Keras form: keras_model.Canonical (NHWC topology and weights)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    """The artifact format, as manifests and reports name it (tfjs-layers)."""
+    format: str
+    """The `--format` value that selects it (tfjs)."""
+    variant: str | None
+    """The `--tfjs-model` value that selects it among its format's targets."""
+    folder: str
+    """Where its artifacts go in a bundle, one subfolder per precision."""
+    precisions: tuple[str, ...]
+    reads: str
+    """The canonical form it is emitted from."""
+    runtimes: tuple[str, ...]
+    """Names in converter.backends.RUNTIMES that verify its artifacts."""
+    emitter: str
+    """The module whose `Emitter(target, form, options, stage, progress)` writes it."""
+    needs_tensorflow: bool = True
+    """Whether emitting it imports TensorFlow (those that don't go first)."""
+
+    def default_gates(self) -> dict[str, "Gate"]:
+        from converter.parity.gates import DEFAULT_GATES
+
+        return {p: DEFAULT_GATES[p] for p in self.precisions}
+
+    def open(self, form: Any, options: Any, stage: Path, progress: Any) -> "Emitter":
+        import importlib
+
+        return importlib.import_module(self.emitter).Emitter(self, form, options, stage, progress)
+
+    def check(self, topology: dict[str, Any] | None, options: Any, path: Path) -> None:
+        """Refuse, before any work, a source this target cannot be made from
+        (the emitter module's `check`, where it has one)."""
+        import importlib
+
+        check = getattr(importlib.import_module(self.emitter), "check", None)
+        if check is not None:
+            check(self, topology, options, path)
+
+
+class Emitter(abc.ABC):
+    """One target's writer for one run: whatever is shared across precisions
+    (an export, a traced graph, the passes) happens once, in the constructor."""
+
+    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
+        self.target = target
+        self.stage = stage
+        self.progress = progress
+        self.applied: list["Applied"] = []
+        """The passes this target ran on its own form."""
+        self.record: dict[str, Any] = {}
+        """What the manifest records of this target (e.g. the ONNX exporter)."""
+
+    @abc.abstractmethod
+    def emit(self, precision: str) -> "Artifact":
+        """Write one precision into `stage / target.folder / precision`."""
+
+    def folder(self, precision: str) -> Path:
+        return self.stage / self.target.folder / precision

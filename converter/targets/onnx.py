@@ -1,0 +1,68 @@
+"""The ONNX target: one export per run, its ONNX passes, then one quantizer
+per precision. Verified in onnxruntime (as servers run it) and
+onnxruntime-web (as pages run it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from converter.targets.base import KERAS_FORM, Emitter as BaseEmitter, Target
+
+ONNX = Target(
+    "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), KERAS_FORM,
+    ("onnxruntime", "onnxruntime-web"), __name__,
+    needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
+)
+# precision -> module in converter.quantizers (float32 is the export itself)
+QUANTIZERS = {"float16": "onnx_float16", "uint8": "onnx_weight_uint8", "int8": "onnx_int8_static"}
+
+
+class Emitter(BaseEmitter):
+    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
+        super().__init__(target, form, options, stage, progress)
+        from converter import fixes, optimize, passes
+        from converter.emitters import onnx_bundle
+
+        progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
+        self.base = onnx_bundle.export(form, options.opset, options.onnx_layout, options.onnx_exporter)
+        steps = fixes.ONNX_FIXES + (optimize.ONNX_PASSES if options.optimize else ())
+        self.applied = passes.apply(steps, self.base, disabled=options.disabled_fixes)
+        self.record = {"onnx_exporter": onnx_bundle.exporter_of(self.base)}
+        self.form = form
+        self.options = options
+
+    def emit(self, precision: str):
+        from converter import manifest
+        from converter.emitters import onnx_bundle
+
+        self.progress.step(f"writing {self.target.folder}/{precision}")
+        proto, scheme = self._quantize(precision)
+        files = onnx_bundle.write(proto, self.folder(precision))
+        return manifest.Artifact(
+            format=self.target.name,
+            precision=precision,
+            entry=files[0].relative_to(self.stage).as_posix(),
+            files=manifest.describe_files(self.stage, files),
+            layout=self.options.onnx_layout,
+            quantization=scheme,
+        )
+
+    def _quantize(self, precision: str) -> tuple[Any, dict[str, str] | None]:
+        """The float32 export quantized to `precision`, and its scheme."""
+        if precision == "float32":
+            return self.base, None
+        import importlib
+
+        from converter.quantizers import onnx_int8_static
+
+        quantizer = importlib.import_module(f"converter.quantizers.{QUANTIZERS[precision]}")
+        options, form = self.options, self.form
+
+        def calibration():
+            return onnx_int8_static.calibration_batches(
+                options.calibration_images, form.input_channels, options.onnx_layout, options.input_range,
+                form.input_multiple,
+            )
+
+        return quantizer.quantize(self.base, calibration), quantizer.SCHEME
