@@ -17,15 +17,21 @@ from converter.fixes import (
     functional_to_model,
     keras3_topology,
     onnx_concat_split,
+    onnx_explicit_attributes,
     serialization_keys,
 )
 from converter.passes import FIX, KERAS_TOPOLOGY, ONNX, Applied, Pass, apply
 
+
+def _fix(module: Any, form: str) -> Pass:
+    return Pass(module.__name__.rsplit(".", 1)[-1], module.SUMMARY, form, FIX, module.run)
+
+
 FIXES: tuple[Pass, ...] = tuple(
-    Pass(module.__name__.rsplit(".", 1)[-1], module.SUMMARY, KERAS_TOPOLOGY, FIX, module.run)
+    _fix(module, KERAS_TOPOLOGY)
     for module in (keras3_topology, serialization_keys, custom_layer_names, bilinear_half_pixel, functional_to_model)
 )
-ONNX_FIXES: tuple[Pass, ...] = (Pass("onnx_concat_split", onnx_concat_split.SUMMARY, ONNX, FIX, onnx_concat_split.run),)
+ONNX_FIXES: tuple[Pass, ...] = tuple(_fix(module, ONNX) for module in (onnx_concat_split, onnx_explicit_attributes))
 FIX_NAMES = tuple(fix.name for fix in FIXES + ONNX_FIXES)
 
 

@@ -1,11 +1,14 @@
 """uint8 weight-only ONNX: each convolution kernel stored as uint8 with a
-scale and zero point, expanded by a DequantizeLinear at load. The scale is
-per output channel where that buys precision (some channel's range is under
-half the widest one's, so it gains over a bit), else one per kernel: on a
-model of many small kernels the per-channel scales are otherwise ~1% of the
-file for nothing. The analogue of TFJS weight quantization: 4x smaller kernels, float
-arithmetic, and only standard ops, so it runs everywhere (onnxruntime-web
-included), unlike dynamic quantization's ConvInteger.
+scale and zero point, expanded to float32 by `(float(q) - zero) * scale`
+(Cast, Sub, Mul on constants, which runtimes fold once at session creation).
+The scale is per output channel where that buys precision (some channel's
+range is under half the widest one's, so it gains over a bit), else one per
+kernel: on a model of many small kernels the per-channel scales are otherwise
+~1% of the file for nothing. The analogue of TFJS weight quantization: 4x
+smaller kernels, float arithmetic, and only standard ops, so it runs
+everywhere. Not DequantizeLinear: onnxruntime-web's default WebGPU kernels
+subtract its zero point in unsigned integers and return garbage (1e15) for
+any weight below it; nor dynamic quantization's ConvInteger.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 from converter.onnx_graph import sort_nodes
 
 SCHEME = {
-    "weights": "uint8 conv kernels, per kernel or per output channel, expanded by DequantizeLinear",
+    "weights": "uint8 conv kernels, per kernel or per output channel, expanded to float32 at load",
     "activations": "float32",
 }
 
@@ -49,10 +52,16 @@ def quantize(proto: Any, calibration: Any = None) -> Any:
         graph.initializer.remove(init)
         # Short suffixes and no node name: on a 150-convolution model the
         # metadata is a measurable share of a uint8 file.
-        inputs = [f"{name}{suffix}" for suffix in QUANTIZED_SUFFIXES]
-        graph.initializer.extend(numpy_helper.from_array(a, n) for a, n in zip((q, scale, zero_point), inputs))
-        per_axis = {"axis": axis} if scale.ndim else {}
-        dequantize_nodes.append(helper.make_node("DequantizeLinear", inputs, [name], **per_axis))
+        q_name, scale_name, zero_name = (f"{name}{suffix}" for suffix in QUANTIZED_SUFFIXES)
+        shape = [1] * weights.ndim
+        shape[axis] = -1
+        scale, zero = (v.astype(np.float32).reshape(shape) if v.ndim else v.astype(np.float32) for v in (scale, zero_point))
+        graph.initializer.extend(numpy_helper.from_array(a, n) for a, n in ((q, q_name), (scale, scale_name), (zero, zero_name)))
+        dequantize_nodes += [
+            helper.make_node("Cast", [q_name], [f"{name}_c"], to=onnx.TensorProto.FLOAT),
+            helper.make_node("Sub", [f"{name}_c", zero_name], [f"{name}_s"]),
+            helper.make_node("Mul", [f"{name}_s", scale_name], [name]),
+        ]
         done.add(name)
     graph.node.extend(dequantize_nodes)
     sort_nodes(graph)
