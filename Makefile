@@ -13,7 +13,7 @@ JOBS       ?= 2
 
 .PHONY: setup demo test test-tools fixtures bench bench-onnx release releases clean distclean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) chromium
 
 # Python side: a venv at the repo root with the pinned, tested set.
 $(PY_STAMP): pyproject.toml constraints.txt
@@ -36,6 +36,12 @@ $(NODE_STAMP): package.json package-lock.json
 debian-packages:
 	@[ "$$(id -u)" = 0 ] || { echo "error: $(PACKAGES) missing; install them (apt-get install $(PACKAGES)) and re-run make" >&2; exit 3; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGES)
+
+# The browser lane (--browser) verifies bundles in Debian's Chromium, driven
+# by puppeteer-core from node_modules (which downloads no browser of its own).
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || $(MAKE) --no-print-directory debian-packages PACKAGES=chromium
 
 # The tests run int8 artifacts on an emulated x86-64 CPU without VNNI
 # (tests/emulated_cpu.py): qemu's user-mode emulator, on x86-64 hosts only.

@@ -116,10 +116,12 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--allow-lambda", is_flag=True, help="Load Lambda layers (runs code from the file: trusted files only).")
 @click.option("--no-fix", "no_fix", multiple=True, metavar="NAME", help="Disable a named fix (see `srconvert inspect`).")
 @click.option("--no-optimize", is_flag=True, help="Skip the lean-graph optimisations (fold MultiplyBeta, drop identities, ...).")
+@click.option("--browser", is_flag=True,
+              help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
-            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize):
+            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
@@ -162,6 +164,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         calibration_images=calibration_images or DEFAULT_IMAGES,
         arch=arch,
         arch_params=parse_arch_params(arch_params),
+        browser=browser,
     )
     progress = Progress(False if as_json else None)
     try:
@@ -204,8 +207,10 @@ def inspect(ctx, source, as_json, arch, arch_params):
               help="Register these JS layers (a CommonJS file exporting registerCustomLayers) instead of the bundle's.")
 @click.option("--parity-images", type=click.Path(path_type=Path, file_okay=False), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--browser", is_flag=True,
+              help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
 @click.pass_context
-def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json):
+def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser):
     """Check BUNDLE's files against its manifest, then re-run parity."""
     from converter import tf_runtime
     from converter.parity.inputs import DEFAULT_IMAGES
@@ -220,6 +225,7 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
         custom_layers_js=custom_layers_js,
         images_dir=parity_images or DEFAULT_IMAGES,
         progress=Progress(False if as_json else None),
+        browser=browser,
     )
     click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
     outcome.raise_for_failure()
@@ -252,8 +258,10 @@ def list_recipes(folder, as_json):
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (a warning is printed).")
 @click.option("--force", is_flag=True, help="Replace existing release folders.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome per recipe as JSON.")
+@click.option("--browser", is_flag=True,
+              help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
 @click.pass_context
-def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json):
+def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser):
     """Build release folders (bundle, manifest, parity report, npm package)
     from RECIPE files; identical inputs give byte-identical folders."""
     from dataclasses import asdict
@@ -263,7 +271,7 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json):
     if no_verify:
         click.echo("warning: --no-verify: the releases are NOT checked against their sources", err=True)
     outcomes = build_many(list(recipe_paths), dist, jobs or default_jobs(), weights, not no_verify, force,
-                          ctx.obj["debug"])
+                          ctx.obj["debug"], browser)
     if as_json:
         click.echo(json.dumps([asdict(o) for o in outcomes], indent=2))
     for outcome in outcomes:

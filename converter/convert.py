@@ -55,6 +55,8 @@ class ConvertOptions:
     """Input channels the model is expected to take (default 3)."""
     optimize: bool = True
     """Apply the lean-graph passes (converter/optimize)."""
+    browser: bool = False
+    """Verify in Chromium too (WebGL, WebGPU; see backends/chromium)."""
 
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda)
@@ -124,7 +126,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
             for precision in step.precisions:
                 artifacts.append(emitter.emit(precision))
                 if verification is not None:
-                    verification.submit(artifacts[-1], step.target.runtimes)
+                    verification.submit(artifacts[-1], step.runtimes)
     except BadInput:
         raise
     except Exception:
@@ -146,7 +148,8 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         source_label=release.source_label if release else str(options.source),
         release=release.metadata if release else None,
     )
-    report.write(stage, artifacts, summary, timings=release is None)
+    report.write(stage, artifacts, summary, timings=release is None,
+                 browser=runtimes.browser() if runtimes is not None else None)
     document = manifest.write(stage / manifest.MANIFEST_NAME, document)
     if release is not None and summary["pass"] is not False:
         release.finalize(stage, document, artifacts)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from converter.backends.chromium.host import BROWSER_PACKAGES
 from converter.backends.node.host import REPO_ROOT, REQUIRED_PACKAGES, node_executable, node_modules
 
 MIN_NODE_MAJOR = 18
@@ -67,7 +68,7 @@ def node_checks() -> list[Check]:
     major = int(re.match(r"v?(\d+)", version).group(1)) if re.match(r"v?(\d+)", version) else 0
     checks = [Check("node", version, major >= MIN_NODE_MAJOR, "" if major >= MIN_NODE_MAJOR else "install Node.js >= 18")]
     wanted = json.loads((REPO_ROOT / "package.json").read_text()).get("dependencies", {}) if (REPO_ROOT / "package.json").is_file() else {}
-    for name in REQUIRED_PACKAGES:
+    for name in REQUIRED_PACKAGES + BROWSER_PACKAGES:
         manifest = node_modules() / name / "package.json"
         want = wanted.get(name)
         if not manifest.is_file():
@@ -77,6 +78,17 @@ def node_checks() -> list[Check]:
         ok = want is None or have == want
         checks.append(Check(f"npm {name}", have + ("" if ok else f" (tested: {want})"), ok, "" if ok else f"cd {REPO_ROOT} && npm ci"))
     return checks
+
+
+def chromium_check() -> Check:
+    """The browser --browser verifies in."""
+    from converter.backends.chromium.host import INSTALL_HINT, chromium_executable
+
+    executable = chromium_executable()
+    if executable is None:
+        return Check("chromium", "missing", False, INSTALL_HINT)
+    version = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout.strip()
+    return Check("chromium", version or executable, bool(version), "" if version else INSTALL_HINT)
 
 
 def runtime_check() -> Check:
@@ -100,7 +112,7 @@ def cpu_check() -> Check:
 
 
 def run() -> list[Check]:
-    checks = python_checks() + node_checks() + [cpu_check()]
+    checks = python_checks() + node_checks() + [chromium_check(), cpu_check()]
     if all(c.ok for c in checks if c.name.startswith(("node", "npm"))):
         checks.append(runtime_check())
     return checks

@@ -35,6 +35,8 @@ class Artifact:
     """Input/output tensor layout the artifact expects: nhwc or nchw."""
     quantization: dict[str, str] | None = None
     """How a lossy precision stores and computes (the quantizer's SCHEME)."""
+    unsupported_backends: dict[str, str] | None = None
+    """Runtimes that cannot run it, and why: not run, never claimed to pass."""
 
     @property
     def bytes(self) -> int:
@@ -53,13 +55,14 @@ class Artifact:
             "parity": self.parity,
             "layout": self.layout,
             "quantization": self.quantization,
+            "unsupported_backends": self.unsupported_backends,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Artifact":
         return cls(
             data["format"], data["precision"], data["entry"], list(data["files"]), data.get("parity"),
-            data.get("layout", "nhwc"), data.get("quantization"),
+            data.get("layout", "nhwc"), data.get("quantization"), data.get("unsupported_backends"),
         )
 
 

@@ -16,6 +16,7 @@ from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
 class Step:
     target: Target
     precisions: tuple[str, ...]
+    runtimes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Plan:
 
     @property
     def runtimes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(name for step in self.steps for name in step.target.runtimes))
+        return tuple(dict.fromkeys(name for step in self.steps for name in step.runtimes))
 
 
 def make(options, info: SourceInfo) -> Plan:
@@ -42,10 +43,16 @@ def make(options, info: SourceInfo) -> Plan:
     checks.check_source(info, options.channels, options.user_layers, options.allow_lambda)
     for target in targets:
         target.check(info.topology, options, info.path)
-    steps = [Step(t, tuple(p for p in options.precisions if p in t.precisions)) for t in targets]
+    steps = [Step(t, tuple(p for p in options.precisions if p in t.precisions), runtimes_of(t, options.browser))
+             for t in targets]
     steps.sort(key=lambda step: step.target.needs_tensorflow)
     layout = options.onnx_layout or ("nchw" if info.format == detect.ONNX else "nhwc")
     return Plan(tuple(steps), layout)
+
+
+def runtimes_of(target: Target, browser: bool) -> tuple[str, ...]:
+    """The runtimes that verify `target`: with --browser, a real browser too."""
+    return target.runtimes + (target.browser_runtimes if browser else ())
 
 
 def display_order(artifacts: list) -> list:

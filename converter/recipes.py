@@ -41,6 +41,8 @@ class Recipe:
     gates: tuple[str, ...]
     calibration_images: Path | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    browser: bool = False
+    """`[parity] browser = true`: verify in Chromium too, as --browser does."""
 
     @property
     def weights_path(self) -> Path:
@@ -92,6 +94,7 @@ def load(path: Path) -> Recipe:
             gates=tuple(f"{precision}:{rule}" for precision, rule in parity.get("gates", {}).items()),
             calibration_images=(path.parent / calibration).resolve() if calibration else None,
             metadata=dict(data.get("metadata", {})),
+            browser=bool(parity.get("browser", False)),
         )
     except KeyError as exc:
         raise BadInput(f"missing key {exc.args[0]!r}", path=path, hint="see recipes/isr-gans-x4.toml for the layout") from None

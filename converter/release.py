@@ -48,20 +48,23 @@ class Outcome:
     out: str | None = None
 
 
-def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool) -> Outcome:
+def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool,
+              browser: bool = False) -> Outcome:
     """Build one recipe; runs in a worker process, so it reports instead of raising."""
     from converter import tf_runtime
 
     tf_runtime.quiet(debug=debug)
     try:
-        return _build(recipes.load(Path(recipe_path)), Path(dist), Path(weights) if weights else None, verify, force)
+        recipe = recipes.load(Path(recipe_path))
+        return _build(recipe, Path(dist), Path(weights) if weights else None, verify, force, browser or recipe.browser)
     except SrconvertError as error:
         return Outcome(recipe_path, error.exit_code, error.lines())
     except Exception as error:  # a bug: keep the worker's message
         return Outcome(recipe_path, EXIT_INTERNAL, [f"internal error: {type(error).__name__}: {error}"])
 
 
-def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool) -> Outcome:
+def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
+           browser: bool) -> Outcome:
     from converter import package_npm
     from converter.convert import ConvertOptions, convert
     from converter.parity.gates import parse_overrides
@@ -99,6 +102,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         calibration_images=recipe.calibration_images or DEFAULT_IMAGES,
         arch=recipe.arch,
         arch_params=params,
+        browser=browser,
     )
     spec = ReleaseSpec(
         metadata={
@@ -119,7 +123,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
 
 
 def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, verify: bool, force: bool,
-               debug: bool = False) -> list[Outcome]:
+               debug: bool = False, browser: bool = False) -> list[Outcome]:
     if weights is not None and len(paths) > 1:
         raise BadInput("--weights replaces one recipe's weights file, but several recipes were given",
                        hint="build one recipe at a time with --weights")
@@ -127,7 +131,7 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
     if len(set(names)) != len(names):
         raise BadInput("two recipes have the same release name", hint="release names must be unique in a build")
     context = multiprocessing.get_context("spawn")
-    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug) for p in paths]
+    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser) for p in paths]
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
                                                 max_tasks_per_child=1) as pool:
         return list(pool.map(build_one, *zip(*args)))

@@ -88,6 +88,7 @@ def verify_bundle(
     custom_layers_js: Path | None,
     images_dir: Path | None,
     progress: Progress,
+    browser: bool = False,
 ) -> VerifyOutcome:
     document = manifest.read(bundle)
     artifacts = [Artifact.from_dict(a) for a in document.get("artifacts", [])]
@@ -103,21 +104,24 @@ def verify_bundle(
 
     from converter.keras_form import KerasForm
     from converter.parity.engine import Runtimes, Verification
+    from converter.plan import runtimes_of
     from converter.targets import BY_NAME
 
     info = sources.describe(source)
     progress.step(f"loading {source} ({info.format})")
     form = KerasForm(info, sources.SourceOptions())
     gates = {a.precision: _recorded_gate(a) for a in artifacts}
-    names = tuple(dict.fromkeys(name for a in artifacts for name in BY_NAME[a.format].runtimes))
+    verifiers = {a.entry: runtimes_of(BY_NAME[a.format], browser) for a in artifacts}
+    names = tuple(dict.fromkeys(name for entry in verifiers.values() for name in entry))
     runtimes = Runtimes(names, backend, custom_layers_override=custom_layers_js)
+    runtimes.prestart()
     try:
         verification = Verification.start(
             form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress
         )
         verification.start_reference(form.reference())
         for artifact in artifacts:
-            verification.submit(artifact, BY_NAME[artifact.format].runtimes)
+            verification.submit(artifact, verifiers[artifact.entry])
         summary = verification.finish()
     finally:
         runtimes.close()

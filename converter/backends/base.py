@@ -15,6 +15,9 @@ class Runner(abc.ABC):
     """Short name of the runtime, as reports show it (e.g. `tfjs-wasm`)."""
     lane: str = "local"
     """Runners of one lane run one after another on one thread (see parity.engine)."""
+    small_inputs: bool = False
+    """Run on the small subset of the parity inputs (a software-rendered GPU
+    is slow; one tile and one photo still catch layout and value errors)."""
 
     def __init__(self) -> None:
         self.last_ms: float = float("nan")

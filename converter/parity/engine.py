@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.backends import RUNTIMES, make_runner
+from converter.backends import RUNTIMES, host_class, make_runner
 from converter.backends.base import Runner
 from converter.backends.node.host import NodeHost, check_node
 from converter.manifest import Artifact
@@ -55,13 +55,15 @@ class Runtimes:
         self.backend = backend
         self.ort_threads = ort_threads
         self.custom_layers_override = custom_layers_override
-        lanes = dict.fromkeys(RUNTIMES[name].node_lane for name in names if RUNTIMES[name].node_lane)
-        self._hosts = {lane: NodeHost(backend) for lane in lanes}
+        self._hosts: dict[str, NodeHost] = {}
+        for name in names:
+            if RUNTIMES[name].node_lane:
+                self.host(RUNTIMES[name].node_lane)
         self._lanes: dict[str, ThreadPoolExecutor] = {}
 
     def host(self, lane: str) -> NodeHost:
         if lane not in self._hosts:
-            self._hosts[lane] = NodeHost(self.backend)
+            self._hosts[lane] = host_class(lane)(self.backend)
         return self._hosts[lane]
 
     def lane(self, name: str) -> ThreadPoolExecutor:
@@ -70,11 +72,13 @@ class Runtimes:
         return self._lanes[name]
 
     def prestart(self) -> None:
-        """Start the Node processes in the background (they take about a
-        second), after checking synchronously that Node is there at all."""
+        """Start the host processes in the background (Node takes about a
+        second, Chromium a few), after checking synchronously that what they
+        need is there at all (exit 3 before any work when not)."""
         if self._hosts:
             check_node()
         for name, host in self._hosts.items():
+            host.check()
             self.lane(name).submit(host.start)
 
     def versions(self) -> dict[str, Any]:
@@ -83,6 +87,13 @@ class Runtimes:
         if not tfjs and not ortweb:
             return {}
         return {"tfjs": tfjs.get("tfjs"), "tfjs_backend": self.backend, "onnxruntime-web": ortweb.get("ortweb")}
+
+    def browser(self) -> dict[str, Any] | None:
+        """The browser that ran, and its GPU adapter, where one did."""
+        host = self._hosts.get("chromium")
+        if host is None or not host.versions:
+            return None
+        return {key: host.versions.get(key) for key in ("chromium", "tfjs", "ortweb", "webgl", "adapter")}
 
     def close(self) -> None:
         for lane in self._lanes.values():
@@ -111,39 +122,57 @@ class Run:
     """One artifact's outputs in one runtime, or why it could not run."""
 
     runtime: str
+    indices: list[int]
+    """Which parity inputs ran (all, or the small set)."""
     outputs: list[np.ndarray]
     ms: float | None
+    """Median warm inference time."""
+    first_ms: float | None = None
+    """The first inference: kernel set-up, shader compilation, warm-up."""
     error: str | None = None
+
+
+def small_set(inputs: list[ParityInput]) -> list[int]:
+    """One random tile and the first photo: what slow runtimes run."""
+    photos = [i for i, item in enumerate(inputs) if item.is_photo]
+    return [0, *photos[:1]] if photos and photos[0] != 0 else [0]
 
 
 def run_inputs(runner: Runner, inputs: list[ParityInput]) -> Run:
     """Any exception a runtime raises (a bad bundle, an op it lacks, a crash)
     fails this artifact in this runtime, by name; it never ends the run."""
+    indices = small_set(inputs) if runner.small_inputs else list(range(len(inputs)))
     try:
         outputs, times = [], []
         with runner:
-            runner.infer(inputs[0].array)  # warm-up: the first call sets up kernels and buffers
-            for item in inputs:
-                outputs.append(runner.infer(item.array))
+            runner.infer(inputs[indices[0]].array)  # warm-up: the first call sets up kernels and buffers
+            first = runner.last_ms
+            for index in indices:
+                outputs.append(runner.infer(inputs[index].array))
                 times.append(runner.last_ms)
     except Exception as exc:  # noqa: BLE001 - every runtime has its own exception types
         message = " ".join(str(exc).split())[:400] or type(exc).__name__
-        return Run(runner.runtime, [], None, message)
-    return Run(runner.runtime, outputs, statistics.median(times))
+        return Run(runner.runtime, indices, [], None, error=message)
+    return Run(runner.runtime, indices, outputs, statistics.median(times), first)
 
 
 def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
     """The parity result of one run against the reference."""
     if run.error is not None:
         return {"runtime": run.runtime, "pass": False, "error": run.error, "ms": None}
-    measured = parity_metrics.compare(reference.outputs, run.outputs, reference.value_range)
-    return {
+    references = [reference.outputs[i] for i in run.indices]
+    measured = parity_metrics.compare(references, run.outputs, reference.value_range)
+    result = {
         "runtime": run.runtime,
         **measured.as_dict(),
         "ms": round(run.ms, 3),
+        "first_ms": round(run.first_ms, 3),
         "pass": gate.passes(measured),
         "error": None,
     }
+    if len(run.indices) < len(reference.outputs):
+        result["inputs"] = [reference.inputs[i].name for i in run.indices]
+    return result
 
 
 class Verification:
@@ -181,7 +210,9 @@ class Verification:
         return self._reference.result()
 
     def submit(self, artifact: Artifact, runtime_names: tuple[str, ...]) -> None:
-        runners = [make_runner(name, artifact, self.root, self.runtimes) for name in runtime_names]
+        """Run `artifact` in each runtime, except those it is exempt from."""
+        exempt = artifact.unsupported_backends or {}
+        runners = [make_runner(name, artifact, self.root, self.runtimes) for name in runtime_names if name not in exempt]
         futures = [self.runtimes.lane(r.lane).submit(self._run, artifact, r) for r in runners]
         self._pending.append((artifact, futures))
         self.artifacts.append(artifact)
@@ -216,7 +247,7 @@ class Verification:
             for future in futures:
                 run = future.result()
                 results.append(judge(run, self.reference, gate))
-                if run.outputs:
+                if run.outputs and len(run.indices) == len(self.inputs):
                     gallery[f"{artifact.entry} in {run.runtime}"] = [run.outputs[i] for i in photos]
             artifact.parity = {"pass": all(r["pass"] for r in results), "gate": gate.as_dict(), "results": results}
         return all(artifact.parity["pass"] for artifact, _ in judged), gallery

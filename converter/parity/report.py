@@ -10,7 +10,8 @@ from typing import Any
 from converter.manifest import Artifact
 from converter.parity.gates import Gate
 
-COLUMNS = ("artifact", "layout", "runtime", "bytes", "max abs", "PSNR dB", "ms", "gate", "pass")
+COLUMNS = ("artifact", "layout", "runtime", "bytes", "max abs", "PSNR dB", "ms", "first ms", "gate", "pass")
+TIMING_KEYS = ("ms", "first_ms")
 
 
 def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
@@ -19,7 +20,8 @@ def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
         parity = artifact.parity or {}
         gate = parity.get("gate", {})
         gate_text = Gate.from_dict(gate).describe() if gate else "-"
-        for result in parity.get("results", []) or [{}]:
+        exempt = [{"runtime": runtime, "exempt": why} for runtime, why in (artifact.unsupported_backends or {}).items()]
+        for result in [*parity.get("results", []), *exempt] or [{}]:
             table.append(
                 (
                     artifact.entry,
@@ -29,6 +31,7 @@ def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
                     _number(result.get("max_abs"), "{:.2e}"),
                     _psnr(result),
                     _number(result.get("ms"), "{:.1f}"),
+                    _number(result.get("first_ms"), "{:.1f}"),
                     gate_text,
                     _verdict(result),
                 )
@@ -50,9 +53,14 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: 
         )
     if host and any(a.precision == "int8" for a in artifacts):
         lines.append(f"\nint8 kernels on this CPU: {host['int8_path']}.")
-    failures = [row for row in rows(artifacts) if row[-1] != "pass"]
+    if host and host.get("browser"):
+        lines.append("\n" + browser_line(host["browser"]))
+    failures = [row for row in rows(artifacts) if row[-1] not in ("pass", "unsupported")]
     for row in failures:
         lines.append(f"\nFAILED: {row[0]} in {row[2]}")
+    for artifact in artifacts:
+        for runtime, why in (artifact.unsupported_backends or {}).items():
+            lines.append(f"\nUnsupported, so not run: {artifact.entry} in {runtime}: {why}.")
     return "\n".join(lines) + "\n"
 
 
@@ -73,24 +81,37 @@ def document(artifacts: list[Artifact], summary: dict[str, Any]) -> dict[str, An
 
 
 def without_timings(value: Any) -> Any:
-    """A copy with every `ms` dropped: timings differ run to run, so files
+    """A copy with every timing dropped: timings differ run to run, so files
     meant to be reproducible (the manifest, release reports) leave them out."""
     if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k != "ms"}
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMING_KEYS}
     if isinstance(value, list):
         return [without_timings(v) for v in value]
     return value
 
 
-def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings: bool = True) -> None:
+def browser_line(browser: dict[str, Any]) -> str:
+    adapter = browser.get("adapter") or {}
+    gpu = (
+        f"WebGPU adapter {adapter.get('vendor') or '?'} {adapter.get('architecture') or ''}".rstrip()
+        + f" (shader-f16 {'yes' if adapter.get('shader_f16') else 'no'}, "
+        f"{adapter.get('max_storage_buffers_per_shader_stage')} storage buffers per shader stage)"
+        if adapter else "no WebGPU adapter"
+    )
+    return f"Browser: Chromium {browser.get('chromium')}; {gpu}; WebGL renderer {browser.get('webgl') or 'none'}."
+
+
+def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings: bool = True,
+          browser: dict[str, Any] | None = None) -> None:
     """parity.json and parity.md; `timings=False` for byte-reproducible
-    releases, which then also leave out the facts of the machine that ran."""
+    releases, which then also leave out the facts of the machine that ran
+    (its CPU's int8 path, the browser and GPU adapter)."""
     parity_document = document(artifacts, summary)
     host = None
     if timings:
         from converter.host_cpu import int8_path
 
-        host = parity_document["host"] = {"int8_path": int8_path().describe()}
+        host = parity_document["host"] = {"int8_path": int8_path().describe(), "browser": browser}
     else:
         parity_document = without_timings(parity_document)
         artifacts = [Artifact.from_dict(without_timings(a.as_dict())) for a in artifacts]
@@ -112,6 +133,8 @@ def failed(artifacts: list[Artifact]) -> list[str]:
 def _verdict(result: dict[str, Any]) -> str:
     if not result:
         return "not run"
+    if result.get("exempt"):
+        return "unsupported"
     return "pass" if result.get("pass") else "FAIL"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +31,19 @@ class Target:
     """The canonical form it is emitted from."""
     runtimes: tuple[str, ...]
     """Names in converter.backends.RUNTIMES that verify its artifacts."""
+    browser_runtimes: tuple[str, ...]
+    """The runtimes that verify it in a browser too, with --browser."""
     emitter: str
     """The module whose `Emitter(target, form, options, stage, progress)` writes it."""
     needs_tensorflow: bool = True
     """Whether emitting it imports TensorFlow (those that don't go first)."""
+    unsupported: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(precision, runtime) -> why that runtime cannot run that precision."""
+
+    def unsupported_for(self, precision: str) -> dict[str, str] | None:
+        """The runtimes an artifact of `precision` is exempt from, and why."""
+        found = {runtime: why for (p, runtime), why in self.unsupported.items() if p == precision}
+        return found or None
 
     def default_gates(self) -> dict[str, "Gate"]:
         from converter.parity.gates import DEFAULT_GATES

@@ -9,10 +9,19 @@ from typing import Any
 
 from converter.targets.base import KERAS_FORM, Emitter as BaseEmitter, Target
 
+# What a runtime really cannot run, recorded on the artifact instead of run
+# (float32 and TF.js artifacts are never exempt).
+UNSUPPORTED = {
+    ("int8", "chromium-ort-jsep"): (
+        "the WebGPU kernels of onnxruntime-web's default build (JSEP, deprecated since 1.29) compute "
+        "QuantizeLinear/DequantizeLinear of uint8 activations wrongly; use onnxruntime-web/webgpu or wasm"
+    ),
+}
 ONNX = Target(
     "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), KERAS_FORM,
-    ("onnxruntime", "onnxruntime-web"), __name__,
+    ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), __name__,
     needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
+    unsupported=UNSUPPORTED,
 )
 # precision -> module in converter.quantizers (float32 is the export itself)
 QUANTIZERS = {"float16": "onnx_float16", "uint8": "onnx_weight_uint8", "int8": "onnx_int8_static"}
@@ -46,6 +55,7 @@ class Emitter(BaseEmitter):
             files=manifest.describe_files(self.stage, files),
             layout=self.options.onnx_layout,
             quantization=scheme,
+            unsupported_backends=self.target.unsupported_for(precision),
         )
 
     def _quantize(self, precision: str) -> tuple[Any, dict[str, str] | None]:

@@ -13,9 +13,12 @@ from converter.targets.base import KERAS_FORM, Emitter as BaseEmitter, Target
 
 PRECISIONS = ("float32", "float16", "uint16", "uint8")
 RUNTIMES = ("tfjs",)
+BROWSER_RUNTIMES = ("chromium-webgl", "chromium-webgpu")
 
-TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, KERAS_FORM, RUNTIMES, __name__)
-TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, KERAS_FORM, RUNTIMES, __name__)
+TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, KERAS_FORM, RUNTIMES, BROWSER_RUNTIMES,
+                     __name__)
+TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, KERAS_FORM, RUNTIMES, BROWSER_RUNTIMES,
+                    __name__)
 
 QUANTIZATION = {
     "float16": {"weights": "float16", "activations": "float32"},

@@ -67,6 +67,10 @@ def decode(reply: dict[str, Any]) -> np.ndarray:
 
 
 class NodeHost:
+    """One Node process serving every JavaScript artifact of a lane."""
+
+    script = HOST_SCRIPT
+
     def __init__(self, backend: str = "wasm") -> None:
         self.backend = backend
         self.versions: dict[str, Any] = {}
@@ -80,7 +84,7 @@ class NodeHost:
         node = check_node()
         env = {**os.environ, "NODE_PATH": str(node_modules())}
         self._process = subprocess.Popen(
-            [node, str(HOST_SCRIPT)],
+            [node, str(self.script)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -90,13 +94,19 @@ class NodeHost:
         )
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         try:
-            self.versions = self.request("init", backend=self.backend)
+            self.versions = self.request("init", **self.init_fields())
         except NodeError as exc:
             self.close()
-            raise EnvironmentProblem(
-                f"TensorFlow.js did not start under Node: {exc}", hint="run `srconvert doctor`"
-            ) from None
+            raise EnvironmentProblem(f"{self.title} did not start: {exc}", hint="run `srconvert doctor`") from None
         return self
+
+    title = "TensorFlow.js under Node"
+
+    def check(self) -> None:
+        """What this host needs beyond Node, checked before any work."""
+
+    def init_fields(self) -> dict[str, Any]:
+        return {"backend": self.backend}
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         if self._process is None:

@@ -20,6 +20,8 @@ class NodeRunner(Runner):
         self.entry = entry
         self.kind = kind
         self.custom_layers_js = custom_layers_js
+        self.load_fields: dict[str, str] = {}
+        """Extra fields of the load request (a browser runner's backend)."""
         self._handle: str | None = None
 
     def activate(self) -> None:
@@ -32,6 +34,7 @@ class NodeRunner(Runner):
             kind=self.kind,
             modelJson=str(self.entry),
             customLayers=str(self.custom_layers_js) if self.custom_layers_js else None,
+            **self.load_fields,
         )
         self._handle = handle
 

@@ -1,0 +1,150 @@
+// srconvert's browser host: one headless Chromium, driven by puppeteer-core,
+// with one page served from 127.0.0.1 (WebGPU needs a secure context) that
+// loads bundles the way a web app does: over HTTP, into TensorFlow.js (webgl,
+// webgpu) and onnxruntime-web (wasm, webgpu).
+//
+// It speaks the Node host's protocol (one JSON request per line on stdin, one
+// reply per line on stdout), so Python drives both hosts alike. The HTTP
+// server answers only for the runtimes' own files and for folders a `load`
+// request named, and only on the loopback address.
+'use strict';
+
+const fs = require('fs');
+const http = require('http');
+const path = require('path');
+const readline = require('readline');
+
+const reply = (message) => process.stdout.write(JSON.stringify(message) + '\n');
+for (const level of ['log', 'info', 'warn', 'debug']) console[level] = (...args) => console.error(...args);
+
+// The files the page loads from node_modules, by URL prefix.
+const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web'];
+const PAGE_DIR = __dirname;
+const roots = new Set();
+let browser = null;
+let page = null;
+let server = null;
+let origin = null;
+
+function packageRoot(name) {
+  // Resolve the package folder from its main file: "exports" may hide package.json.
+  const main = require.resolve(name);
+  const marker = `node_modules${path.sep}${name.split('/').join(path.sep)}`;
+  return main.slice(0, main.lastIndexOf(marker) + marker.length);
+}
+
+function contentType(file) {
+  if (file.endsWith('.wasm')) return 'application/wasm';
+  if (file.endsWith('.js') || file.endsWith('.mjs') || file.endsWith('.cjs')) return 'text/javascript';
+  if (file.endsWith('.json')) return 'application/json';
+  if (file.endsWith('.html')) return 'text/html';
+  return 'application/octet-stream';
+}
+
+// /npm/<package>/<file> from an allowed package; /fs/<absolute path> inside a
+// folder a load request named; /page.html and /page.js from this folder.
+function resolveUrl(url) {
+  if (url === '/page.html' || url === '/page.js') return path.join(PAGE_DIR, url.slice(1));
+  if (url.startsWith('/npm/')) {
+    const name = PACKAGES.find((p) => url.startsWith(`/npm/${p}/`));
+    if (!name) return null;
+    const root = packageRoot(name);
+    const file = path.resolve(root, url.slice(`/npm/${name}/`.length));
+    return file.startsWith(root + path.sep) ? file : null;
+  }
+  if (url.startsWith('/fs/')) {
+    const file = path.resolve(url.slice('/fs'.length));
+    for (const root of roots) if (file.startsWith(root + path.sep)) return file;
+  }
+  return null;
+}
+
+function serve(request, response) {
+  let file = null;
+  try {
+    file = resolveUrl(decodeURIComponent(new URL(request.url, origin).pathname));
+  } catch (error) {
+    file = null;
+  }
+  if (!file || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    response.writeHead(404);
+    response.end();
+    return;
+  }
+  response.writeHead(200, { 'content-type': contentType(file), 'cache-control': 'no-store' });
+  fs.createReadStream(file).pipe(response);
+}
+
+async function init({ executable }) {
+  const puppeteer = require('puppeteer-core');
+  server = http.createServer(serve);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${server.address().port}`;
+  browser = await puppeteer.launch({
+    executablePath: executable,
+    headless: true,
+    args: [
+      // SwiftShader gives WebGL and WebGPU on machines without a GPU; on one
+      // with a GPU, Chromium uses it as users' browsers do.
+      '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu',
+      '--use-webgpu-adapter=swiftshader',
+      // A closed network: nothing but the page's own server is ever reached.
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--disable-quic', '--disable-extensions',
+      ...(process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : []),
+    ],
+  });
+  page = await browser.newPage();
+  page.on('console', (message) => console.error(`page: ${message.text()}`));
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`${origin}/page.html`);
+  await page.waitForFunction('window.srconvert && window.srconvert.ready', { timeout: 60000 });
+  const facts = await page.evaluate(() => window.srconvert.facts());
+  return { chromium: (await browser.version()).replace(/^(Headless)?Chrome\//, ''), ...facts };
+}
+
+async function load({ handle, kind, modelJson, customLayers, backend }) {
+  roots.add(path.dirname(path.resolve(modelJson)));
+  if (customLayers) roots.add(path.dirname(path.resolve(customLayers)));
+  const url = (file) => `${origin}/fs${path.resolve(file)}`;
+  return page.evaluate(
+    (request) => window.srconvert.load(request),
+    { handle, kind, url: url(modelJson), customLayers: customLayers ? url(customLayers) : null, backend },
+  );
+}
+
+async function infer({ handle, shape, data }) {
+  return page.evaluate((request) => window.srconvert.infer(request), { handle, shape, data });
+}
+
+async function unload({ handle }) {
+  return page.evaluate((request) => window.srconvert.unload(request), { handle });
+}
+
+async function close() {
+  if (browser) await browser.close();
+  if (server) server.close();
+  browser = null;
+  server = null;
+}
+
+const ops = { init, load, infer, unload };
+
+async function main() {
+  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let request = {};
+    try {
+      request = JSON.parse(line);
+      const op = ops[request.op];
+      if (!op) throw new Error(`unknown op ${request.op}`);
+      reply({ id: request.id, ok: true, ...(await op(request)) });
+    } catch (error) {
+      reply({ id: request.id, ok: false, error: String(error && error.message ? error.message : error) });
+    }
+  }
+  await close();
+}
+
+main();

@@ -1,0 +1,42 @@
+"""An artifact in a real browser page: TF.js on webgl or webgpu, or
+onnxruntime-web: its `onnxruntime-web/webgpu` build on wasm or webgpu (the
+native WebGPU execution provider), or its default build's WebGPU provider
+(JSEP, `chromium-ort-jsep`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from converter.backends.base import from_layout, to_layout
+from converter.backends.node.host import NodeHost
+from converter.backends.node.runner import NodeRunner
+from converter.emitters.custom_layers_js import ESM_NAME
+
+
+class ChromiumRunner(NodeRunner):
+    lane = "chromium"
+    small_inputs = True
+
+    def __init__(self, host: NodeHost, entry: Path, kind: str, custom_layers_js: Path | None, backend: str,
+                 layout: str, runtime: str) -> None:
+        super().__init__(host, entry, kind, custom_layers_js)
+        self.load_fields = {"backend": backend}
+        self.layout = layout
+        self.runtime = runtime
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        return from_layout(super().infer(to_layout(batch, self.layout)), self.layout)
+
+
+def for_artifact(artifact, root: Path, runtimes, engine: str, backend: str) -> ChromiumRunner:
+    host = runtimes.host(ChromiumRunner.lane)
+    entry = root / artifact.entry
+    if engine == "onnx":
+        return ChromiumRunner(host, entry, "onnx", None, backend, artifact.layout, f"chromium-ort-{backend}")
+    kind = artifact.format.removeprefix("tfjs-")
+    # A page imports the ES module twin of the custom layers, as a web app does.
+    layers_js = next((root / f["path"] for f in artifact.files if f["path"].endswith("/" + ESM_NAME)), None)
+    return ChromiumRunner(host, entry, kind, layers_js if kind == "layers" else None, backend, "nhwc",
+                          f"chromium-{backend}")

@@ -1,0 +1,82 @@
+"""The browser lane: bundles verified where users run them, in headless
+Chromium (SwiftShader on this CPU-only machine): TF.js on WebGL and WebGPU,
+onnxruntime-web on wasm and on both of its WebGPU execution providers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ROOT, assert_clean_error, run_cli
+from converter.targets import BY_NAME
+
+pytestmark = pytest.mark.slow
+
+BROWSER_SOURCES = {
+    "rrdn_keras2.h5": "fixtures/build/rrdn_keras2.h5",
+    "rdn_keras3.keras": "fixtures/build/rdn_keras3.keras",
+    "rrdb_x2_dynamo.onnx": "fixtures/onnx/rrdb_x2_dynamo.onnx",  # pixel-unshuffle input, NCHW
+    "compact_torchscript.onnx": "fixtures/onnx/compact_torchscript.onnx",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(BROWSER_SOURCES))
+def bundle(request, tmp_path_factory, fixtures_dir):
+    out = tmp_path_factory.mktemp("browser") / request.param
+    result = run_cli("convert", ROOT / BROWSER_SOURCES[request.param], "-o", out, "--browser",
+                     "--tfjs-model", "layers,graph", "--quantize", "float32,float16,uint8,int8")
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_every_artifact_passes_on_every_browser_backend_or_says_why_not(bundle):
+    out, _ = bundle
+    manifest = json.loads((out / "manifest.json").read_text())
+    for artifact in manifest["artifacts"]:
+        target = BY_NAME[artifact["format"]]
+        ran = {r["runtime"]: r for r in artifact["parity"]["results"]}
+        exempt = artifact["unsupported_backends"] or {}
+        expected = {name.replace("tfjs", "tfjs-wasm") if name == "tfjs" else name
+                    for name in target.runtimes + target.browser_runtimes}
+        assert set(ran) | set(exempt) == expected, artifact["entry"]
+        assert not set(ran) & set(exempt)
+        assert all(r["pass"] for r in ran.values()), artifact["entry"]
+        if artifact["precision"] == "float32" or artifact["format"].startswith("tfjs"):
+            assert not exempt, f"{artifact['entry']} must never be exempt"
+        for why in exempt.values():
+            assert len(why) > 40  # a reason a person can act on, not a flag
+
+
+def test_the_report_names_the_adapter_and_both_timings(bundle):
+    out, result = bundle
+    parity = json.loads((out / "parity.json").read_text())
+    browser = parity["host"]["browser"]
+    assert browser["chromium"].split(".")[0].isdigit()
+    assert set(browser["adapter"]) >= {"vendor", "architecture", "shader_f16", "max_storage_buffers_per_shader_stage"}
+    browser_rows = [r for a in parity["artifacts"] for r in a["parity"]["results"] if r["runtime"].startswith("chromium")]
+    assert browser_rows and all(r["first_ms"] > 0 and r["ms"] > 0 for r in browser_rows)
+    assert all(len(r["inputs"]) == 2 for r in browser_rows)  # one tile and one photo: SwiftShader is slow
+    for runtime in ("chromium-webgl", "chromium-webgpu", "chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"):
+        assert f" {runtime} " in result.stdout
+    assert "Browser: Chromium" in (out / "parity.md").read_text()
+
+
+def test_a_conv_without_its_attributes_fails_on_webgpu_by_name(fixtures_dir, tmp_path):
+    """The bundle srconvert wrote before the explicit-attributes fix: Node
+    parity passes it, the WebGPU kernels of onnxruntime-web's default build
+    refuse it."""
+    result = run_cli("convert", fixtures_dir / "rdn_keras2.h5", "-o", tmp_path / "o", "--browser", "--format", "onnx",
+                     "--quantize", "float32", "--no-fix", "onnx_explicit_attributes")
+    assert result.returncode == 1
+    assert "onnx/float32/model.onnx in chromium-ort-jsep: " in result.stderr and "dilations" in result.stderr
+    assert "Traceback" not in result.stderr
+    failed = (tmp_path / "o.failed" / "parity.md").read_text()
+    assert "| onnx/float32/model.onnx | NHWC | onnxruntime | " in failed and "FAILED: onnx/float32/model.onnx in chromium-ort-jsep" in failed
+
+
+def test_without_chromium_browser_runs_stop_before_any_work(fixtures_dir, tmp_path):
+    result = run_cli("convert", fixtures_dir / "rdn_keras2.h5", "-o", tmp_path / "o", "--browser",
+                     env={"SRCONVERT_CHROMIUM": "/nonexistent/chromium"})
+    assert_clean_error(result, 3, "Chromium is not installed", "apt-get install chromium")
+    assert not (tmp_path / "o").exists()
