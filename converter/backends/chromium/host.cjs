@@ -3,8 +3,8 @@
 // loads bundles the way a web app does: over HTTP, into TensorFlow.js (webgl,
 // webgpu) and onnxruntime-web (wasm, webgpu).
 //
-// It speaks the Node host's protocol (one JSON request per line on stdin, one
-// reply per line on stdout), so Python drives both hosts alike. The HTTP
+// It speaks the Node host's protocol (../node/protocol.cjs), so Python drives
+// both hosts alike. The HTTP
 // server answers only for the runtimes' own files and for folders a `load`
 // request named, and only on the loopback address.
 'use strict';
@@ -12,10 +12,7 @@
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
-const readline = require('readline');
-
-const reply = (message) => process.stdout.write(JSON.stringify(message) + '\n');
-for (const level of ['log', 'info', 'warn', 'debug']) console[level] = (...args) => console.error(...args);
+const { serve } = require('../node/protocol.cjs');
 
 // The files the page loads from node_modules, by URL prefix.
 const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web'];
@@ -59,7 +56,7 @@ function resolveUrl(url) {
   return null;
 }
 
-function serve(request, response) {
+function serveFile(request, response) {
   let file = null;
   try {
     file = resolveUrl(decodeURIComponent(new URL(request.url, origin).pathname));
@@ -77,7 +74,7 @@ function serve(request, response) {
 
 async function init({ executable }) {
   const puppeteer = require('puppeteer-core');
-  server = http.createServer(serve);
+  server = http.createServer(serveFile);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${server.address().port}`;
   browser = await puppeteer.launch({
@@ -128,23 +125,4 @@ async function close() {
   server = null;
 }
 
-const ops = { init, load, infer, unload };
-
-async function main() {
-  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.trim()) continue;
-    let request = {};
-    try {
-      request = JSON.parse(line);
-      const op = ops[request.op];
-      if (!op) throw new Error(`unknown op ${request.op}`);
-      reply({ id: request.id, ok: true, ...(await op(request)) });
-    } catch (error) {
-      reply({ id: request.id, ok: false, error: String(error && error.message ? error.message : error) });
-    }
-  }
-  await close();
-}
-
-main();
+serve({ init, load, infer, unload }, close);

@@ -1,17 +1,12 @@
 // srconvert's Node host: one long-lived process that loads bundles into the
 // JavaScript runtimes (TensorFlow.js, onnxruntime-web) and runs them.
 //
-// Protocol: one JSON request per line on stdin, one JSON reply per line on
-// stdout. Tensors travel as base64 float32. Everything the runtimes print goes
-// to stderr, so stdout carries nothing but replies.
+// It speaks protocol.cjs; tensors travel as base64 float32.
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
-const readline = require('readline');
-
-const reply = (message) => process.stdout.write(JSON.stringify(message) + '\n');
-for (const level of ['log', 'info', 'warn', 'debug']) console[level] = (...args) => console.error(...args);
+const { serve } = require('./protocol.cjs');
 
 let tf = null;
 let ort = null;
@@ -130,22 +125,4 @@ async function unload({ handle }) {
   return {};
 }
 
-const ops = { init, load, infer, unload };
-
-async function main() {
-  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.trim()) continue;
-    let request = {};
-    try {
-      request = JSON.parse(line);
-      const op = ops[request.op];
-      if (!op) throw new Error(`unknown op ${request.op}`);
-      reply({ id: request.id, ok: true, ...(await op(request)) });
-    } catch (error) {
-      reply({ id: request.id, ok: false, error: String(error && error.message ? error.message : error) });
-    }
-  }
-}
-
-main();
+serve({ init, load, infer, unload });
