@@ -87,7 +87,7 @@ def test_uint8_is_weight_only_in_standard_float_ops(rdn):
     quantized = onnx_weight_uint8.quantize(proto)
     ops = {n.op_type for n in quantized.graph.node}
     assert not ops & {"DequantizeLinear", "ConvInteger", "QuantizeLinear"}
-    weights = [i for i in quantized.graph.initializer if i.name.endswith(onnx_weight_uint8.QUANTIZED_SUFFIXES[0])]
+    weights = [i for i in quantized.graph.initializer if i.name.endswith(onnx_weight_uint8.QUANTIZED_SUFFIX)]
     conv_count = sum(n.op_type == "Conv" for n in proto.graph.node)
     assert len(weights) == conv_count and all(w.data_type == onnx.TensorProto.UINT8 for w in weights)
     readers = [n for n in quantized.graph.node if {w.name for w in weights} & set(n.input)]

