@@ -9,7 +9,9 @@ T10 x4, ~4.2 M parameters) and a psnr-large-size RDN (C6 D20 G64 G0 64 x2,
   - `srconvert --help` start time;
   - each artifact's size against params x bytes per weight;
   - each artifact's inference time in its runtime on a 64x64 tile, against the
-    source model in TensorFlow, with and without srconvert's optimisations.
+    source model in TensorFlow, with and without srconvert's optimisations;
+  - what the browser lane (--browser) adds to the release, and each browser
+    runtime's first (warm-up) and warm inference on its parity inputs.
 Writes build/bench/results.json and build/bench/results.md.
 
     .venv/bin/python bench/run.py [--models rrdn,rdn] [--repeat N]
@@ -182,6 +184,7 @@ def main() -> None:
             tmp = Path(tmp)
             naive = naive_seconds(source, tmp)
             ours, manifest = release_seconds(source, OUT / f"{name}-release")
+            with_browser, _ = release_seconds(source, OUT / f"{name}-release-browser", "--browser")
         bundles = {"optimized": (OUT / f"{name}-release", manifest)}
         if manifest.get("optimizations"):  # else the unoptimised bundle is the same files
             _, plain = release_seconds(source, OUT / f"{name}-release-unoptimized", "--no-optimize", "--no-verify")
@@ -198,6 +201,8 @@ def main() -> None:
             "tile_ms": optimized_ms,
             "tile_ms_unoptimized": plain_ms,
             "optimizations": manifest.get("optimizations", []),
+            "release_browser_s": round(with_browser, 2),
+            "browser_ms": browser_times(OUT / f"{name}-release-browser"),
         }
         results["models"][name] = entry
         print(f"{name}: {params:,} params; release with parity {ours:.1f} s vs naive {naive:.1f} s "
@@ -207,6 +212,16 @@ def main() -> None:
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (OUT / "results.md").write_text(markdown(results))
     print(markdown(results))
+
+
+def browser_times(bundle: Path) -> dict[str, dict[str, float]]:
+    """First and warm ms per browser runtime, from the float32 artifacts' rows."""
+    parity = json.loads((bundle / "parity.json").read_text())
+    return {
+        f"{a['entry']} in {r['runtime']}": {"first_ms": r["first_ms"], "ms": r["ms"]}
+        for a in parity["artifacts"] if a["precision"] == "float32"
+        for r in a["parity"]["results"] if r["runtime"].startswith("chromium") and r.get("ms") is not None
+    }
 
 
 def targets(results: dict) -> list[dict]:
@@ -237,6 +252,14 @@ def markdown(results: dict) -> str:
     lines += ["| model | params | full release with parity s | naive toolchain s | ratio |", "|---|---|---|---|---|"]
     for name, r in results["models"].items():
         lines.append(f"| {name} | {r['params']:,} | {r['release_s']} | {r['naive_s']} | {r['ratio']} |")
+    lines += ["", "| model | release s | with --browser s | the browser lane adds s |", "|---|---|---|---|"]
+    for name, r in results["models"].items():
+        lines.append(f"| {name} | {r['release_s']} | {r['release_browser_s']} | "
+                     f"{round(r['release_browser_s'] - r['release_s'], 2)} |")
+    for name, r in results["models"].items():
+        lines += ["", f"**{name}** in the browser (float32, parity inputs)", "", "| artifact in runtime | first ms | warm ms |",
+                  "|---|---|---|"]
+        lines += [f"| {key} | {t['first_ms']} | {t['ms']} |" for key, t in r["browser_ms"].items()]
     for name, r in results["models"].items():
         lines += ["", f"**{name}** artifacts (64x64 tile)", "",
                   "| artifact | bytes | bound | over bound % | ms optimised | ms unoptimised | ratio |",
