@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converter import manifest, plan as planning, sources, staging
+from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.errors import BadInput, ParityFailed
 from converter.parity import gates as parity_gates
 from converter.parity import report
@@ -42,7 +43,7 @@ class ConvertOptions:
     user_layers: dict[str, type] = field(default_factory=dict)
     allow_lambda: bool = False
     disabled_fixes: frozenset[str] = frozenset()
-    opset: int = 17
+    opset: int = DEFAULT_OPSET
     onnx_layout: str | None = None
     """None: the source's own layout (NCHW for an ONNX source, else NHWC)."""
     onnx_exporter: str = "auto"
