@@ -14,6 +14,7 @@ once on the fixed topology and its weights. Two ways in:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -47,12 +48,8 @@ class KerasForm:
 
             topology, weights, self.optimizations = optimizations.optimize_keras(
                 self.canonical.topology, self.canonical.weights)
-            if self.optimizations:
-                self.canonical = Canonical(
-                    topology, weights, self.canonical.weight_names, self.canonical.input_channels,
-                    self.canonical.output_channels, self.canonical.input_multiple, self.canonical.user_layers,
-                    self.canonical.path,
-                )
+            if self.optimizations:  # a new function: no Keras model of it exists yet
+                self.canonical = dataclasses.replace(self.canonical, topology=topology, weights=weights, built=None)
 
     @property
     def applied(self) -> list[Applied]:

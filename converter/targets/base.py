@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from converter.manifest import Artifact
-    from converter.parity.gates import Gate
     from converter.passes import Applied
 
 KERAS_FORM = "keras"
@@ -45,11 +44,6 @@ class Target:
         found = {runtime: why for (p, runtime), why in self.unsupported.items() if p == precision}
         return found or None
 
-    def default_gates(self) -> dict[str, "Gate"]:
-        from converter.parity.gates import DEFAULT_GATES
-
-        return {p: DEFAULT_GATES[p] for p in self.precisions}
-
     def open(self, form: Any, options: Any, stage: Path, progress: Any) -> "Emitter":
         import importlib
 
@@ -71,6 +65,8 @@ class Emitter(abc.ABC):
 
     def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
         self.target = target
+        self.form = form
+        self.options = options
         self.stage = stage
         self.progress = progress
         self.applied: list["Applied"] = []
@@ -84,3 +80,15 @@ class Emitter(abc.ABC):
 
     def folder(self, precision: str) -> Path:
         return self.stage / self.target.folder / precision
+
+    def artifact(self, precision: str, files: list[Path], **fields: Any) -> "Artifact":
+        """The manifest entry of `files`, the first of which a runtime opens."""
+        from converter import manifest
+
+        return manifest.Artifact(
+            format=self.target.name,
+            precision=precision,
+            entry=files[0].relative_to(self.stage).as_posix(),
+            files=manifest.describe_files(self.stage, files),
+            **fields,
+        )

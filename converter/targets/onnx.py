@@ -38,25 +38,15 @@ class Emitter(BaseEmitter):
         steps = fixes.ONNX_FIXES + (optimize.ONNX_PASSES if options.optimize else ())
         self.applied = passes.apply(steps, self.base, disabled=options.disabled_fixes)
         self.record = {"onnx_exporter": onnx_bundle.exporter_of(self.base)}
-        self.form = form
-        self.options = options
 
     def emit(self, precision: str):
-        from converter import manifest
         from converter.emitters import onnx_bundle
 
         self.progress.step(f"writing {self.target.folder}/{precision}")
         proto, scheme = self._quantize(precision)
         files = onnx_bundle.write(proto, self.folder(precision))
-        return manifest.Artifact(
-            format=self.target.name,
-            precision=precision,
-            entry=files[0].relative_to(self.stage).as_posix(),
-            files=manifest.describe_files(self.stage, files),
-            layout=self.options.onnx_layout,
-            quantization=scheme,
-            unsupported_backends=self.target.unsupported_for(precision),
-        )
+        return self.artifact(precision, files, layout=self.options.onnx_layout, quantization=scheme,
+                             unsupported_backends=self.target.unsupported_for(precision))
 
     def _quantize(self, precision: str) -> tuple[Any, dict[str, str] | None]:
         """The float32 export quantized to `precision`, and its scheme."""

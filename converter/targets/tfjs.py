@@ -62,15 +62,8 @@ class Emitter(BaseEmitter):
             self.model = tfjs.graph_model(form.model())
 
     def emit(self, precision: str):
-        from converter import manifest
         from converter.emitters import tfjs
 
         self.progress.step(f"writing {self.target.folder}/{precision}")
         files = tfjs.write(self.model, precision, self.folder(precision)) + self._shared
-        return manifest.Artifact(
-            format=self.target.name,
-            precision=precision,
-            entry=files[0].relative_to(self.stage).as_posix(),
-            files=manifest.describe_files(self.stage, files),
-            quantization=QUANTIZATION.get(precision),
-        )
+        return self.artifact(precision, files, quantization=QUANTIZATION.get(precision))
