@@ -317,3 +317,28 @@ def test_debug_shows_library_logs(fixtures_dir, tmp_path):
     assert quiet.returncode == loud.returncode == 0, loud.stderr
     assert "I tensorflow/" not in quiet.stderr
     assert "I tensorflow/core/" in loud.stderr, loud.stderr
+
+
+def test_graph_model_keeps_a_conv_plus_feature_map_add_unfused(tmp_path):
+    """A conv with no bias, or an all-zero one (an untrained ISR RRDN's
+    post_blocks_conv), feeds GRL's Add straight after grappler's constant
+    folding; tensorflowjs must not fuse the other feature map in as a
+    _FusedConv2D bias, which TF.js wasm rejects as a rank-4 bias."""
+    from converter import tf_runtime
+
+    keras = tf_runtime.tf_keras()
+    x = keras.Input((None, None, 3))
+    pre = keras.layers.Conv2D(4, 3, padding="same", bias_initializer="ones")(x)  # a real bias: fused
+    zero_bias = keras.layers.Conv2D(4, 3, padding="same")(pre)  # Keras initialises biases to zeros
+    grl = keras.layers.Add()([zero_bias, pre])
+    no_bias = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(grl)
+    y = keras.layers.Add()([no_bias, grl])  # a conv between the Adds: grappler would merge them into an AddN
+    keras.Model(x, y).save(tmp_path / "grl.h5")
+
+    graph = run_cli("convert", tmp_path / "grl.h5", "-o", tmp_path / "out", "--format", "tfjs",
+                    "--tfjs-model", "graph", "--quantize", "float32")
+    assert graph.returncode == 0, graph.stderr  # parity: TF.js wasm ran it and matched the source
+    nodes = json.loads((tmp_path / "out" / "tfjs-graph" / "float32" / "model.json").read_text())["modelTopology"]["node"]
+    ops = [node["op"] for node in nodes]
+    assert ops.count("AddV2") == 2  # both Adds stay Adds ...
+    assert "_FusedConv2D" in ops  # ... and the conv with a real bias keeps its fusion

@@ -6,6 +6,7 @@ bytes are what `tensorflowjs_converter` would produce.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from dataclasses import dataclass
@@ -73,11 +74,52 @@ def graph_model(model: Any) -> TfjsModel:
         module = tf.Module()
         module.model = model
         tf.saved_model.save(module, str(saved), signatures={"serving_default": serve})
-        graph_converter.convert_tf_saved_model(str(saved), str(converted))
+        with _rank1_bias_adds_only():
+            graph_converter.convert_tf_saved_model(str(saved), str(converted))
         document = json.loads((converted / "model.json").read_text())
         weights = read_weights.read_weights(document.pop("weightsManifest"), str(converted), flatten=True)
     document["convertedBy"] = f"srconvert ({document.get('convertedBy')})"
     return TfjsModel("graph", document, weights)
+
+
+@contextlib.contextmanager
+def _rank1_bias_adds_only():
+    """tensorflowjs's normalize_bias_add turns every Add/AddV2 whose first
+    input is a single-consumer Conv2D/DepthwiseConv2dNative/MatMul into a
+    BiasAdd without looking at the second input, so grappler's remapper then
+    fuses a whole feature map in as the "bias" of a _FusedConv2D, which the
+    TF.js wasm backend rejects ("FusedConv2D only supports rank-1 bias but got
+    rank 4"). A Conv2D feeds an Add directly when it has no bias, or when its
+    bias is all zeros (an untrained ISR RRDN's post_blocks_conv, whose output
+    is GRL's first input): grappler's constant folding drops a zero BiasAdd
+    before that pass runs. Keep such Adds as Adds unless the other input is a
+    rank-1 constant."""
+    from tensorflowjs.converters import normalize_bias_add
+
+    original = normalize_bias_add.normalize_bias_add_op
+
+    def guarded(graph_def):
+        adds = {node.name for node in graph_def.node if node.op in ("Add", "AddV2")}
+        graph_def = original(graph_def)
+        nodes = {node.name: node for node in graph_def.node}
+        for node in graph_def.node:
+            if node.name in adds and node.op == "BiasAdd" and not _rank1_const(nodes, node.input[1]):
+                node.op = "AddV2"
+                del node.attr["data_format"]
+        return graph_def
+
+    normalize_bias_add.normalize_bias_add_op = guarded
+    try:
+        yield
+    finally:
+        normalize_bias_add.normalize_bias_add_op = original
+
+
+def _rank1_const(nodes: dict[str, Any], name: str) -> bool:
+    node = nodes.get(name.lstrip("^").split(":")[0])
+    while node is not None and node.op == "Identity":
+        node = nodes.get(node.input[0].split(":")[0])
+    return node is not None and node.op == "Const" and len(node.attr["value"].tensor.tensor_shape.dim) == 1
 
 
 def write(model: TfjsModel, precision: str, out_dir: Path) -> list[Path]:
