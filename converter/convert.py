@@ -18,6 +18,7 @@ from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.errors import BadInput, ParityFailed
 from converter.parity import gates as parity_gates
 from converter.parity import report
+from converter.parity.client import failed as client_failed
 from converter.parity.inputs import DEFAULT_IMAGES
 from converter.progress import Progress
 
@@ -95,9 +96,9 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
             runtimes.close()
     if not result.passed:
         failed_dir = staging.keep_failed(stage, options.out)
-        lines = report.failed(result.artifacts)
+        lines = report.failed(result.artifacts) + client_failed(result.manifest["parity"].get("client"))
         raise ParityFailed(
-            f"{len(lines)} artifact(s) failed parity: " + "; ".join(lines),
+            f"{len(lines)} parity check(s) failed: " + "; ".join(lines),
             path=options.source,
             hint=f"the bundle is kept for inspection in {failed_dir}; see its parity.md",
         )
@@ -118,6 +119,8 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
 
         verification = Verification.start(form.facts, stage, options.input_range, options.images_dir, options.gates,
                                            runtimes, progress)
+    # A release verified in the browser is also run by its real client.
+    client = release.client_check(form.facts.input_multiple) if release and verification and options.browser else None
     settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
     emitters, artifacts = [], []
     try:
@@ -135,7 +138,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         raise
     if verification is not None:
         progress.step("running the source model on the parity inputs")
-        verification.start_reference(form.reference())
+        verification.start_reference(form.reference(), client.reference_inputs() if client else [])
     facts = form.loaded()
     artifacts = planning.display_order(artifacts)
     if verification is not None:
@@ -149,9 +152,16 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         source_label=release.source_label if release else str(options.source),
         release=release.metadata if release else None,
     )
+    if release is not None and summary["pass"] is not False:
+        precision = release.write_entry(stage, document, artifacts)
+        if client is not None:
+            progress.step(f"running the npm package in UpscalerJS, tiled ({client.tiling.describe()})")
+            summary["client"] = verification.check_client(client, stage, precision)
+            summary["pass"] = summary["client"]["pass"]
+            document = manifest.with_parity(document, summary)
     report.write(stage, artifacts, summary, timings=release is None,
                  browser=runtimes.browser() if runtimes is not None else None)
     document = manifest.write(stage / manifest.MANIFEST_NAME, document)
     if release is not None and summary["pass"] is not False:
-        release.finalize(stage, document, artifacts)
+        release.write_package(stage, document, artifacts)
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False)

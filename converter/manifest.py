@@ -136,9 +136,16 @@ def document(info, facts, input_range, applied, records: dict[str, Any], fixed_t
     }
     if release is not None:
         result["release"] = release
-    result["parity"] = without_timings(summary)
+    result = with_parity(result, summary)
     result["artifacts"] = [without_timings(a.as_dict()) for a in artifacts]
     return result
+
+
+def with_parity(document: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """`document` with the run's parity summary (timings left out)."""
+    from converter.parity.report import without_timings
+
+    return {**document, "parity": without_timings(summary)}
 
 
 def tool() -> dict[str, str]:

@@ -32,14 +32,20 @@ def _entry(artifacts: list[Artifact], fmt: str, precision: str) -> str | None:
     return next((a.entry for a in artifacts if a.format == fmt and a.precision == precision), None)
 
 
-def _model_js(recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
+def _choice(recipe, artifacts: list[Artifact]) -> tuple[Any, list[str], str]:
+    """The target model.js points at, its precisions, and the default one."""
     from converter.targets import TFJS_GRAPH, TFJS_LAYERS
 
     # UpscalerJS runs TF.js models: the layers model where there is one.
     target = TFJS_LAYERS if any(a.format == TFJS_LAYERS.name for a in artifacts) else TFJS_GRAPH
-    kind, fmt = target.variant, target.name
-    precisions = [a.precision for a in artifacts if a.format == fmt]
+    precisions = [a.precision for a in artifacts if a.format == target.name]
     precision = recipe.package_precision if recipe.package_precision in precisions else precisions[0]
+    return target, precisions, precision
+
+
+def _model_js(recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
+    target, precisions, precision = _choice(recipe, artifacts)
+    kind, fmt = target.variant, target.name
     meta = {
         "name": recipe.name,
         "version": recipe.version,
@@ -113,6 +119,8 @@ const upscaled = await upscaler.upscale(image, {{ patchSize: {recipe.patch_size}
 
 `model.js` also exports `variants`, the URL of every TFJS precision.
 
+{_client_line(manifest)}
+
 ## Artifacts
 
 | entry | format | precision | layout | bytes |
@@ -129,15 +137,23 @@ Full numbers: `manifest.json`, `parity.json`; pictures: `parity.html`.
 """
 
 
-def write(stage: Path, recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> list[Path]:
+def _client_line(manifest: dict[str, Any]) -> str:
+    from converter.parity.client import describe
+
+    check = (manifest.get("parity") or {}).get("client")
+    if not check:
+        return "This package was not run by UpscalerJS at build time (`srconvert build --browser` does that)."
+    return f"Checked at build time, in Chromium: {describe(check)}"
+
+
+def write_entry(stage: Path, recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
+    """model.js; returns the precision it points at."""
+    (stage / "model.js").write_text(_model_js(recipe, manifest, artifacts), encoding="utf-8")
+    return _choice(recipe, artifacts)[2]
+
+
+def write(stage: Path, recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> None:
+    """package.json and the model card, after write_entry."""
     files = sorted(p.relative_to(stage).as_posix() for p in stage.iterdir())
-    outputs = {
-        "package.json": _package_json(recipe, sorted({*files, "model.js", "README.md"})),
-        "model.js": _model_js(recipe, manifest, artifacts),
-        "README.md": _readme(recipe, manifest, artifacts),
-    }
-    written = []
-    for name, text in outputs.items():
-        (stage / name).write_text(text, encoding="utf-8")
-        written.append(stage / name)
-    return written
+    (stage / "package.json").write_text(_package_json(recipe, sorted({*files, "README.md"})), encoding="utf-8")
+    (stage / "README.md").write_text(_readme(recipe, manifest, artifacts), encoding="utf-8")

@@ -9,7 +9,7 @@ import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from converter import recipes
 from converter.errors import (
@@ -22,6 +22,9 @@ from converter.errors import (
     SrconvertError,
 )
 
+if TYPE_CHECKING:
+    from converter.parity.client import ClientCheck
+
 # Parameters weights cannot show; a recipe's value still applies when --weights
 # replaces its file (the rest are read off the new file's shapes).
 NOT_IN_WEIGHTS = ("beta", "x", "upscaling")
@@ -29,15 +32,57 @@ NOT_IN_WEIGHTS = ("beta", "x", "upscaling")
 
 @dataclass(frozen=True)
 class ReleaseSpec:
-    """What a release adds to a conversion. A release is byte-reproducible,
+    """What a release adds to a conversion: an npm package, checked in its
+    real client when the run has a browser. A release is byte-reproducible,
     so its reports carry no timings or facts of the machine that ran it."""
 
-    metadata: dict[str, Any]
-    """Recipe metadata, recorded in the manifest as `release`."""
+    recipe: recipes.Recipe
     source_label: str
     """How the manifest names the source (its file name, not a local path)."""
-    finalize: Callable[[Path, dict[str, Any], list], None]
-    """Writes the npm package into the staging folder before it is published."""
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Recorded in the manifest as `release`."""
+        recipe = self.recipe
+        return {
+            "name": recipe.name,
+            "version": recipe.version,
+            "license": recipe.license,
+            "recipe": recipe.path.name,
+            "patch_size": recipe.patch_size,
+            "padding": recipe.padding,
+            "output_range": list(recipe.output_range),
+            "metadata": recipe.metadata,
+        }
+
+    def client_check(self, input_multiple: int) -> "ClientCheck | None":
+        """The UpscalerJS check of the package; None when the recipe gives
+        no tiling (UpscalerJS then runs the whole image, as parity did)."""
+        from converter.parity.client import ClientCheck, Tiling
+
+        if not self.recipe.patch_size:
+            return None
+        tiling = Tiling(self.recipe.patch_size, self.recipe.padding or 0)
+        return ClientCheck(tiling, self.recipe.input_range, self.recipe.output_range, input_multiple)
+
+    def write_entry(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> str:
+        """model.js, the definition users import (and the client check runs);
+        returns the precision it points at."""
+        from converter import package_npm
+
+        if self.recipe.scale and manifest["model"]["scale"] != self.recipe.scale:
+            raise BadInput(
+                f"the weights give a x{manifest['model']['scale']} model, the recipe says x{self.recipe.scale}",
+                path=self.recipe.path,
+                hint="check the weights file belongs to this recipe",
+            )
+        return package_npm.write_entry(stage, self.recipe, manifest, artifacts)
+
+    def write_package(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> None:
+        """The rest of the npm package: package.json and the model card."""
+        from converter import package_npm
+
+        package_npm.write(stage, self.recipe, manifest, artifacts)
 
 
 @dataclass
@@ -65,7 +110,6 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
 
 def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
            browser: bool) -> Outcome:
-    from converter import package_npm
     from converter.convert import ConvertOptions, convert
     from converter.parity.gates import parse_overrides
     from converter.parity.inputs import DEFAULT_IMAGES
@@ -78,15 +122,6 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
             hint="srconvert downloads nothing: put the publisher's file there, or pass --weights FILE",
         )
     params = recipe.params if weights is None else {k: v for k, v in recipe.params.items() if k in NOT_IN_WEIGHTS}
-
-    def finalize(stage: Path, manifest: dict[str, Any], artifacts) -> None:
-        if recipe.scale and manifest["model"]["scale"] != recipe.scale:
-            raise BadInput(
-                f"the weights give a x{manifest['model']['scale']} model, the recipe says x{recipe.scale}",
-                path=recipe.path,
-                hint="check the weights file belongs to this recipe",
-            )
-        package_npm.write(stage, recipe, manifest, artifacts)
 
     out = dist / recipe.name
     options = ConvertOptions(
@@ -104,20 +139,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         arch_params=params,
         browser=browser,
     )
-    spec = ReleaseSpec(
-        metadata={
-            "name": recipe.name,
-            "version": recipe.version,
-            "license": recipe.license,
-            "recipe": recipe.path.name,
-            "patch_size": recipe.patch_size,
-            "padding": recipe.padding,
-            "output_range": list(recipe.output_range),
-            "metadata": recipe.metadata,
-        },
-        source_label=source.name,
-        finalize=finalize,
-    )
+    spec = ReleaseSpec(recipe, source_label=source.name)
     result = convert(options, release=spec)
     return Outcome(recipe.name, EXIT_OK, [f"built {out} ({len(result.artifacts)} artifacts, npm package)"], str(out))
 

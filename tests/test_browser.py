@@ -9,6 +9,8 @@ import json
 import pytest
 
 from conftest import ROOT, assert_clean_error, run_cli
+from converter import recipes
+from converter.parity.gates import DEFAULT_GATES
 from converter.targets import BY_NAME
 
 pytestmark = pytest.mark.slow
@@ -80,3 +82,58 @@ def test_without_chromium_browser_runs_stop_before_any_work(fixtures_dir, tmp_pa
                      env={"SRCONVERT_CHROMIUM": "/nonexistent/chromium"})
     assert_clean_error(result, 3, "Chromium is not installed", "apt-get install chromium")
     assert not (tmp_path / "o").exists()
+
+
+# The npm package `srconvert build --browser` writes, run by its real client:
+# UpscalerJS (`upscaler` 1.0.0) in the page, tiled with the recipe's patch size
+# and padding, on a photo several tiles large (parity.client).
+GANS = ROOT / "recipes" / "isr-gans-x4.toml"
+RRDN_WEIGHTS = "rrdn-C2-D2-G8-G08-T2-x4_weights.hdf5"
+
+
+def _recipe_with(tmp_path, padding: int):
+    """The gans recipe, movable (absolute calibration path) and with its padding replaced."""
+    text = GANS.read_text().replace('"../fixtures/images"', json.dumps(str(ROOT / "fixtures" / "images")))
+    text = text.replace(f"padding = {recipes.load(GANS).padding}\n", f"padding = {padding}\n")
+    path = tmp_path / GANS.name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def gans_release(tmp_path_factory, fixtures_dir):
+    out = tmp_path_factory.mktemp("client")
+    result = run_cli("build", GANS, "-o", out, "--weights", fixtures_dir / RRDN_WEIGHTS, "--browser")
+    assert result.returncode == 0, result.stderr
+    return out / "isr-gans-x4"
+
+
+def test_upscalerjs_runs_the_package_tiled_matching_the_source_with_no_seam(gans_release):
+    recipe = recipes.load(GANS)
+    manifest = json.loads((gans_release / "manifest.json").read_text())
+    check = manifest["parity"]["client"]
+    assert check["client"] == "upscaler 1.0.0" and check["runtime"] == "upscalerjs-webgl"
+    assert (check["patch_size"], check["padding"]) == (recipe.patch_size, recipe.padding)
+    for photo in check["photos"]:  # several tiles each way, so there are seams to find
+        width, height = (int(side) for side in photo.rsplit("-", 1)[1].split("x"))
+        assert width > 2 * recipe.patch_size and height > recipe.patch_size
+    gate = DEFAULT_GATES[recipe.package_precision].threshold
+    assert check["pass"] and check["error"] is None
+    assert check["source"]["psnr_db"] >= gate and check["seam"]["psnr_db"] >= gate
+    assert manifest["parity"]["pass"]
+    assert "UpscalerJS client check (upscaler 1.0.0" in (gans_release / "parity.md").read_text()
+    assert "Checked at build time, in Chromium: UpscalerJS" in (gans_release / "README.md").read_text()
+
+
+def test_a_padding_that_leaves_seams_fails_the_build_and_names_the_smallest_that_passes(tmp_path, fixtures_dir):
+    result = run_cli("build", _recipe_with(tmp_path, 0), "-o", tmp_path / "dist",
+                     "--weights", fixtures_dir / RRDN_WEIGHTS, "--browser")
+    assert result.returncode == 1, result.stderr
+    failed = tmp_path / "dist" / "isr-gans-x4.failed"
+    check = json.loads((failed / "manifest.json").read_text())["parity"]["client"]
+    assert not check["pass"] and check["padding"] == 0
+    assert check["seam"]["psnr_db"] < DEFAULT_GATES["uint8"].threshold  # the seam, found on its line
+    smallest = check["smallest_passing_padding"]
+    assert 0 < smallest <= recipes.load(GANS).padding
+    assert f"the smallest padding that passes is {smallest}: set padding = {smallest} in the recipe" in result.stderr
+    assert "Traceback" not in result.stderr

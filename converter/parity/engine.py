@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class Reference:
     runtime: str
     low: float
     high: float
+    extra_outputs: list[np.ndarray] = field(default_factory=list)
+    """The outputs on `extra` inputs (see compute_reference)."""
 
 
 class Runtimes:
@@ -103,17 +105,22 @@ class Runtimes:
             host.close()
 
 
-def compute_reference(runner: Runner, inputs: list[ParityInput]) -> Reference:
-    """`runner` may be anything that gives a runner on entering (one made lazily)."""
+def compute_reference(runner: Runner, inputs: list[ParityInput], extra: list[ParityInput] = ()) -> Reference:
+    """`runner` may be anything that gives a runner on entering (one made
+    lazily). `extra`: inputs that only a later check compares against (a
+    release's client check), run while the model is loaded; they do not
+    count towards the range or timings of the parity inputs."""
     outputs, times = [], []
     with runner as active:
         for item in inputs:
             outputs.append(active.infer(item.array))
             times.append(active.last_ms)
+        extra_outputs = [active.infer(item.array) for item in extra]
     low = min(float(o.min()) for o in outputs)
     high = max(float(o.max()) for o in outputs)
     return Reference(
-        inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), active.runtime, low, high
+        inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), active.runtime, low, high,
+        extra_outputs,
     )
 
 
@@ -199,9 +206,9 @@ class Verification:
         inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, facts.params)
         return cls(inputs, root, gates, runtimes, progress)
 
-    def start_reference(self, runner: Runner) -> None:
-        """Run the source model on the inputs, on its own lane."""
-        self._reference = self.runtimes.lane("reference").submit(compute_reference, runner, self.inputs)
+    def start_reference(self, runner: Runner, extra: list[ParityInput] = ()) -> None:
+        """Run the source model on the inputs (and `extra`), on its own lane."""
+        self._reference = self.runtimes.lane("reference").submit(compute_reference, runner, self.inputs, extra)
 
     @property
     def reference(self) -> Reference:
@@ -234,6 +241,17 @@ class Verification:
                 "inputs": [{"name": i.name, "shape": list(i.array.shape)} for i in reference.inputs],
             },
         }
+
+    def check_client(self, check, package: Path, precision: str) -> dict[str, Any]:
+        """Run a release's npm package in its client (parity.client), on the
+        browser lane, against the source's outputs on the check's photos."""
+        from converter.backends.chromium.upscalerjs import UpscalerJSRunner
+        from converter.parity.client import BACKEND
+
+        runner = UpscalerJSRunner(self.runtimes.host(UpscalerJSRunner.lane), package, BACKEND)
+        job = self.runtimes.lane(runner.lane).submit(check.run, runner, self.reference.extra_outputs,
+                                                     self.gates[precision])
+        return job.result()
 
     def _judge_all(self) -> tuple[bool, dict[str, list[np.ndarray]]]:
         """Whether all pass, and each "entry in runtime"'s outputs for the

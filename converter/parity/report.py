@@ -39,7 +39,8 @@ def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
     return table
 
 
-def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: dict[str, str] | None = None) -> str:
+def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: dict[str, str] | None = None,
+             client: dict[str, Any] | None = None) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(artifacts)]
     if reference:
@@ -55,6 +56,10 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: 
         lines.append(f"\nint8 kernels on this CPU: {host['int8_path']}.")
     if host and host.get("browser"):
         lines.append("\n" + browser_line(host["browser"]))
+    if client:
+        from converter.parity.client import describe
+
+        lines.append("\n" + describe(client))
     failures = [row for row in rows(artifacts) if row[-1] not in ("pass", "unsupported")]
     for row in failures:
         lines.append(f"\nFAILED: {row[0]} in {row[2]}")
@@ -117,7 +122,8 @@ def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings
         artifacts = [Artifact.from_dict(without_timings(a.as_dict())) for a in artifacts]
         summary = without_timings(summary)
     (out / "parity.json").write_text(json.dumps(parity_document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (out / "parity.md").write_text(markdown(artifacts, summary.get("reference"), host), encoding="utf-8")
+    (out / "parity.md").write_text(markdown(artifacts, summary.get("reference"), host, summary.get("client")),
+                                   encoding="utf-8")
 
 
 def failed(artifacts: list[Artifact]) -> list[str]:

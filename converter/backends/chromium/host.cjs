@@ -15,7 +15,9 @@ const path = require('path');
 const { serve } = require('../node/protocol.cjs');
 
 // The files the page loads from node_modules, by URL prefix.
-const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web'];
+const PACKAGES = [
+  '@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web', 'upscaler', '@upscalerjs/default-model',
+];
 const PAGE_DIR = __dirname;
 const roots = new Set();
 let browser = null;
@@ -24,10 +26,12 @@ let server = null;
 let origin = null;
 
 function packageRoot(name) {
-  // Resolve the package folder from its main file: "exports" may hide package.json.
-  const main = require.resolve(name);
-  const marker = `node_modules${path.sep}${name.split('/').join(path.sep)}`;
-  return main.slice(0, main.lastIndexOf(marker) + marker.length);
+  // Node's own search path, not require.resolve: "exports" may hide
+  // package.json, and upscaler exports no CommonJS entry at all.
+  const found = require.resolve.paths(name).map((dir) => path.join(dir, name))
+    .find((dir) => fs.existsSync(path.join(dir, 'package.json')));
+  if (!found) throw new Error(`Node package ${name} is not installed`);
+  return found;
 }
 
 function contentType(file) {
@@ -110,8 +114,8 @@ async function load({ handle, kind, modelJson, customLayers, backend }) {
   );
 }
 
-async function infer({ handle, shape, data }) {
-  return page.evaluate((request) => window.srconvert.infer(request), { handle, shape, data });
+async function infer({ handle, shape, data, options }) {
+  return page.evaluate((request) => window.srconvert.infer(request), { handle, shape, data, options });
 }
 
 async function unload({ handle }) {

@@ -94,18 +94,67 @@
     };
   }
 
+  function loadScript(url) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = url;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`could not load ${url}`));
+      document.head.appendChild(script);
+    });
+  }
+
+  // UpscalerJS as a page that uses it loads it: its UMD build (after its
+  // default model's, which it reads from a global) over the page's TF.js.
+  let upscalerjs = null;
+
+  async function Upscaler() {
+    if (!upscalerjs) {
+      await loadScript('/npm/@upscalerjs/default-model/dist/umd/index.min.js');
+      await loadScript('/npm/upscaler/dist/browser/umd/upscaler.min.js');
+      upscalerjs = window.Upscaler.default || window.Upscaler;
+    }
+    return upscalerjs;
+  }
+
+  // An npm package srconvert wrote, through the real client: `model.js` is
+  // the package's entry, imported as an app's bundler would resolve it.
+  // Pixels in and out are 0-255, as UpscalerJS takes and gives them.
+  async function loadUpscaler({ url, backend }) {
+    await useTfjsBackend(backend);
+    const Ctor = await Upscaler();
+    const { default: model } = await import(url);
+    const upscaler = new Ctor({ model });
+    await upscaler.ready;
+    return {
+      dispose: () => upscaler.dispose(),
+      run: async (data, shape, { patchSize, padding } = {}) => {
+        await useTfjsBackend(backend);
+        const image = tf.tensor3d(data, shape.slice(-3), 'float32');
+        const tiling = patchSize ? { patchSize, padding } : {};
+        const y = await upscaler.execute(image, { output: 'tensor', ...tiling });
+        const values = await y.data();
+        const outShape = [1, ...y.shape];
+        tf.dispose([image, y]);
+        return { values, shape: outShape };
+      },
+    };
+  }
+
+  const LOADERS = { onnx: loadOnnx, upscalerjs: loadUpscaler, layers: loadTfjs, graph: loadTfjs };
+
   async function load(request) {
-    const model = request.kind === 'onnx' ? await loadOnnx(request) : await loadTfjs(request);
+    const model = await LOADERS[request.kind](request);
     models.set(request.handle, model);
     return {};
   }
 
-  async function infer({ handle, shape, data }) {
+  async function infer({ handle, shape, data, options }) {
     const model = models.get(handle);
     if (!model) throw new Error(`no model loaded as ${handle}`);
     const x = decode(data);
     const start = performance.now();
-    const { values, shape: outShape } = await model.run(x, shape);
+    const { values, shape: outShape } = await model.run(x, shape, options);
     const ms = performance.now() - start;
     return { shape: Array.from(outShape, Number), data: encode(Float32Array.from(values)), ms };
   }

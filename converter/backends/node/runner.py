@@ -22,6 +22,8 @@ class NodeRunner(Runner):
         self.custom_layers_js = custom_layers_js
         self.load_fields: dict[str, str] = {}
         """Extra fields of the load request (a browser runner's backend)."""
+        self.infer_fields: dict[str, object] = {}
+        """Extra fields of each infer request (UpscalerJS's tiling)."""
         self._handle: str | None = None
 
     def activate(self) -> None:
@@ -39,7 +41,7 @@ class NodeRunner(Runner):
         self._handle = handle
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        reply = self.host.request("infer", handle=self._handle, **encode(batch))
+        reply = self.host.request("infer", handle=self._handle, **encode(batch), **self.infer_fields)
         self.last_ms = float(reply["ms"])
         return decode(reply)
 
