@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 from converter.parity import metrics as parity_metrics
 from converter.parity.gates import Gate
 from converter.parity.inputs import ParityInput, load_photo
+from converter.parity.report import psnr_text
 
 PHOTO = Path(__file__).resolve().parents[2] / "fixtures" / "client" / "chelsea.png"
 # Crops of the photo, in tiles (width, height). UpscalerJS 1.0.0 stitches some
@@ -122,39 +123,38 @@ class ClientCheck:
         what the page does: an error fails the check, with its message."""
         expected = [to_pixels(r, self.output_range) for r in references]
         result: dict[str, Any] = {
-            "client": client_version(), "runtime": runner.runtime, **_tiling_dict(self.tiling),
+            "client": client_version(), "runtime": runner.runtime, **asdict(self.tiling),
             "photos": [p.name for p in self.photos], "gate": gate.as_dict(),
         }
         try:
             with runner:
                 whole = [runner.infer(p.pixels) for p in self.photos]
                 untiled = parity_metrics.compare(expected, whole, PIXEL_RANGE)
-                verdict = self._judge(runner, self.tiling, whole, expected, gate, range(len(self.photos)))
+                verdict, worst = self._judge(runner, self.tiling, whole, expected, gate, range(len(self.photos)))
                 result.update(verdict, whole=untiled.as_dict())
                 if not result["pass"] and gate.passes(untiled):  # the tiling is at fault, not the artifact
-                    worst_first = sorted(range(len(self.photos)), key=lambda i: i != verdict["worst_photo"])
+                    worst_first = sorted(range(len(self.photos)), key=lambda i: i != worst)
                     result["smallest_passing_padding"] = self._search(runner, whole, expected, gate, worst_first)
-                del result["worst_photo"]
         except Exception as exc:  # noqa: BLE001 - the page's errors are the client's, reported by name
             result.update({"pass": False, "error": " ".join(str(exc).split())[:400] or type(exc).__name__})
         return result
 
     def _judge(self, runner, tiling: Tiling, whole: list[np.ndarray], expected: list[np.ndarray], gate: Gate,
-               indices) -> dict[str, Any]:
+               indices) -> tuple[dict[str, Any], int]:
         """Tile the photos at `indices` and judge them against the source and
-        against whole-image inference."""
+        against whole-image inference; also says which photo seams worst."""
         indices = list(indices)
         tiled = [runner.infer(self.photos[i].pixels, tiling.patch_size, tiling.padding) for i in indices]
         source = parity_metrics.compare([expected[i] for i in indices], tiled, PIXEL_RANGE)
         seams = [(*worst_line(whole[i], t), i) for i, t in zip(indices, tiled)]
         seam, line, photo = min(seams, key=lambda s: s[0].psnr_db)
-        return {
+        verdict = {
             "source": source.as_dict(),
             "seam": {**seam.as_dict(), "where": f"{line} of {self.photos[photo].name}'s output"},
             "pass": gate.passes(source) and all(gate.passes(m) for m, _, _ in seams),
             "error": None,
-            "worst_photo": photo,
         }
+        return verdict, photo
 
     def _search(self, runner, whole, expected, gate: Gate, order: list[int]) -> int | None:
         """The smallest padding above the recipe's that passes on every
@@ -165,13 +165,9 @@ class ClientCheck:
         size = self.tiling.patch_size
         for padding in range(self.tiling.padding + 1, math.ceil(size / 2)):  # UpscalerJS wants 2 x padding < size
             tiling = Tiling(size, padding)
-            if all(self._judge(runner, tiling, whole, expected, gate, [i])["pass"] for i in order):
+            if all(self._judge(runner, tiling, whole, expected, gate, [i])[0]["pass"] for i in order):
                 return padding
         return None
-
-
-def _tiling_dict(tiling: Tiling) -> dict[str, int]:
-    return {"patch_size": tiling.patch_size, "padding": tiling.padding}
 
 
 def describe(result: dict[str, Any]) -> str:
@@ -183,8 +179,8 @@ def describe(result: dict[str, Any]) -> str:
         return f"{head}: FAILED: {result['error']}"
     gate = Gate.from_dict(result["gate"])
     source, seam = result["source"], result["seam"]
-    text = (f"{head}: tiled vs source PSNR {_db(source)} dB; worst row or column against whole-image inference "
-            f"{_db(seam)} dB, at {seam['where']}; gate {gate.describe()}: {'pass' if result['pass'] else 'FAIL'}")
+    text = (f"{head}: tiled vs source PSNR {psnr_text(source)} dB; worst row or column against whole-image inference "
+            f"{psnr_text(seam)} dB, at {seam['where']}; gate {gate.describe()}: {'pass' if result['pass'] else 'FAIL'}")
     if result["pass"]:
         return text + "."
     if "smallest_passing_padding" not in result:
@@ -198,8 +194,3 @@ def describe(result: dict[str, Any]) -> str:
 def failed(result: dict[str, Any] | None) -> list[str]:
     """The failure message's line for a failed check; none otherwise."""
     return [describe(result)] if result and result.get("pass") is False else []
-
-
-def _db(metrics: dict[str, Any]) -> str:
-    value = metrics.get("psnr_db")
-    return "inf" if value is None else f"{value:.1f}"

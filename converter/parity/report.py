@@ -29,7 +29,7 @@ def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
                     result.get("runtime", "-"),
                     f"{artifact.bytes:,}",
                     _number(result.get("max_abs"), "{:.2e}"),
-                    _psnr(result),
+                    psnr_text(result),
                     _number(result.get("ms"), "{:.1f}"),
                     _number(result.get("first_ms"), "{:.1f}"),
                     gate_text,
@@ -131,7 +131,7 @@ def failed(artifacts: list[Artifact]) -> list[str]:
     for artifact in artifacts:
         for result in (artifact.parity or {}).get("results", []):
             if not result.get("pass"):
-                why = result.get("error") or f"PSNR {_psnr(result)} dB, max abs {_number(result.get('max_abs'), '{:.2e}')}"
+                why = result.get("error") or f"PSNR {psnr_text(result)} dB, max abs {_number(result.get('max_abs'), '{:.2e}')}"
                 names.append(f"{artifact.entry} in {result.get('runtime')}: {why}")
     return names
 
@@ -144,7 +144,8 @@ def _verdict(result: dict[str, Any]) -> str:
     return "pass" if result.get("pass") else "FAIL"
 
 
-def _psnr(result: dict[str, Any]) -> str:
+def psnr_text(result: dict[str, Any]) -> str:
+    """A result's PSNR as the reports print it: `inf` for identical outputs, `-` for none."""
     if result.get("error"):
         return "-"
     value = result.get("psnr_db")
