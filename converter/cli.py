@@ -73,6 +73,22 @@ def _input_range(ctx, param, value: str) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _max_memory(ctx, param, value: str | None) -> int | None:
+    from converter.memory import parse_size
+
+    try:
+        return None if value is None else parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-memory") from None
+
+
+# Every command that reads a source takes the run's memory budget.
+max_memory_option = click.option(
+    "--max-memory", callback=_max_memory, default=None, metavar="SIZE",
+    help="Memory budget for the run (e.g. 4G). Default: 3/4 of available memory, at most what the source's "
+         "size justifies. A source that cannot fit stops with exit 2 before loading.")
+
+
 def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
     from converter.user_layers import load_user_layers
 
@@ -118,10 +134,11 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--no-optimize", is_flag=True, help="Skip the lean-graph optimisations (fold MultiplyBeta, drop identities, ...).")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
+@max_memory_option
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
-            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser):
+            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, max_memory):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
@@ -165,6 +182,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         arch=arch,
         arch_params=parse_arch_params(arch_params),
         browser=browser,
+        max_memory=max_memory,
     )
     progress = Progress(False if as_json else None)
     try:
@@ -185,8 +203,9 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--arch", default=None, metavar="NAME", help="Weights-only files: the family instead of detecting it.")
 @click.option("--arch-params", default=None, metavar="K=V,...", help="Weights-only files: override inferred parameters.")
+@max_memory_option
 @click.pass_context
-def inspect(ctx, source, as_json, arch, arch_params):
+def inspect(ctx, source, as_json, arch, arch_params, max_memory):
     """Describe SOURCE: format, Keras version, layers, custom layers, params,
     scale, input range guess and the fixes a conversion would apply."""
     from converter import tf_runtime
@@ -194,7 +213,7 @@ def inspect(ctx, source, as_json, arch, arch_params):
     from converter.inspection import inspect_source, render
 
     tf_runtime.quiet(debug=ctx.obj["debug"])
-    facts = inspect_source(source, arch, parse_overrides(arch_params))
+    facts = inspect_source(source, arch, parse_overrides(arch_params), max_memory)
     click.echo(json.dumps(facts, indent=2, sort_keys=True) if as_json else render(facts))
 
 
@@ -209,8 +228,9 @@ def inspect(ctx, source, as_json, arch, arch_params):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
+@max_memory_option
 @click.pass_context
-def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser):
+def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, max_memory):
     """Check BUNDLE's files against its manifest, then re-run parity."""
     from converter import tf_runtime
     from converter.parity.inputs import DEFAULT_IMAGES
@@ -226,6 +246,7 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
         images_dir=parity_images or DEFAULT_IMAGES,
         progress=Progress(False if as_json else None),
         browser=browser,
+        max_memory=max_memory,
     )
     click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
     outcome.raise_for_failure()
@@ -260,8 +281,9 @@ def list_recipes(folder, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome per recipe as JSON.")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
+@max_memory_option
 @click.pass_context
-def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser):
+def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, max_memory):
     """Build release folders (bundle, manifest, parity report, npm package)
     from RECIPE files; identical inputs give byte-identical folders."""
     from dataclasses import asdict
@@ -271,7 +293,7 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
     if no_verify:
         click.echo("warning: --no-verify: the releases are NOT checked against their sources", err=True)
     outcomes = build_many(list(recipe_paths), dist, jobs or default_jobs(), weights, not no_verify, force,
-                          ctx.obj["debug"], browser)
+                          ctx.obj["debug"], browser, max_memory)
     if as_json:
         click.echo(json.dumps([asdict(o) for o in outcomes], indent=2))
     for outcome in outcomes:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from converter import manifest, plan as planning, sources, staging
+from converter import manifest, memory, plan as planning, sources, staging
 from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.errors import BadInput, ParityFailed
 from converter.parity import gates as parity_gates
@@ -59,9 +59,12 @@ class ConvertOptions:
     """Apply the lean-graph passes (converter/optimize)."""
     browser: bool = False
     """Verify in Chromium too (WebGL, WebGPU; see backends/chromium)."""
+    max_memory: int | None = None
+    """The run's memory budget in bytes (None: derived; see converter/memory)."""
 
     def source_options(self) -> sources.SourceOptions:
-        return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda)
+        return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
+                                     self.max_memory)
 
 
 @dataclass
@@ -87,7 +90,8 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
 
     stage = staging.create(options.out)
     try:
-        result = _run(plan, info, options, stage, runtimes, progress, release)
+        with memory.guard(info.budget, options.source, cleanup=lambda: staging.discard(stage)):
+            result = _run(plan, info, options, stage, runtimes, progress, release)
     except BaseException:
         staging.discard(stage)
         raise
@@ -160,7 +164,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
             summary["pass"] = summary["client"]["pass"]
             document = manifest.with_parity(document, summary)
     report.write(stage, artifacts, summary, timings=release is None,
-                 browser=runtimes.browser() if runtimes is not None else None)
+                 browser=runtimes.browser() if runtimes is not None else None, memory_budget=info.budget.limit)
     document = manifest.write(stage / manifest.MANIFEST_NAME, document)
     if release is not None and summary["pass"] is not False:
         release.write_package(stage, document, artifacts)

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import custom_layers
-from converter import checks, fixes, topology
+from converter import checks, fixes, memory, topology
 from converter.sources import FORMAT_TITLES, SourceOptions, derived, describe, detect, topology_of
 from converter.sources.tfjs_layers import model_json_path
 
 
-def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None) -> dict[str, Any]:
-    info = describe(path, SourceOptions(arch=arch, arch_params=arch_params or {}))
-    model = topology_of(info)
+def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None,
+                   max_memory: int | None = None) -> dict[str, Any]:
+    info = describe(path, SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory))
+    with memory.guard(info.budget, path):  # an ONNX source's topology comes from running it
+        model = topology_of(info)
     classes = collections.Counter(custom_layers.plain_class_name(l.get("class_name", "?")) for l in topology.iter_layers(model))
     found_custom = sorted(
         {l["class_name"] for l in topology.iter_layers(model) if custom_layers.find(l.get("class_name", ""))}

@@ -120,6 +120,7 @@ def document(info, facts, input_range, applied, records: dict[str, Any], fixed_t
             "producer": info.producer,
             "architecture": info.architecture,
         },
+        "memory": info.budget.manifest_entry(),
         "model": {
             "input_multiple": facts.input_multiple,
             "params": facts.params,

@@ -94,14 +94,15 @@ class Outcome:
 
 
 def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool,
-              browser: bool = False) -> Outcome:
+              browser: bool = False, max_memory: int | None = None) -> Outcome:
     """Build one recipe; runs in a worker process, so it reports instead of raising."""
     from converter import tf_runtime
 
     tf_runtime.quiet(debug=debug)
     try:
         recipe = recipes.load(Path(recipe_path))
-        return _build(recipe, Path(dist), Path(weights) if weights else None, verify, force, browser or recipe.browser)
+        return _build(recipe, Path(dist), Path(weights) if weights else None, verify, force, browser or recipe.browser,
+                      max_memory)
     except SrconvertError as error:
         return Outcome(recipe_path, error.exit_code, error.lines())
     except Exception as error:  # a bug: keep the worker's message
@@ -109,13 +110,13 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
 
 
 def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
-           browser: bool) -> Outcome:
+           browser: bool, max_memory: int | None) -> Outcome:
     from converter.convert import ConvertOptions, convert
     from converter.parity.gates import parse_overrides
     from converter.parity.inputs import DEFAULT_IMAGES
 
     source = weights or recipe.weights_path
-    if not source.is_file():
+    if not source.exists():
         raise BadInput(
             f"weights file {source} not found",
             path=recipe.path,
@@ -138,6 +139,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         arch=recipe.arch,
         arch_params=params,
         browser=browser,
+        max_memory=max_memory,
     )
     spec = ReleaseSpec(recipe, source_label=source.name)
     result = convert(options, release=spec)
@@ -145,7 +147,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
 
 
 def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, verify: bool, force: bool,
-               debug: bool = False, browser: bool = False) -> list[Outcome]:
+               debug: bool = False, browser: bool = False, max_memory: int | None = None) -> list[Outcome]:
     if weights is not None and len(paths) > 1:
         raise BadInput("--weights replaces one recipe's weights file, but several recipes were given",
                        hint="build one recipe at a time with --weights")
@@ -153,10 +155,22 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
     if len(set(names)) != len(names):
         raise BadInput("two recipes have the same release name", hint="release names must be unique in a build")
     context = multiprocessing.get_context("spawn")
-    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser) for p in paths]
+    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory)
+            for p in paths]
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
                                                 max_tasks_per_child=1) as pool:
-        return list(pool.map(build_one, *zip(*args)))
+        futures = [pool.submit(build_one, *arg) for arg in args]
+        return [_outcome(future, path) for future, path in zip(futures, paths)]
+
+
+def _outcome(future: concurrent.futures.Future, recipe_path: Path) -> Outcome:
+    try:
+        return future.result()
+    except concurrent.futures.BrokenExecutor:
+        # A worker ended itself (the memory guard's exit 2 prints its own
+        # error); the pool then fails every recipe it had not finished.
+        return Outcome(str(recipe_path), EXIT_BAD_INPUT,
+                       ["the build process stopped before finishing this recipe (see the error above)"])
 
 
 def exit_code(outcomes: list[Outcome]) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter import manifest, sources
+from converter import manifest, memory, sources
 from converter.errors import ParityFailed
 from converter.hashing import sha256_file
 from converter.manifest import Artifact
@@ -89,6 +89,7 @@ def verify_bundle(
     images_dir: Path | None,
     progress: Progress,
     browser: bool = False,
+    max_memory: int | None = None,
 ) -> VerifyOutcome:
     document = manifest.read(bundle)
     artifacts = [Artifact.from_dict(a) for a in document.get("artifacts", [])]
@@ -107,24 +108,26 @@ def verify_bundle(
     from converter.plan import runtimes_of
     from converter.targets import BY_NAME
 
-    info = sources.describe(source)
-    progress.step(f"loading {source} ({info.format})")
-    form = KerasForm(info, sources.SourceOptions())
-    gates = {a.precision: _recorded_gate(a) for a in artifacts}
-    verifiers = {a.entry: runtimes_of(BY_NAME[a.format], browser) for a in artifacts}
-    names = tuple(dict.fromkeys(name for entry in verifiers.values() for name in entry))
-    runtimes = Runtimes(names, backend, custom_layers_override=custom_layers_js)
-    runtimes.prestart()
-    try:
-        verification = Verification.start(
-            form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress
-        )
-        verification.start_reference(form.reference())
-        for artifact in artifacts:
-            verification.submit(artifact, verifiers[artifact.entry])
-        summary = verification.finish()
-    finally:
-        runtimes.close()
+    options = sources.SourceOptions(max_memory=max_memory)
+    info = sources.describe(source, options)
+    with memory.guard(info.budget, source):
+        progress.step(f"loading {source} ({info.format})")
+        form = KerasForm(info, options)
+        gates = {a.precision: _recorded_gate(a) for a in artifacts}
+        verifiers = {a.entry: runtimes_of(BY_NAME[a.format], browser) for a in artifacts}
+        names = tuple(dict.fromkeys(name for entry in verifiers.values() for name in entry))
+        runtimes = Runtimes(names, backend, custom_layers_override=custom_layers_js)
+        runtimes.prestart()
+        try:
+            verification = Verification.start(
+                form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress
+            )
+            verification.start_reference(form.reference())
+            for artifact in artifacts:
+                verification.submit(artifact, verifiers[artifact.entry])
+            summary = verification.finish()
+        finally:
+            runtimes.close()
     outcome.source = str(source)
     outcome.parity_pass = summary["pass"]
     return outcome

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,37 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         cwd=cwd or ROOT,
         timeout=600,
     )
+
+
+# `python -m converter`, plus one atexit hook that records the process's
+# peak resident memory (VmHWM). wait4's ru_maxrss would not do: a child forked
+# from pytest counts pytest's own memory (a gigabyte once TensorFlow is
+# loaded) until it execs, while VmHWM starts afresh with the new program.
+MEASURED = """
+import atexit, os, re, sys
+def record():
+    status = open("/proc/self/status").read()
+    kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
+    open(os.environ["SRCONVERT_TEST_PEAK_FILE"], "w").write(str(kib * 1024))
+atexit.register(record)
+sys.argv[0] = "srconvert"
+from converter.cli import main
+main()
+"""
+
+
+def run_cli_measured(*args: str, cwd: Path | None = None, timeout: float = 600
+                     ) -> tuple[subprocess.CompletedProcess[str], int]:
+    """`run_cli`, and the process's peak resident memory in bytes."""
+    peak_file = Path(tempfile.mkstemp(prefix="srconvert-peak-")[1])
+    try:
+        result = subprocess.run([sys.executable, "-c", MEASURED, *map(str, args)], capture_output=True, text=True,
+                                env={**os.environ, "SRCONVERT_TEST_PEAK_FILE": str(peak_file),
+                                     "PYTHONPATH": str(ROOT)},
+                                cwd=cwd or ROOT, timeout=timeout)
+        return result, int(peak_file.read_text())  # empty: the hook did not run, and the test errors
+    finally:
+        peak_file.unlink(missing_ok=True)
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:

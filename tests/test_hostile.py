@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_clean_error, run_cli
+from conftest import ROOT, assert_clean_error, run_cli, run_cli_measured
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,22 @@ CASES = [
     "tfjs-missing-shard", "savedmodel-without-keras", "lambda-payload", "unknown-custom-layer", "two-inputs",
     "vector-input", "one-channel-input", "nan-weights", "inf-weights", "onnx-unsupported-op",
     "onnx-external-data-escape", "onnx-truncated", "weights-of-unknown-family",
+    # declared sizes the file cannot back (issue 14)
+    "h5-unwritten-chunks", "h5-unallocated-contiguous", "weights-only-h5-bomb", "h5-external-link",
+    "keras-config-bomb", "keras-weights-bomb", "zip-stored-size-lie", "zip-member-flood", "onnx-initializer-lie",
+    "onnx-external-data-lie", "tfjs-manifest-lie", "safetensors-header-lie", "safetensors-offsets-lie",
+    "safetensors-checkpoint",
+    # paths that are not regular files or folders, or leave their model's folder
+    "fifo", "device", "socket", "symlink-loop", "tfjs-shard-link-out", "tfjs-shard-fifo", "savedmodel-link-out",
+    # a genuine model over the budget it is given
+    "over-memory-budget",
 ]
+# Every refusal happens before anything heavy is loaded; measured peaks are
+# 37-73 MiB. A bomb that got through would allocate gigabytes.
+PEAK_CEILING = 1 << 30
+# A refusal takes a fraction of a second; this only turns a hang (a blocking
+# read of a pipe) into a failure instead of a stuck test run.
+HANG_SECONDS = 120
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +52,20 @@ def corpus(tmp_path_factory, fixtures_dir):
 
 
 def _snapshot(*folders: Path) -> dict[str, float]:
-    return {str(p): p.stat().st_mtime for folder in folders for p in folder.rglob("*")}
+    return {str(p): p.lstat().st_mtime for folder in folders for p in folder.rglob("*")}
 
 
 def test_the_corpus_and_this_test_list_the_same_cases(corpus):
-    assert sorted(corpus[1]) == sorted(CASES) and len(CASES) >= 20
+    assert sorted(corpus[1]) == sorted(CASES) and len(CASES) >= 40
+
+
+def test_bomb_fixtures_are_tiny_on_disk(corpus):
+    folder, cases = corpus
+    for name in ("h5-unwritten-chunks", "weights-only-h5-bomb", "keras-config-bomb", "keras-weights-bomb", "zip-member-flood",
+                 "onnx-initializer-lie", "tfjs-manifest-lie", "safetensors-header-lie"):
+        source = Path(cases[name]["source"])
+        size = sum(p.stat().st_size for p in source.rglob("*")) if source.is_dir() else source.stat().st_size
+        assert size < 4 << 20, (name, size)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -50,8 +74,10 @@ def test_each_hostile_input_is_refused_cleanly(corpus, tmp_path, name):
     case = cases[name]
     out = tmp_path / "out"
     before = _snapshot(folder, tmp_path)
-    result = run_cli("convert", case["source"], "-o", out, *case["args"], cwd=tmp_path)
+    result, peak = run_cli_measured("convert", case["source"], "-o", out, *case["args"], cwd=tmp_path,
+                                    timeout=HANG_SECONDS)
     assert_clean_error(result, case["exit"], *case["fragments"])
+    assert peak < PEAK_CEILING, f"peak {peak / 2**20:.0f} MiB"
     assert not out.exists()
     assert _snapshot(folder, tmp_path) == before  # nothing written, staging included
     assert not list(folder.parent.rglob("PWNED-*")) and not list(tmp_path.rglob("PWNED-*"))

@@ -107,16 +107,17 @@ def browser_line(browser: dict[str, Any]) -> str:
 
 
 def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings: bool = True,
-          browser: dict[str, Any] | None = None) -> None:
+          browser: dict[str, Any] | None = None, memory_budget: int | None = None) -> None:
     """parity.json and parity.md; `timings=False` for byte-reproducible
     releases, which then also leave out the facts of the machine that ran
-    (its CPU's int8 path, the browser and GPU adapter)."""
+    (its CPU's int8 path, the browser and GPU adapter, the memory budget)."""
     parity_document = document(artifacts, summary)
     host = None
     if timings:
         from converter.host_cpu import int8_path
 
-        host = parity_document["host"] = {"int8_path": int8_path().describe(), "browser": browser}
+        host = parity_document["host"] = {"int8_path": int8_path().describe(), "browser": browser,
+                                          "memory_budget_bytes": memory_budget}
     else:
         parity_document = without_timings(parity_document)
         artifacts = [Artifact.from_dict(without_timings(a.as_dict())) for a in artifacts]

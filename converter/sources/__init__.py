@@ -1,13 +1,16 @@
 """Source formats (after spandrel's architectures): each module in `FAMILIES`
 has `FORMATS` (the format names it reads, with titles), `detect` (a
-predicate over a `Probe` of the path's content), `describe` (what the file
-says about itself: cheap, no TensorFlow) and `load` (the weights, and the
-source model as the parity reference). Modules whose topology is derived
+predicate over a `Probe` of the path's content), `content_bytes` (what the
+file declares it holds, checked against what it can hold: metadata only),
+`describe` (what the file says about itself: cheap, no TensorFlow) and
+`load` (the weights, and the source model as the parity reference). Modules whose topology is derived
 rather than read (weights-only files, ONNX graphs) also have
 `derive_topology`, which `load` and `srconvert inspect` share.
 
 Detection asks the modules in `FAMILIES` order; the first that claims a path
-reads it.
+reads it. Before anything is described, the path is admitted (regular files
+and folders only: `admission`), its declared content checked (`declared`)
+and the run's memory budget set against it (`converter.memory`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter.sources import detect, keras_archive, keras_h5, onnx_import, savedmodel, tfjs_layers, weights_only
+from converter import memory
+from converter.sources import (detect, keras_archive, keras_h5, onnx_import, safetensors, savedmodel, tfjs_layers,
+                               weights_only)
 
-FAMILIES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, onnx_import)
+FAMILIES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, safetensors, onnx_import)
 MODULES = {fmt: module for module in FAMILIES for fmt in module.FORMATS}
 FORMAT_TITLES = {fmt: title for module in FAMILIES for fmt, title in module.FORMATS.items()}
 
@@ -30,6 +35,8 @@ class SourceOptions:
     """Override family detection for weights-only files."""
     user_layers: dict[str, type] = field(default_factory=dict)
     allow_lambda: bool = False
+    max_memory: int | None = None
+    """The run's memory budget in bytes; None derives it (converter.memory)."""
 
 
 @dataclass
@@ -50,6 +57,8 @@ class SourceInfo:
     """Where the file says it without a topology (ONNX)."""
     derived: tuple[dict[str, Any], dict[str, list[Any]]] | None = field(default=None, repr=False)
     """See `derived`."""
+    budget: memory.Budget | None = None
+    """The run's memory budget, checked against what the source declares."""
 
 
 @dataclass
@@ -77,10 +86,15 @@ def detect_format(path: Path) -> str:
 
 
 def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
-    path = Path(path)
+    """Admit, detect, check what the file declares against it and the memory
+    budget, then describe: nothing heavy is read before the budget holds."""
+    path, options = Path(path), options or SourceOptions()
     fmt = detect_format(path)
-    fields = MODULES[fmt].describe(path, fmt, options or SourceOptions())
-    return SourceInfo(path=path, format=fmt, **fields)
+    module = MODULES[fmt]
+    content = module.content_bytes(path)
+    budget = memory.budget_for(path, content.loaded, content.stored, options.max_memory)
+    fields = module.describe(path, fmt, options)
+    return SourceInfo(path=path, format=fmt, budget=budget, **fields)
 
 
 def derived(info: SourceInfo) -> tuple[dict[str, Any], dict[str, list[Any]]]:

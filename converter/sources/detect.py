@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import zipfile
 from pathlib import Path
 
 from converter.errors import BadInput
+from converter.sources import admission, declared
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -26,14 +28,14 @@ SAVEDMODEL = "savedmodel"
 TFJS_LAYERS = "tfjs-layers"
 ONNX = "onnx"
 WEIGHTS_ONLY = "keras-weights-h5"
+SAFETENSORS = "safetensors"
 
 
 class Probe:
     def __init__(self, path: Path) -> None:
-        if not path.exists():
-            raise BadInput("no such file or folder", path=path, hint="check the path")
         # A TFJS model.json stands for its folder.
         self.path = path.parent if path.name == "model.json" and path.is_file() else path
+        admission.admit(self.path)
         self.given = path
         self.is_dir = self.path.is_dir()
 
@@ -41,7 +43,7 @@ class Probe:
     def head(self) -> bytes:
         if self.is_dir:
             return b""
-        with self.path.open("rb") as handle:
+        with admission.open_regular(self.path) as handle:
             head = handle.read(8)
         if not head:
             raise BadInput("the file is empty", path=self.path, hint="re-download or re-export the checkpoint")
@@ -61,8 +63,10 @@ class Probe:
         if self.is_dir or not self.head.startswith(ZIP_MAGIC):
             return None
         try:
-            with zipfile.ZipFile(self.path) as archive:
-                return set(archive.namelist())
+            with admission.open_regular(self.path) as raw:
+                declared.zip_entries(raw, self.path)
+                with zipfile.ZipFile(raw) as archive:
+                    return set(archive.namelist())
         except zipfile.BadZipFile as exc:
             raise BadInput(f"a damaged zip archive ({exc})", path=self.path, hint="re-download the file") from None
 
@@ -106,7 +110,9 @@ def h5_attrs(path: Path) -> dict[str, object]:
 
 def read_json(path: Path) -> dict:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        with admission.open_regular(path) as handle:
+            declared.json_size(path, path.name, os.fstat(handle.fileno()).st_size)
+            value = json.loads(handle.read().decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"not valid JSON ({exc})", path=path, hint="re-export the model") from None
     if not isinstance(value, dict):

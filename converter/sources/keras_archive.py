@@ -9,7 +9,7 @@ from typing import Any
 
 from converter import tf_runtime
 from converter.errors import BadInput
-from converter.sources import native
+from converter.sources import declared, native
 from converter.sources.detect import KERAS3_ARCHIVE, Probe
 
 FORMATS = {KERAS3_ARCHIVE: "Keras 3 .keras archive"}
@@ -18,6 +18,12 @@ FORMATS = {KERAS3_ARCHIVE: "Keras 3 .keras archive"}
 def detect(probe: Probe) -> str | None:
     names = probe.zip_names
     return KERAS3_ARCHIVE if names is not None and {"config.json", "metadata.json"} <= names else None
+
+
+def content_bytes(path: Path) -> declared.Content:
+    loaded = declared.zip_archive(path, json_members=("config.json", "metadata.json"),
+                                  hdf5_members=("model.weights.h5",))
+    return declared.Content(loaded, path.stat().st_size)
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:

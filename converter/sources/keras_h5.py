@@ -8,7 +8,7 @@ from typing import Any
 
 from converter import tf_runtime
 from converter.errors import BadInput
-from converter.sources import native
+from converter.sources import declared, native
 from converter.sources.detect import KERAS2_H5, KERAS3_H5, Probe, h5_attrs
 
 FORMATS = {KERAS2_H5: "Keras 2 (tf_keras) HDF5 full model", KERAS3_H5: "Keras 3 HDF5 full model"}
@@ -18,6 +18,10 @@ def detect(probe: Probe) -> str | None:
     if not probe.is_hdf5 or "model_config" not in probe.h5_attrs:
         return None
     return KERAS3_H5 if str(probe.h5_attrs.get("keras_version", "2")).startswith("3") else KERAS2_H5
+
+
+def content_bytes(path: Path) -> declared.Content:
+    return declared.Content(declared.hdf5(path), path.stat().st_size)
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:

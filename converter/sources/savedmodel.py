@@ -12,7 +12,7 @@ from typing import Any
 
 from converter import tf_runtime
 from converter.errors import BadInput
-from converter.sources import native
+from converter.sources import declared, native
 from converter.sources.detect import SAVEDMODEL, Probe
 
 FORMATS = {SAVEDMODEL: "TensorFlow SavedModel folder"}
@@ -20,6 +20,11 @@ FORMATS = {SAVEDMODEL: "TensorFlow SavedModel folder"}
 
 def detect(probe: Probe) -> str | None:
     return SAVEDMODEL if probe.is_dir and (probe.path / "saved_model.pb").is_file() else None
+
+
+def content_bytes(path: Path) -> declared.Content:
+    size = declared.folder_bytes(path)
+    return declared.Content(size, size)
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:

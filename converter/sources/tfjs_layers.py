@@ -12,6 +12,7 @@ from typing import Any
 
 from converter import tf_runtime
 from converter.errors import BadInput
+from converter.sources import declared
 from converter.sources.detect import TFJS_LAYERS, Probe, read_json
 from converter.sources.loaded import Loaded
 from converter.sources.paths import companion_file
@@ -36,6 +37,16 @@ def detect(probe: Probe) -> str | None:
 
 def model_json_path(path: Path) -> Path:
     return path if path.name == "model.json" else path / "model.json"
+
+
+def content_bytes(path: Path) -> declared.Content:
+    model_json = model_json_path(path)
+    manifest = read_json(model_json).get("weightsManifest") or []
+    if not isinstance(manifest, list) or not all(isinstance(group, dict) for group in manifest):
+        raise declared.refuse(model_json, "the weightsManifest is not a list of weight groups")
+    shards = weight_files(model_json, manifest)
+    stored = model_json.stat().st_size + sum(shard.stat().st_size for shard in shards)
+    return declared.Content(declared.tfjs_manifest(model_json, manifest, shards), stored)
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from converter import architectures, tf_runtime
+from converter.sources import declared
 from converter.sources.detect import WEIGHTS_ONLY, Probe
 from converter.sources.loaded import Loaded
 
@@ -23,6 +24,10 @@ FORMATS = {WEIGHTS_ONLY: "Keras weights-only HDF5 (architecture rebuilt from a k
 def detect(probe: Probe) -> str | None:
     attrs = probe.h5_attrs if probe.is_hdf5 else {}
     return WEIGHTS_ONLY if "layer_names" in attrs and "model_config" not in attrs else None
+
+
+def content_bytes(path: Path) -> declared.Content:
+    return declared.Content(declared.hdf5(path), path.stat().st_size)
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:

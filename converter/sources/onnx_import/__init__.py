@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import BadInput
+from converter.sources import declared
 from converter.sources.detect import ONNX, Probe
 from converter.sources.loaded import Loaded
 from converter.sources.onnx_import import graph, translate
@@ -21,12 +22,17 @@ FORMATS = {ONNX: "ONNX model (e.g. exported by PyTorch)"}
 # An ONNX file is a protobuf ModelProto; writers put ir_version (field 1,
 # varint) first, so the first byte is its tag.
 FIRST_BYTE = b"\x08"
+# A file not named .onnx is parsed to see whether it is one only up to this
+# size: parsing reads it whole.
+SNIFF_BYTES = 256 << 20
 
 
 def detect(probe: Probe) -> str | None:
     if probe.is_dir or probe.head[:1] != FIRST_BYTE:
         return None
-    return ONNX if probe.path.suffix == ".onnx" or _parses(probe.path) else None  # a damaged .onnx gets a clear error
+    if probe.path.suffix == ".onnx":
+        return ONNX  # a damaged .onnx gets a clear error
+    return ONNX if probe.path.stat().st_size <= SNIFF_BYTES and _parses(probe.path) else None
 
 
 def _parses(path: Path) -> bool:
@@ -37,6 +43,15 @@ def _parses(path: Path) -> bool:
     except Exception:  # not a protobuf ModelProto
         return False
     return len(model.graph.node) > 0
+
+
+def content_bytes(path: Path) -> declared.Content:
+    model = graph.parse(path)
+    loaded = declared.onnx_model(model, path) + path.stat().st_size  # checks the external files first
+    external = {entry.value for tensor in graph.external_tensors(model) for entry in tensor.external_data
+                if entry.key == "location"}
+    stored = path.stat().st_size + sum((path.parent / name).stat().st_size for name in external)
+    return declared.Content(loaded, stored)
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:

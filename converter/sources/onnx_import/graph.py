@@ -18,19 +18,39 @@ import numpy as np
 from converter.errors import BadInput
 from converter.sources.paths import companion_file
 
-def load_model(path: Path) -> Any:
-    """The ModelProto with its external data, refusing data outside the folder."""
-    import onnx
-    from onnx import external_data_helper
+# protobuf cannot hold a message past 2 GiB; larger models keep their
+# weights in external data. Refusing first saves reading the file whole.
+MAX_PROTO_BYTES = 2 << 30
 
+
+def parse(path: Path) -> Any:
+    """The ModelProto without its external data (a parse is bounded by the
+    file's own size)."""
+    import onnx
+
+    if path.stat().st_size > MAX_PROTO_BYTES:
+        raise BadInput("an ONNX file over 2 GiB, which protobuf cannot hold", path=path,
+                       hint="export with external data (model.onnx + model.onnx.data)")
     try:
-        model = onnx.load_model(str(path), load_external_data=False)
+        return onnx.load_model(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
         raise BadInput(f"not a readable ONNX model ({exc})", path=path, hint="re-export the model") from None
+
+
+def external_tensors(model: Any) -> list[Any]:
+    from onnx import external_data_helper
+
+    return [tensor for tensor in external_data_helper._get_all_tensors(model)
+            if external_data_helper.uses_external_data(tensor)]
+
+
+def load_model(path: Path) -> Any:
+    """The ModelProto with its external data, refusing data outside the folder."""
+    from onnx import external_data_helper
+
+    model = parse(path)
     folder = path.parent.resolve()
-    for tensor in external_data_helper._get_all_tensors(model):
-        if not external_data_helper.uses_external_data(tensor):
-            continue
+    for tensor in external_tensors(model):
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
         companion_file(path, location, f"external data of initializer {tensor.name!r}",
                        "keep model.onnx.data beside model.onnx; srconvert reads nothing else")

@@ -1,0 +1,181 @@
+"""One memory budget for a run: estimated before the source is loaded,
+enforced while it runs.
+
+Before loading, a run needs `estimate(content)`: a fixed base (TensorFlow,
+onnxruntime and the Node runtimes, measured at about 1.3 GB for the smallest
+model) plus a multiple of the bytes the source declares (every stage holds
+its own copy of the weights: the loaded model, the canonical model, each
+emitted artifact and each runtime). A source whose estimate exceeds the
+budget stops with exit 2 before anything heavy starts.
+
+The budget defaults to the smaller of
+  - three quarters of the memory available to this process now (the cgroup
+    limit where there is one, else the machine's available memory), and
+  - what the source's size justifies: its estimate were its content four
+    times its file size (weights compress a little, never a lot), or
+    DEFAULT_FLOOR, whichever is larger;
+so a 10 KB file cannot claim the machine, and `--max-memory` overrides both.
+
+While the run goes on, `guard` samples the resident memory of the process
+and its children (the Node and Chromium runtimes) and ends the run, exit 2,
+the moment it passes the budget: an estimate can be wrong, a budget cannot.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from converter.errors import BadInput
+
+GIB = 1 << 30
+# Measured peaks of the whole process tree, `convert` with three precisions
+# and parity: 1.29 GB for a 0.2 MB fixture, 1.55 GB for a 17 MB RRDN and
+# 2.04 GB for a 66 MB RDN, so about 1.3 GB + 11-15x the weights. Rounded up.
+BASE_BYTES = 3 * GIB // 2
+CONTENT_FACTOR = 16
+PLAUSIBLE_EXPANSION = 4
+DEFAULT_FLOOR = 8 * GIB  # leaves room for the browser lane's Chromium on a tiny model
+AVAILABLE_SHARE = 0.75
+SAMPLE_SECONDS = 0.05
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": GIB, "T": 1 << 40}
+
+
+def format_bytes(n: float) -> str:
+    """Binary units, as --max-memory takes them."""
+    for unit, size in (("TiB", 1 << 40), ("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def parse_size(text: str) -> int:
+    """`512M`, `4G`, `2.5GiB`, `1000000` -> bytes (binary units); ValueError otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a size; e.g. 4G or 512M")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def estimate(content_bytes: int) -> int:
+    """The peak a run is expected to reach for a source declaring `content_bytes`."""
+    return BASE_BYTES + CONTENT_FACTOR * content_bytes
+
+
+def available() -> int:
+    """Memory this process may still use: the cgroup's room if it is limited,
+    else what the machine reports available."""
+    import psutil
+
+    machine = psutil.virtual_memory().available
+    limit, used = _cgroup_file("memory.max"), _cgroup_file("memory.current")
+    return min(machine, limit - used) if limit and used is not None else machine
+
+
+def _cgroup_file(name: str) -> int | None:
+    try:
+        text = (Path("/sys/fs/cgroup") / name).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Budget:
+    limit: int
+    estimate: int
+    origin: str
+    """"--max-memory" or "default"."""
+
+    def manifest_entry(self) -> dict[str, object]:
+        """For manifest.json, which is reproducible: a default budget depends
+        on the machine, so only its origin is recorded there (its value goes
+        to parity.json with the other facts of the machine that ran)."""
+        entry: dict[str, object] = {"budget": self.origin, "estimate_bytes": self.estimate}
+        if self.origin != "default":
+            entry["budget_bytes"] = self.limit
+        return entry
+
+
+def budget_for(path: Path, content_bytes: int, file_bytes: int, max_memory: int | None) -> Budget:
+    """The run's budget; BadInput (exit 2) when the source cannot fit in it."""
+    need = estimate(content_bytes)
+    if max_memory is not None:
+        budget = Budget(max_memory, need, "--max-memory")
+    else:
+        justified = max(DEFAULT_FLOOR, estimate(PLAUSIBLE_EXPANSION * file_bytes))
+        budget = Budget(int(min(AVAILABLE_SHARE * available(), justified)), need, "default")
+    if need > budget.limit:
+        raise BadInput(
+            f"this source needs about {format_bytes(need)} of memory to convert ({format_bytes(content_bytes)} of "
+            f"declared weights and data); the {'--max-memory' if max_memory else 'default'} budget is "
+            f"{format_bytes(budget.limit)}",
+            path=path,
+            hint="nothing was loaded; if the file is genuine, raise --max-memory",
+        )
+    return budget
+
+
+def tree_rss(pid: int | None = None) -> int:
+    """Resident bytes of a process and all its descendants."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:  # exited between the listing and the read
+            pass
+    return total
+
+
+@contextmanager
+def guard(budget: Budget, source: Path, cleanup: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Enforce `budget` over this process tree while the block runs.
+
+    Past the budget the run cannot be unwound politely (the main thread may
+    be inside one long allocation in C), so the watcher kills the child
+    runtimes, runs `cleanup` (the staging folder), prints the one error and
+    exits 2 at once."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        import psutil
+
+        while not stop.wait(SAMPLE_SECONDS):
+            used = tree_rss()
+            if used <= budget.limit:
+                continue
+            for child in psutil.Process().children(recursive=True):
+                try:
+                    child.kill()
+                except psutil.Error:
+                    pass
+            error = BadInput(
+                f"the run passed its memory budget ({format_bytes(used)} in use, budget "
+                f"{format_bytes(budget.limit)}, {budget.origin}) and was stopped",
+                path=source,
+                hint="nothing was written; if the model is genuine, raise --max-memory",
+            )
+            try:
+                cleanup()
+            finally:
+                sys.stderr.write("\n".join(error.lines()) + "\n")
+                sys.stderr.flush()
+                os._exit(error.exit_code)
+
+    watcher = threading.Thread(target=watch, name="srconvert-memory-guard", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()

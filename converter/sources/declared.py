@@ -1,0 +1,275 @@
+"""What a source declares it holds, checked against what its file can hold
+before anything is allocated.
+
+Containers state sizes that the readers then trust: an HDF5 dataset's shape,
+a zip member's uncompressed size, an ONNX initializer's dims, a TF.js weight
+manifest, a safetensors header. A file of a few kilobytes can declare
+terabytes (chunks never written read back as fill values; a deflate stream of
+zeros expands about a thousand times), and the reader allocates what was
+declared. So each function here reads only metadata, refuses a declaration
+the file cannot back, and returns the bytes the source's content takes once
+loaded: the figure the memory budget is checked against (`converter.memory`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from converter.errors import BadInput
+from converter.memory import format_bytes
+from converter.sources.admission import open_regular
+
+# Deflate peaks near 1032:1 on constant data; float weights compress about
+# 1.1:1 and JSON about 10:1. Anything past 100:1 is not a model's content.
+MAX_EXPANSION = 100
+# Items this small may expand freely: a zero bias compresses very well.
+EXPANSION_FLOOR = 1 << 20
+# A Keras config for a thousand-layer network is a few MB.
+MAX_JSON_BYTES = 64 << 20
+MAX_ARCHIVE_MEMBERS = 10_000
+HINT = "the file is damaged or was made to exhaust memory; nothing was loaded"
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a format module's `content_bytes` returns."""
+
+    loaded: int
+    """Bytes the content takes once read: weights as arrays, configs as text."""
+    stored: int
+    """Bytes of the files it is read from."""
+
+
+def refuse(path: Path, what: str) -> BadInput:
+    return BadInput(what, path=path, hint=HINT)
+
+
+def expansion(path: Path, item: str, declared: int, stored: int, compressed: bool) -> None:
+    """Refuse `item` when `declared` bytes cannot come from `stored` bytes."""
+    if declared <= EXPANSION_FLOOR or declared <= stored:
+        return
+    if not compressed or declared > MAX_EXPANSION * stored:
+        raise refuse(path, f"{item} declares {format_bytes(declared)} but the file stores "
+                           f"{format_bytes(stored)} of it")
+
+
+def json_size(path: Path, item: str, declared: int) -> None:
+    if declared > MAX_JSON_BYTES:
+        raise refuse(path, f"{item} declares {format_bytes(declared)} of JSON; a model's is at most "
+                           f"{format_bytes(MAX_JSON_BYTES)}")
+
+
+# --- HDF5 -------------------------------------------------------------------------------------
+
+def hdf5(path: Path) -> int:
+    """Every dataset's shape x dtype against the bytes stored for it; links
+    and storage that lead to other files are refused."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return hdf5_handle(handle, path)
+    except OSError as exc:
+        raise BadInput(f"not a readable HDF5 file ({exc.args[0] if exc.args else exc})", path=path,
+                       hint="the download may be truncated: fetch it again") from None
+
+
+def hdf5_handle(handle: Any, path: Path, item_prefix: str = "") -> int:
+    import h5py
+
+    links: list[tuple[str, Any]] = []
+    # Collected first: an exception raised inside h5py's visitor is mangled.
+    handle.visititems_links(lambda name, link: links.append((name, link)))
+    total = 0
+    for name, link in links:
+        if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
+            raise refuse(path, f"HDF5 link {item_prefix}{name} points elsewhere; Keras never writes links")
+        obj = handle[name]
+        if isinstance(obj, h5py.Dataset):
+            total += _dataset(path, f"dataset {item_prefix}{name}", obj)
+    return total
+
+
+def _dataset(path: Path, item: str, dataset: Any) -> int:
+    if dataset.is_virtual or dataset.external:
+        raise refuse(path, f"{item} keeps its data in other files; Keras never does")
+    declared = math.prod(dataset.shape or ()) * dataset.dtype.itemsize
+    stored = dataset.id.get_storage_size()
+    filtered = dataset.id.get_create_plist().get_nfilters() > 0
+    expansion(path, item, declared, stored, compressed=filtered)
+    return declared
+
+
+# --- zip (.keras) -----------------------------------------------------------------------------
+
+def zip_entries(handle: Any, path: Path) -> None:
+    """Refuse an archive listing more members than a model has, from its end
+    record, before zipfile builds an object for each (a central directory
+    entry is 46 bytes; its ZipInfo ten times that)."""
+    end = zipfile._EndRecData(handle)  # noqa: SLF001 - the only reader of the end record
+    if end is not None and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ARCHIVE_MEMBERS:
+        raise refuse(path, f"the archive lists {end[zipfile._ECD_ENTRIES_TOTAL]} members; a model has a handful")
+    handle.seek(0)
+
+
+def zip_archive(path: Path, json_members: Iterable[str] = (), hdf5_members: Iterable[str] = ()) -> int:
+    """Each member's declared size against its compressed size; JSON members
+    capped; HDF5 members checked inside without extracting them."""
+    try:
+        with open_regular(path) as raw:
+            zip_entries(raw, path)
+            archive = zipfile.ZipFile(raw)
+            members = archive.infolist()
+            total = 0
+            for info in members:
+                compressed = info.compress_type != zipfile.ZIP_STORED
+                if not compressed and info.file_size != info.compress_size:
+                    raise refuse(path, f"archive member {info.filename} declares {format_bytes(info.file_size)} "
+                                       f"but stores {format_bytes(info.compress_size)}")
+                expansion(path, f"archive member {info.filename}", info.file_size, info.compress_size, compressed)
+                if info.filename in json_members:
+                    json_size(path, f"archive member {info.filename}", info.file_size)
+                total += info.file_size
+            names = {info.filename for info in members}
+            for name in hdf5_members:
+                if name in names:
+                    total += _hdf5_member(path, archive, name)
+            return total
+    except zipfile.BadZipFile as exc:
+        raise BadInput(f"a damaged zip archive ({exc})", path=path, hint="re-download the file") from None
+
+
+def _hdf5_member(path: Path, archive: zipfile.ZipFile, name: str) -> int:
+    import h5py
+
+    try:
+        with archive.open(name) as member, h5py.File(member, "r") as handle:
+            return hdf5_handle(handle, path, item_prefix=f"{name}:")
+    except OSError as exc:
+        raise BadInput(f"archive member {name} is not a readable HDF5 file ({exc})", path=path,
+                       hint="re-export the model") from None
+
+
+# --- ONNX -------------------------------------------------------------------------------------
+
+def onnx_model(model: Any, path: Path) -> int:
+    """Every tensor's dims x element size against the bytes it carries, inline
+    or in its external file (which must hold offset + size)."""
+    from onnx import TensorProto, external_data_helper, helper
+
+    from converter.sources.paths import companion_file
+
+    total = 0
+    for tensor in external_data_helper._get_all_tensors(model):
+        item = f"tensor {tensor.name!r}"
+        if tensor.data_type in (TensorProto.STRING, TensorProto.UNDEFINED):
+            continue
+        count = math.prod(tensor.dims)
+        itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        declared = count * itemsize
+        if external_data_helper.uses_external_data(tensor):
+            fields = {entry.key: entry.value for entry in tensor.external_data}
+            target = companion_file(path, fields.get("location", ""), f"external data of {item}",
+                                    "keep model.onnx.data beside model.onnx; srconvert reads nothing else")
+            offset, size = int(fields.get("offset") or 0), os.stat(target).st_size
+            length = int(fields["length"]) if fields.get("length") else declared
+            if length != declared or offset + length > size:
+                raise refuse(path, f"{item} declares {format_bytes(declared)} at offset {offset} of "
+                                   f"{target.name}, which holds {format_bytes(size)}")
+        else:
+            typed = sum(len(getattr(tensor, field)) for field in
+                        ("float_data", "int32_data", "int64_data", "double_data", "uint64_data"))
+            held = len(tensor.raw_data) if tensor.raw_data else typed * itemsize
+            if tensor.raw_data and held != declared or not tensor.raw_data and typed < count:
+                raise refuse(path, f"{item} declares {format_bytes(declared)} but holds {format_bytes(held)}")
+        total += declared
+    return total
+
+
+# --- TF.js ------------------------------------------------------------------------------------
+
+TFJS_BYTES = {"float32": 4, "int32": 4, "uint8": 1, "uint16": 2, "float16": 2, "bool": 1, "complex64": 8}
+
+
+def tfjs_manifest(model_json: Path, manifest: list[dict[str, Any]], shards: list[Path]) -> int:
+    """The manifest's weights (shape x stored dtype) against the shards' sizes;
+    returns the bytes once dequantized to float32."""
+    declared = loaded = 0
+    try:
+        for group in manifest:
+            for weight in group.get("weights", []):
+                count = math.prod(int(d) for d in weight.get("shape", []))
+                stored = (weight.get("quantization") or {}).get("dtype") or weight.get("dtype", "float32")
+                declared += count * TFJS_BYTES[stored]
+                loaded += count * 4
+    except (KeyError, TypeError, ValueError) as exc:
+        raise refuse(model_json, f"the weights manifest is malformed ({exc!r})") from None
+    held = sum(os.stat(shard).st_size for shard in shards)
+    if declared != held:
+        raise refuse(model_json, f"the weights manifest declares {format_bytes(declared)} but the shards hold "
+                                 f"{format_bytes(held)}")
+    return loaded + os.stat(model_json).st_size
+
+
+# --- safetensors ------------------------------------------------------------------------------
+
+SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+                     "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8}
+
+
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """The header, checked: its length within the file, each tensor's offsets
+    within the data and matching shape x dtype, no two tensors overlapping."""
+    size = os.stat(path).st_size
+    with open_regular(path) as handle:
+        prefix = handle.read(8)
+        (length,) = struct.unpack("<Q", prefix) if len(prefix) == 8 else (size,)
+        if length > size - 8:
+            raise refuse(path, f"the safetensors header declares {format_bytes(length)}; the file holds "
+                               f"{format_bytes(size)}")
+        json_size(path, "the safetensors header", length)
+        try:
+            header = json.loads(handle.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise refuse(path, f"the safetensors header is not JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise refuse(path, "the safetensors header is not a JSON object")
+    data = size - 8 - length
+    spans = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, end = (int(v) for v in entry["data_offsets"])
+            declared = math.prod(int(d) for d in entry["shape"]) * SAFETENSORS_BYTES[entry["dtype"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise refuse(path, f"tensor {name!r} has a malformed header entry ({exc!r})") from None
+        if not 0 <= begin <= end <= data or end - begin != declared:
+            raise refuse(path, f"tensor {name!r} declares {format_bytes(declared)} at bytes {begin}-{end}; the "
+                               f"data section holds {format_bytes(data)}")
+        spans.append((begin, end, name))
+    spans.sort()
+    for (_, end, first), (begin, _, second) in zip(spans, spans[1:]):
+        if begin < end:
+            raise refuse(path, f"tensors {first!r} and {second!r} overlap")
+    return header
+
+
+def safetensors(path: Path) -> int:
+    header = safetensors_header(path)
+    return sum(e["data_offsets"][1] - e["data_offsets"][0] for k, e in header.items() if k != "__metadata__")
+
+
+# --- files read whole -------------------------------------------------------------------------
+
+def folder_bytes(folder: Path) -> int:
+    """A folder's files are read as they are (SavedModel: no compression), so
+    what they declare is what they weigh."""
+    return sum(entry.stat().st_size for entry in folder.rglob("*") if entry.is_file())
