@@ -44,6 +44,7 @@ PLAUSIBLE_EXPANSION = 4
 DEFAULT_FLOOR = 8 * GIB  # leaves room for the browser lane's Chromium on a tiny model
 AVAILABLE_SHARE = 0.75
 SAMPLE_SECONDS = 0.05
+CHILDREN_REFRESH = 4  # runtimes start rarely: look for new ones every 200 ms
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": GIB, "T": 1 << 40}
 
@@ -125,16 +126,40 @@ def budget_for(path: Path, content_bytes: int, file_bytes: int, max_memory: int 
 
 def tree_rss(pid: int | None = None) -> int:
     """Resident bytes of a process and all its descendants."""
-    import psutil
+    return ProcessTree(pid).rss()
 
-    root = psutil.Process(pid)
-    total = 0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            total += process.memory_info().rss
-        except psutil.Error:  # exited between the listing and the read
-            pass
-    return total
+
+class ProcessTree:
+    """A process and its descendants, for repeated resident-memory reads.
+
+    Listing descendants reads every process's /proc entry (milliseconds on a
+    busy machine), so the list is refreshed every `refresh` reads; reading
+    the resident memory of the known processes costs microseconds."""
+
+    def __init__(self, pid: int | None = None, refresh: int = 1) -> None:
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.refresh = refresh
+        self.reads = 0
+        self.children: list = []
+
+    def rss(self) -> int:
+        import psutil
+
+        if self.reads % self.refresh == 0:
+            try:
+                self.children = self.root.children(recursive=True)
+            except psutil.Error:
+                self.children = []
+        self.reads += 1
+        total = 0
+        for process in [self.root, *self.children]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:  # exited between the listing and the read
+                pass
+        return total
 
 
 @contextmanager
@@ -150,8 +175,9 @@ def guard(budget: Budget, source: Path, cleanup: Callable[[], None] = lambda: No
     def watch() -> None:
         import psutil
 
+        tree = ProcessTree(refresh=CHILDREN_REFRESH)
         while not stop.wait(SAMPLE_SECONDS):
-            used = tree_rss()
+            used = tree.rss()
             if used <= budget.limit:
                 continue
             for child in psutil.Process().children(recursive=True):
