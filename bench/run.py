@@ -11,7 +11,9 @@ T10 x4, ~4.2 M parameters) and a psnr-large-size RDN (C6 D20 G64 G0 64 x2,
   - each artifact's inference time in its runtime on a 64x64 tile, against the
     source model in TensorFlow, with and without srconvert's optimisations;
   - what the browser lane (--browser) adds to the release, and each browser
-    runtime's first (warm-up) and warm inference on its parity inputs.
+    runtime's first (warm-up) and warm inference on its parity inputs;
+  - each release's peak memory (process tree, sampled) against the memory
+    estimate its manifest records (issue 14's budget must refuse no real model).
 Writes build/bench/results.json and build/bench/results.md.
 
     .venv/bin/python bench/run.py [--models rrdn,rdn] [--repeat N]
@@ -74,12 +76,37 @@ def make_models(models: list[str]) -> dict[str, tuple[Path, int]]:
 
 
 def timed(command: list[str], **kwargs) -> float:
+    return measured(command, **kwargs)[0]
+
+
+def measured(command: list[str], **kwargs) -> tuple[float, int]:
+    """Wall seconds, and the peak resident bytes of the command's process tree
+    (sampled every 20 ms, as srconvert's own memory guard sees it)."""
+    import threading
+
+    from converter.memory import tree_rss
+
+    peak, done = 0, threading.Event()
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, **kwargs)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, **kwargs)
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.02):
+            try:
+                peak = max(peak, tree_rss(process.pid))
+            except Exception:  # the process ended between samples
+                pass
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
     elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(map(str, command))} failed:\n{result.stderr[-2000:]}")
-    return elapsed
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, command))} failed:\n{stderr[-2000:]}")
+    return elapsed, peak
 
 
 def help_seconds(repeat: int = 5) -> float:
@@ -98,10 +125,11 @@ def naive_seconds(source: Path, tmp: Path) -> float:
     return total
 
 
-def release_seconds(source: Path, out: Path, *extra: str) -> tuple[float, dict]:
-    elapsed = timed([str(BIN / "srconvert"), "convert", str(source), "-o", str(out), "--force",
-                     "--quantize", ",".join(PRECISIONS), *extra])
-    return elapsed, json.loads((out / "manifest.json").read_text())
+def release_seconds(source: Path, out: Path, *extra: str) -> tuple[float, dict, int]:
+    """Seconds, the manifest, and the peak bytes of the process tree."""
+    elapsed, peak = measured([str(BIN / "srconvert"), "convert", str(source), "-o", str(out), "--force",
+                              "--quantize", ",".join(PRECISIONS), *extra])
+    return elapsed, json.loads((out / "manifest.json").read_text()), peak
 
 
 def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int) -> dict[str, dict[str, float]]:
@@ -183,11 +211,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             naive = naive_seconds(source, tmp)
-            ours, manifest = release_seconds(source, OUT / f"{name}-release")
-            with_browser, _ = release_seconds(source, OUT / f"{name}-release-browser", "--browser")
+            ours, manifest, peak = release_seconds(source, OUT / f"{name}-release")
+            with_browser, _, browser_peak = release_seconds(source, OUT / f"{name}-release-browser", "--browser")
         bundles = {"optimized": (OUT / f"{name}-release", manifest)}
         if manifest.get("optimizations"):  # else the unoptimised bundle is the same files
-            _, plain = release_seconds(source, OUT / f"{name}-release-unoptimized", "--no-optimize", "--no-verify")
+            _, plain, _ = release_seconds(source, OUT / f"{name}-release-unoptimized", "--no-optimize", "--no-verify")
             bundles["unoptimized"] = (OUT / f"{name}-release-unoptimized", plain)
         times = tile_times(bundles, source, args.repeat)
         optimized_ms, plain_ms = times["optimized"], times.get("unoptimized", {})
@@ -202,6 +230,9 @@ def main() -> None:
             "tile_ms_unoptimized": plain_ms,
             "optimizations": manifest.get("optimizations", []),
             "release_browser_s": round(with_browser, 2),
+            "peak_mib": round(peak / 2**20),
+            "peak_browser_mib": round(browser_peak / 2**20),
+            "estimate_mib": round(manifest["memory"]["estimate_bytes"] / 2**20),
             "browser_ms": browser_times(OUT / f"{name}-release-browser"),
         }
         results["models"][name] = entry
@@ -225,7 +256,7 @@ def browser_times(bundle: Path) -> dict[str, dict[str, float]]:
 
 
 def targets(results: dict) -> list[dict]:
-    """Issue 7's targets, each with what this run measured."""
+    """Issue 7's targets (and issue 14's memory estimate), each with what this run measured."""
     rows = [{"target": "`srconvert --help` < 0.5 s", "measured": f"{results['help_s']} s",
              "met": results["help_s"] < 0.5}]
     for name, r in results["models"].items():
@@ -235,6 +266,9 @@ def targets(results: dict) -> list[dict]:
         worst = max(r["sizes"], key=lambda row: row["over_bound_pct"])
         rows.append({"target": f"{name}: every artifact within 2% of params x bytes/weight",
                      "measured": f"worst {worst['entry']} +{worst['over_bound_pct']}%", "met": worst["over_bound_pct"] <= 2})
+        rows.append({"target": f"{name}: memory estimate (issue 14) covers the measured peak of a release",
+                     "measured": f"estimate {r['estimate_mib']} MiB, peak {r['peak_mib']} MiB",
+                     "met": r["estimate_mib"] >= r["peak_mib"]})
         ratios = {key: ms / r["tile_ms_unoptimized"][key] for key, ms in r["tile_ms"].items()
                   if key.startswith("tfjs") and key in r["tile_ms_unoptimized"]}
         if ratios:
@@ -246,7 +280,7 @@ def targets(results: dict) -> list[dict]:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| issue 7 target | measured | met |", "|---|---|---|"]
+    lines = ["| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'NO'} |" for t in results["targets"]]
     lines += ["", f"`srconvert --help`: {results['help_s']} s", ""]
     lines += ["| model | params | full release with parity s | naive toolchain s | ratio |", "|---|---|---|---|---|"]
@@ -256,6 +290,9 @@ def markdown(results: dict) -> str:
     for name, r in results["models"].items():
         lines.append(f"| {name} | {r['release_s']} | {r['release_browser_s']} | "
                      f"{round(r['release_browser_s'] - r['release_s'], 2)} |")
+    lines += ["", "| model | memory estimate MiB | peak MiB (process tree) | with --browser MiB |", "|---|---|---|---|"]
+    for name, r in results["models"].items():
+        lines.append(f"| {name} | {r['estimate_mib']} | {r['peak_mib']} | {r['peak_browser_mib']} |")
     for name, r in results["models"].items():
         lines += ["", f"**{name}** in the browser (float32, parity inputs)", "", "| artifact in runtime | first ms | warm ms |",
                   "|---|---|---|"]
