@@ -159,6 +159,9 @@ def _hdf5_member(path: Path, archive: zipfile.ZipFile, name: str) -> int:
 
 # --- ONNX -------------------------------------------------------------------------------------
 
+# 4-bit types pack two elements a byte (onnx >= 1.16 names them).
+PACKED_4BIT_TYPES = ("INT4", "UINT4", "FLOAT4E2M1")
+
 def onnx_model(model: Any, path: Path) -> int:
     """Every tensor's dims x element size against the bytes it carries, inline
     or in its external file (which must hold offset + size)."""
@@ -166,6 +169,7 @@ def onnx_model(model: Any, path: Path) -> int:
 
     from converter.sources.paths import companion_file
 
+    packed_types = {getattr(TensorProto, name, -1) for name in PACKED_4BIT_TYPES}
     total = 0
     for tensor in external_data_helper._get_all_tensors(model):
         item = f"tensor {tensor.name!r}"
@@ -173,13 +177,17 @@ def onnx_model(model: Any, path: Path) -> int:
             continue
         count = math.prod(tensor.dims)
         itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
-        declared = count * itemsize
+        packed = tensor.data_type in packed_types
+        declared = (count + 1) // 2 if packed else count * itemsize
         if external_data_helper.uses_external_data(tensor):
             fields = {entry.key: entry.value for entry in tensor.external_data}
             target = companion_file(path, fields.get("location", ""), f"external data of {item}",
                                     "keep model.onnx.data beside model.onnx; srconvert reads nothing else")
-            offset, size = int(fields.get("offset") or 0), os.stat(target).st_size
-            length = int(fields["length"]) if fields.get("length") else declared
+            try:
+                offset, length = int(fields.get("offset") or 0), int(fields.get("length") or declared)
+            except ValueError:
+                raise refuse(path, f"{item} has a malformed external-data offset or length") from None
+            size = os.stat(target).st_size
             if length != declared or offset + length > size:
                 raise refuse(path, f"{item} declares {format_bytes(declared)} at offset {offset} of "
                                    f"{target.name}, which holds {format_bytes(size)}")
@@ -187,7 +195,9 @@ def onnx_model(model: Any, path: Path) -> int:
             typed = sum(len(getattr(tensor, field)) for field in
                         ("float_data", "int32_data", "int64_data", "double_data", "uint64_data"))
             held = len(tensor.raw_data) if tensor.raw_data else typed * itemsize
-            if tensor.raw_data and held != declared or not tensor.raw_data and typed < count:
+            # Typed fields hold one element per entry (4-bit types: two).
+            needed = (count + 1) // 2 if packed else count
+            if (held != declared) if tensor.raw_data else (typed < needed):
                 raise refuse(path, f"{item} declares {format_bytes(declared)} but holds {format_bytes(held)}")
         total += declared
     return total
