@@ -10,8 +10,8 @@ T10 x4, ~4.2 M parameters) and a psnr-large-size RDN (C6 D20 G64 G0 64 x2,
   - each artifact's size against params x bytes per weight;
   - each artifact's inference time in its runtime on a 64x64 tile, against the
     source model in TensorFlow, with and without srconvert's optimisations;
-  - what the browser lane (--browser) adds to the release, and each browser
-    runtime's first (warm-up) and warm inference on its parity inputs;
+  - what the browser lane (--browser) adds to the RRDN's release, and each
+    browser runtime's first (warm-up) and warm inference on its parity inputs;
   - each release's peak memory (process tree, sampled) against the memory
     estimate its manifest records (issue 14's budget must refuse no real model).
 Writes build/bench/results.json and build/bench/results.md.
