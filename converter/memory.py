@@ -116,7 +116,7 @@ def budget_for(path: Path, content_bytes: int, file_bytes: int, max_memory: int 
     if need > budget.limit:
         raise BadInput(
             f"this source needs about {format_bytes(need)} of memory to convert ({format_bytes(content_bytes)} of "
-            f"declared weights and data); the {'--max-memory' if max_memory else 'default'} budget is "
+            f"declared weights and data); the {budget.origin} budget is "
             f"{format_bytes(budget.limit)}",
             path=path,
             hint="nothing was loaded; if the file is genuine, raise --max-memory",

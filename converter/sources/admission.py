@@ -65,9 +65,9 @@ def admit_folder(folder: Path) -> None:
                 _refuse_special(entry, entry.lstat().st_mode, folder)
 
 
-def admit_member(root: Path, entry: Path, source: Path) -> Path:
-    """`entry` (inside the model folder `root`) resolved: a regular file or
-    folder that stays inside `root`."""
+def admit_member(root: Path, entry: Path, source: Path) -> None:
+    """Refuse the link `entry` (inside the model folder `root`) unless it
+    resolves to a regular file or folder that stays inside `root`."""
     try:
         target = entry.resolve(strict=True)
     except (OSError, RuntimeError):  # dangling link or a loop
@@ -77,7 +77,6 @@ def admit_member(root: Path, entry: Path, source: Path) -> Path:
         raise BadInput(f"{entry.name} links outside the model's folder (to {target})", path=source,
                        hint="copy the model folder with its files, not links")
     _refuse_special(entry, target.stat().st_mode, source)
-    return target
 
 
 def _refuse_special(path: Path, mode: int, source: Path | None = None) -> None:

@@ -162,15 +162,18 @@ def _hdf5_member(path: Path, archive: zipfile.ZipFile, name: str) -> int:
 # 4-bit types pack two elements a byte (onnx >= 1.16 names them).
 PACKED_4BIT_TYPES = ("INT4", "UINT4", "FLOAT4E2M1")
 
-def onnx_model(model: Any, path: Path) -> int:
+def onnx_model(model: Any, path: Path) -> Content:
     """Every tensor's dims x element size against the bytes it carries, inline
-    or in its external file (which must hold offset + size)."""
+    or in its external file (which must hold offset + size). External files
+    are admitted here (inside the model's folder, regular files), once for
+    every later reader."""
     from onnx import TensorProto, external_data_helper, helper
 
     from converter.sources.paths import companion_file
 
     packed_types = {getattr(TensorProto, name, -1) for name in PACKED_4BIT_TYPES}
     total = 0
+    external_files: dict[Path, int] = {}
     for tensor in external_data_helper._get_all_tensors(model):
         item = f"tensor {tensor.name!r}"
         if tensor.data_type in (TensorProto.STRING, TensorProto.UNDEFINED):
@@ -187,7 +190,7 @@ def onnx_model(model: Any, path: Path) -> int:
                 offset, length = int(fields.get("offset") or 0), int(fields.get("length") or declared)
             except ValueError:
                 raise refuse(path, f"{item} has a malformed external-data offset or length") from None
-            size = os.stat(target).st_size
+            size = external_files.setdefault(target, os.stat(target).st_size)
             if length != declared or offset + length > size:
                 raise refuse(path, f"{item} declares {format_bytes(declared)} at offset {offset} of "
                                    f"{target.name}, which holds {format_bytes(size)}")
@@ -200,7 +203,8 @@ def onnx_model(model: Any, path: Path) -> int:
             if (held != declared) if tensor.raw_data else (typed < needed):
                 raise refuse(path, f"{item} declares {format_bytes(declared)} but holds {format_bytes(held)}")
         total += declared
-    return total
+    size = os.stat(path).st_size  # the parsed graph itself is held too
+    return Content(total + size, size + sum(external_files.values()))
 
 
 # --- TF.js ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import BadInput
-from converter.sources import declared
+from converter.sources import admission, declared
 from converter.sources.detect import SAFETENSORS, Probe
 
 FORMATS = {SAFETENSORS: "PyTorch .safetensors checkpoint (recognised; export to ONNX to convert)"}
@@ -26,7 +26,7 @@ def detect(probe: Probe) -> str | None:
     (length,) = struct.unpack("<Q", probe.head)
     if length == 0 or probe.path.suffix != ".safetensors" and length > probe.path.stat().st_size:
         return None
-    with probe.path.open("rb") as handle:  # admitted as a regular file by the probe
+    with admission.open_regular(probe.path) as handle:
         handle.seek(8)
         opening = handle.read(1)
     return SAFETENSORS if opening == b"{" else None

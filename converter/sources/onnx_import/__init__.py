@@ -46,12 +46,7 @@ def _parses(path: Path) -> bool:
 
 
 def content_bytes(path: Path) -> declared.Content:
-    model = graph.parse(path)
-    loaded = declared.onnx_model(model, path) + path.stat().st_size  # checks the external files first
-    external = {entry.value for tensor in graph.external_tensors(model) for entry in tensor.external_data
-                if entry.key == "location"}
-    stored = path.stat().st_size + sum((path.parent / name).stat().st_size for name in external)
-    return declared.Content(loaded, stored)
+    return declared.onnx_model(graph.parse(path), path)
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Reading an ONNX source safely, and probing it.
 
-External data is read only from inside the model's own folder. The probe runs
+External data is read only from inside the model's own folder (checked by
+`declared.onnx_model` before this module reads any). The probe runs
 the model once in onnxruntime at two input sizes with every intermediate
 tensor exposed: shape subgraphs whose values do not change between sizes fold
 to constants, and data-movement chains (pixel (un)shuffle written as
@@ -16,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from converter.errors import BadInput
-from converter.sources.paths import companion_file
 
 # protobuf cannot hold a message past 2 GiB; larger models keep their
 # weights in external data. Refusing first saves reading the file whole.
@@ -37,25 +37,15 @@ def parse(path: Path) -> Any:
         raise BadInput(f"not a readable ONNX model ({exc})", path=path, hint="re-export the model") from None
 
 
-def external_tensors(model: Any) -> list[Any]:
-    from onnx import external_data_helper
-
-    return [tensor for tensor in external_data_helper._get_all_tensors(model)
-            if external_data_helper.uses_external_data(tensor)]
-
-
 def load_model(path: Path) -> Any:
-    """The ModelProto with its external data, refusing data outside the folder."""
+    """The ModelProto with its external data. `sources.describe` has already
+    run `declared.onnx_model` on it, which refuses external data outside the
+    model's folder, not a regular file, or shorter than its tensors declare."""
     from onnx import external_data_helper
 
     model = parse(path)
-    folder = path.parent.resolve()
-    for tensor in external_tensors(model):
-        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        companion_file(path, location, f"external data of initializer {tensor.name!r}",
-                       "keep model.onnx.data beside model.onnx; srconvert reads nothing else")
     try:
-        external_data_helper.load_external_data_for_model(model, str(folder))
+        external_data_helper.load_external_data_for_model(model, str(path.parent.resolve()))
     except Exception as exc:
         raise BadInput(f"unreadable external data ({exc})", path=path, hint="re-export the model") from None
     return model
