@@ -60,6 +60,9 @@ fixtures: $(FIXTURES)
 .PHONY: onnx-fixtures
 onnx-fixtures: $(PY_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,dev]'
+	# spandrel's own requirement, torchvision, has no CPU wheel on PyPI that
+	# loads against CPU torch; the exporter stands in for the import it never uses.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps spandrel spandrel-extra-arches
 	$(BIN)/python fixtures/make_onnx_fixtures.py
 
 demo: setup $(FIXTURES)

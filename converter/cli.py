@@ -82,6 +82,15 @@ def _max_memory(ctx, param, value: str | None) -> int | None:
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
 
 
+def _input_size(ctx, param, value):
+    from converter.onnx_form import InputSize
+
+    try:
+        return None if value is None else InputSize.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--input-size") from None
+
+
 # Every command that reads a source takes the run's memory budget.
 max_memory_option = click.option(
     "--max-memory", callback=_max_memory, default=None, metavar="SIZE",
@@ -134,12 +143,15 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--no-optimize", is_flag=True, help="Skip the lean-graph optimisations (fold MultiplyBeta, drop identities, ...).")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
+@click.option("--input-size", callback=_input_size, default=None, metavar="HxW",
+              help="ONNX sources: fix the input to one patch size (e.g. 64x64), folding window partitions and "
+                   "masks to constants; windowed transformers need it for TF.js.")
 @max_memory_option
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
-            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, max_memory):
-    """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder) into OUT."""
+            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, max_memory):
+    """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
     from converter.convert import ConvertOptions
@@ -182,6 +194,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         arch=arch,
         arch_params=parse_arch_params(arch_params),
         browser=browser,
+        input_size=input_size,
         max_memory=max_memory,
     )
     progress = Progress(False if as_json else None)

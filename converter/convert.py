@@ -61,6 +61,8 @@ class ConvertOptions:
     """Verify in Chromium too (WebGL, WebGPU; see backends/chromium)."""
     max_memory: int | None = None
     """The run's memory budget in bytes (None: derived; see converter/memory)."""
+    input_size: Any = None
+    """onnx_form.InputSize: the patch size an ONNX source is fixed to (--input-size)."""
 
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
@@ -111,12 +113,30 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
     return result
 
 
+def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[str] = frozenset(),
+                optimize: bool = False, input_size: Any = None):
+    """The canonical form the source gives: an ONNX graph's own (OnnxForm),
+    else the Keras form. Its facts and reference serve the whole run."""
+    if info.format == sources.detect.ONNX:
+        from converter.onnx_form import OnnxForm
+
+        return OnnxForm(info, input_size)
+    from converter.keras_form import KerasForm
+
+    return KerasForm(info, options, disabled_fixes, optimize)
+
+
 def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtimes, progress: Progress,
          release: "ReleaseSpec | None") -> ConvertResult:
     from converter.keras_form import KerasForm
+    from converter.targets.base import KERAS_FORM, ONNX_FORM
 
     progress.step(f"reading {info.path} ({info.format})")
-    form = KerasForm(info, options.source_options(), options.disabled_fixes, options.optimize)
+    form = source_form(info, options.source_options(), options.disabled_fixes, options.optimize, options.input_size)
+    keras = form if isinstance(form, KerasForm) else None
+    if keras is None and any(step.form == KERAS_FORM for step in plan.steps):  # an ONNX graph, translated
+        keras = KerasForm(info, options.source_options(), options.disabled_fixes, options.optimize)
+    forms = {ONNX_FORM: form, KERAS_FORM: keras.canonical if keras is not None else None}
     verification = None
     if runtimes is not None:
         from converter.parity.engine import Verification
@@ -129,7 +149,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     emitters, artifacts = [], []
     try:
         for step in plan.steps:
-            emitter = step.target.open(form.canonical, settings, stage, progress)
+            emitter = step.target.open(forms[step.form], settings, stage, progress)
             emitters.append(emitter)
             for precision in step.precisions:
                 artifacts.append(emitter.emit(precision))
@@ -149,9 +169,11 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         summary = verification.finish(html_path=stage / "parity.html")
     else:
         summary = {"verified": False, "pass": None}
+    applied = [*form.applied, *(keras.applied if keras not in (None, form) else ()),
+               *(a for e in emitters for a in e.applied)]
     document = manifest.document(
-        info, facts, options.input_range, [*form.applied, *(a for e in emitters for a in e.applied)],
-        {key: value for e in emitters for key, value in e.record.items()}, form.fixed_topology, artifacts, summary,
+        info, facts, options.input_range, applied, {key: value for e in emitters for key, value in e.record.items()},
+        keras.fixed_topology if keras is not None else None, artifacts, summary,
         runtimes.versions() if verification is not None else {},
         source_label=release.source_label if release else str(options.source),
         release=release.metadata if release else None,

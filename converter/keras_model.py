@@ -38,6 +38,8 @@ class Canonical:
     path: Any
     built: Any = None
     """The Keras model of exactly this topology and these weights, once one exists."""
+    input_size: Any = None
+    """A fixed patch size (onnx_form.InputSize) the model is built for, if any."""
 
     def model(self) -> Any:
         if self.built is None:

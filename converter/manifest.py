@@ -127,12 +127,14 @@ def document(info, facts, input_range, applied, records: dict[str, Any], fixed_t
             "scale": facts.scale,
             "input_channels": facts.input_channels,
             "input_shape": facts.input_shape,
+            # The patch size a fixed-size model is built for (HxW), else None.
+            "input_size": f"{facts.input_shape[1]}x{facts.input_shape[2]}" if all(facts.input_shape[1:3]) else None,
             "input_range": list(input_range),
         },
         "fixes": recorded(applied, FIX),
         "optimizations": recorded(applied, OPTIMIZATION),
         "onnx_exporter": records.get("onnx_exporter"),
-        "custom_layers": [layer.name for layer in used_layers(fixed_topology)],
+        "custom_layers": [layer.name for layer in used_layers(fixed_topology)] if fixed_topology else [],
         "custom_layers_js": records.get("custom_layers_js"),
     }
     if release is not None:

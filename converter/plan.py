@@ -10,6 +10,7 @@ from converter import checks
 from converter.errors import BadInput
 from converter.sources import SourceInfo, detect
 from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
+from converter.targets.base import KERAS_FORM, ONNX_FORM
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class Step:
     target: Target
     precisions: tuple[str, ...]
     runtimes: tuple[str, ...]
+    form: str
+    """The canonical form it is emitted from (targets.base.KERAS_FORM, ONNX_FORM)."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,35 @@ def make(options, info: SourceInfo) -> Plan:
             hint=f"precisions by format: {supported}",
         )
     checks.check_source(info, options.channels, options.user_layers, options.allow_lambda)
+    if options.input_size is not None and info.format != detect.ONNX:
+        raise BadInput("--input-size applies to ONNX sources", path=info.path,
+                       hint="a Keras model's input size is set in the model itself")
+    forms = {t.name: form_for(t, info) for t in targets}
     for target in targets:
-        target.check(info.topology, options, info.path)
-    steps = [Step(t, tuple(p for p in options.precisions if p in t.precisions), runtimes_of(t, options.browser))
+        target.check(info, forms[target.name], options)
+    steps = [Step(t, tuple(p for p in options.precisions if p in t.precisions), runtimes_of(t, options.browser),
+                  forms[t.name])
              for t in targets]
     steps.sort(key=lambda step: step.target.needs_tensorflow)
     layout = options.onnx_layout or ("nchw" if info.format == detect.ONNX else "nhwc")
     return Plan(tuple(steps), layout)
+
+
+def form_for(target: Target, info: SourceInfo) -> str:
+    """The first form in `target.reads` the source gives: its own (Keras, or
+    an ONNX graph), or for an ONNX graph the Keras translation, where every
+    op has one. With none, the target's first choice, which its check refuses."""
+    native = ONNX_FORM if info.format == detect.ONNX else KERAS_FORM
+    for form in target.reads:
+        if form == native or (form == KERAS_FORM and native == ONNX_FORM and translatable(info)):
+            return form
+    return target.reads[0]
+
+
+def translatable(info: SourceInfo) -> bool:
+    from converter.sources.onnx_import import translate
+
+    return not translate.unsupported_ops(info.payload)
 
 
 def runtimes_of(target: Target, browser: bool) -> tuple[str, ...]:

@@ -103,7 +103,8 @@ def verify_bundle(
     if source is None:
         return outcome
 
-    from converter.keras_form import KerasForm
+    from converter.convert import source_form
+    from converter.onnx_form import InputSize
     from converter.parity.engine import Runtimes, Verification
     from converter.plan import runtimes_of
     from converter.targets import BY_NAME
@@ -112,7 +113,8 @@ def verify_bundle(
     info = sources.describe(source, options)
     with memory.guard(info.budget, source):
         progress.step(f"loading {source} ({info.format})")
-        form = KerasForm(info, options)
+        size = document["model"].get("input_size")
+        form = source_form(info, options, input_size=InputSize.parse(size) if size else None)
         gates = {a.precision: _recorded_gate(a) for a in artifacts}
         verifiers = {a.entry: runtimes_of(BY_NAME[a.format], browser) for a in artifacts}
         names = tuple(dict.fromkeys(name for entry in verifiers.values() for name in entry))

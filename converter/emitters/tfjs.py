@@ -56,23 +56,29 @@ def layers_model(canonical: Canonical, disabled_fixes: frozenset[str] = frozense
 
 
 def graph_model(model: Any) -> TfjsModel:
-    """Traced once through a SavedModel and tensorflowjs's graph converter
-    (grappler-optimised, float32), then read back for re-quantization."""
+    """A Keras model as a graph model, at any input size."""
+    return function_graph_model(lambda x: model(x, training=False), [None, None, None, int(model.inputs[0].shape[-1])],
+                                keep=model)
+
+
+def function_graph_model(fn: Any, input_shape: list[int | None], keep: Any = None) -> TfjsModel:
+    """`fn` (NHWC image -> NHWC image) traced once at `input_shape` through a
+    SavedModel and tensorflowjs's graph converter (grappler-optimised,
+    float32), then read back for re-quantization. `keep`: an object whose
+    variables `fn` reads."""
     tf = tf_runtime.tensorflow()
     tf_runtime.tensorflowjs()
     from tensorflowjs import read_weights
     from tensorflowjs.converters import tf_saved_model_conversion_v2 as graph_converter
 
-    channels = int(model.inputs[0].shape[-1])
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32, name="input")])
+    @tf.function(input_signature=[tf.TensorSpec(input_shape, tf.float32, name="input")])
     def serve(x):
-        return {"output": model(x, training=False)}
+        return {"output": fn(x)}
 
     with tempfile.TemporaryDirectory(prefix="srconvert-graph-") as tmp:
         saved, converted = Path(tmp, "saved"), Path(tmp, "tfjs")
         module = tf.Module()
-        module.model = model
+        module.model = keep
         tf.saved_model.save(module, str(saved), signatures={"serving_default": serve})
         with _rank1_bias_adds_only():
             graph_converter.convert_tf_saved_model(str(saved), str(converted))

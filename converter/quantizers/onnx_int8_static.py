@@ -39,14 +39,20 @@ SCHEME = {
 
 
 def calibration_batches(
-    images_dir: Path, channels: int, layout: str, input_range: tuple[float, float], multiple: int = 1
+    images_dir: Path, channels: int, layout: str, input_range: tuple[float, float], multiple: int = 1,
+    size: Any = None,
 ) -> list[np.ndarray]:
+    """`size`: the fixed patch size of a fixed-size model (onnx_form.InputSize),
+    which every photo is cropped to (smaller photos are left out)."""
     from converter.parity.inputs import load_photo
 
     low, high = input_range
     batches = []
     for path in sorted(images_dir.glob("*.png")) + sorted(images_dir.glob("*.jpg")):
         pixels = load_photo(path, channels, multiple)
+        if pixels is not None and size is not None:
+            fits = pixels.shape[0] >= size.height and pixels.shape[1] >= size.width
+            pixels = pixels[: size.height, : size.width] if fits else None
         if pixels is None:
             continue
         batch = (low + pixels * (high - low))[None]
@@ -66,6 +72,11 @@ def quantize(proto: Any, calibration: Callable[[], list[np.ndarray]]) -> Any:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     input_name = proto.graph.input[0].name
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
+    if opset < 13:  # per-channel QDQ needs DequantizeLinear's axis, new in opset 13
+        from onnx import version_converter
+
+        proto = version_converter.convert_version(proto, 13)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""uint8 weight-only ONNX: each convolution kernel stored as uint8 with a
+"""uint8 weight-only ONNX: each convolution kernel and matrix-product weight stored as uint8 with a
 scale and zero point, expanded to float32 by `(float(q) - zero) * scale`
 (Cast, Sub, Mul on constants, which runtimes fold once at session creation).
 The scale is per output channel where that buys precision (some channel's
@@ -20,12 +20,13 @@ import numpy as np
 from converter.onnx_graph import sort_nodes
 
 SCHEME = {
-    "weights": "uint8 conv kernels, per kernel or per output channel, expanded to float32 at load",
+    "weights": "uint8 conv kernels and matrix weights, per kernel or per output channel, expanded to float32 at load",
     "activations": "float32",
 }
 
-# op type -> (weight input index, output-channel axis of that weight)
-WEIGHT_INPUTS = {"Conv": (1, 0), "ConvTranspose": (1, 1)}
+# op type -> (weight input index, output-channel axis of that weight); a
+# transformer's weights are the B of its MatMuls (K x N) and Gemms.
+WEIGHT_INPUTS = {"Conv": (1, 0), "ConvTranspose": (1, 1), "MatMul": (1, -1), "Gemm": (1, 1)}
 QUANTIZED_SUFFIX = "_q"  # the uint8 kernel of weight W is W_q
 
 
@@ -43,11 +44,16 @@ def quantize(proto: Any, calibration: Any = None) -> Any:
         if node.op_type not in WEIGHT_INPUTS:
             continue
         index, axis = WEIGHT_INPUTS[node.op_type]
+        if node.op_type == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute):
+            axis = 0  # B stored as N x K
         name = node.input[index] if len(node.input) > index else ""
         init = initializers.get(name)
         if init is None or name in done or init.data_type != onnx.TensorProto.FLOAT:
             continue
         weights = numpy_helper.to_array(init)
+        if weights.ndim < 2:
+            continue
+        axis %= weights.ndim
         q, scale, zero_point = affine_uint8(weights, axis)
         graph.initializer.remove(init)
         constants, nodes = _expansion(name, f"_w{len(done)}", q, scale, zero_point, axis)

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 KERAS_FORM = "keras"
 """The canonical Keras form: keras_model.Canonical (NHWC topology and weights)."""
+ONNX_FORM = "onnx"
+"""The canonical ONNX form of an ONNX source: onnx_form.OnnxForm (the source graph)."""
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,9 @@ class Target:
     folder: str
     """Where its artifacts go in a bundle, one subfolder per precision."""
     precisions: tuple[str, ...]
-    reads: str
-    """The canonical form it is emitted from."""
+    reads: tuple[str, ...]
+    """The canonical forms it can be emitted from, preferred first; the plan
+    picks one per source (`converter.plan.form_for`)."""
     runtimes: tuple[str, ...]
     """Names in converter.backends.RUNTIMES that verify its artifacts."""
     browser_runtimes: tuple[str, ...]
@@ -49,14 +52,14 @@ class Target:
 
         return importlib.import_module(self.emitter).Emitter(self, form, options, stage, progress)
 
-    def check(self, topology: dict[str, Any] | None, options: Any, path: Path) -> None:
+    def check(self, info: Any, form: str, options: Any) -> None:
         """Refuse, before any work, a source this target cannot be made from
-        (the emitter module's `check`, where it has one)."""
+        through `form` (the emitter module's `check`, where it has one)."""
         import importlib
 
         check = getattr(importlib.import_module(self.emitter), "check", None)
         if check is not None:
-            check(self, topology, options, path)
+            check(self, info, form, options)
 
 
 class Emitter(abc.ABC):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converter.targets.base import KERAS_FORM, Emitter as BaseEmitter, Target
+from converter.targets.base import KERAS_FORM, ONNX_FORM, Emitter as BaseEmitter, Target
 
 # What a runtime really cannot run, recorded on the artifact instead of run
 # (float32 and TF.js artifacts are never exempt).
@@ -18,7 +18,7 @@ UNSUPPORTED = {
     ),
 }
 ONNX = Target(
-    "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), KERAS_FORM,
+    "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
     ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), __name__,
     needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
     unsupported=UNSUPPORTED,
@@ -33,11 +33,18 @@ class Emitter(BaseEmitter):
         from converter import fixes, optimize, passes
         from converter.emitters import onnx_bundle
 
-        progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
-        self.base = onnx_bundle.export(form, options.opset, options.onnx_layout, options.onnx_exporter)
+        from converter.onnx_form import OnnxForm
+
+        if isinstance(form, OnnxForm):  # the source graph itself: no re-export
+            progress.step(f"taking the source graph as the ONNX base ({options.onnx_layout.upper()})")
+            self.base = form.graph_in(options.onnx_layout)
+            self.record = {"onnx_exporter": "none (the source graph)"}
+        else:
+            progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
+            self.base = onnx_bundle.export(form, options.opset, options.onnx_layout, options.onnx_exporter)
+            self.record = {"onnx_exporter": onnx_bundle.exporter_of(self.base)}
         steps = fixes.ONNX_FIXES + (optimize.ONNX_PASSES if options.optimize else ())
         self.applied = passes.apply(steps, self.base, disabled=options.disabled_fixes)
-        self.record = {"onnx_exporter": onnx_bundle.exporter_of(self.base)}
 
     def emit(self, precision: str):
         from converter.emitters import onnx_bundle
@@ -62,7 +69,7 @@ class Emitter(BaseEmitter):
         def calibration():
             return onnx_int8_static.calibration_batches(
                 options.calibration_images, form.input_channels, options.onnx_layout, options.input_range,
-                form.input_multiple,
+                form.input_multiple, form.input_size,
             )
 
         return quantizer.quantize(self.base, calibration), quantizer.SCHEME

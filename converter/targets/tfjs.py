@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import BadInput
-from converter.targets.base import KERAS_FORM, Emitter as BaseEmitter, Target
+from converter.targets.base import KERAS_FORM, ONNX_FORM, Emitter as BaseEmitter, Target
 
 PRECISIONS = ("float32", "float16", "uint16", "uint8")
 RUNTIMES = ("tfjs",)
 BROWSER_RUNTIMES = ("chromium-webgl", "chromium-webgpu")
 
-TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, KERAS_FORM, RUNTIMES, BROWSER_RUNTIMES,
+TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
                      __name__)
-TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, KERAS_FORM, RUNTIMES, BROWSER_RUNTIMES,
-                    __name__)
+# From an ONNX source, a graph model is traced from the Keras translation
+# where one exists (it runs at any size), else from the graph itself.
+TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, (KERAS_FORM, ONNX_FORM), RUNTIMES,
+                    BROWSER_RUNTIMES, __name__)
 
 QUANTIZATION = {
     "float16": {"weights": "float16", "activations": "float32"},
@@ -27,20 +29,56 @@ QUANTIZATION = {
 }
 
 
-def check(target: Target, topology: dict[str, Any] | None, options: Any, path: Path) -> None:
-    """A layers model can only hold layers TF.js (or a JS twin) defines."""
-    if target.variant != "layers" or topology is None:
+def check(target: Target, info: Any, form: str, options: Any) -> None:
+    """A layers model can only hold layers TF.js (or a JS twin) defines; a
+    graph model of an ONNX graph only ops `onnx_to_tf` writes."""
+    from converter.sources import detect, onnx_import
+
+    if form == ONNX_FORM:
+        return _check_onnx_graph(info, options)
+    if info.format == detect.ONNX:  # through the Keras translation
+        from converter.sources.onnx_import import translate
+
+        onnx_import.refuse_unsupported(
+            translate.unsupported_ops(info.payload), info.path, "for a TF.js layers model",
+            "use --tfjs-model graph, or --format onnx; README lists the supported ops; nothing was written")
+    if target.variant != "layers" or info.topology is None:
         return
     from converter import checks
     from converter.user_layers import js_twins
 
-    missing = checks.layers_without_tfjs_twin(topology, set(js_twins(options.user_layers)))
+    missing = checks.layers_without_tfjs_twin(info.topology, set(js_twins(options.user_layers)))
     if missing:
         raise BadInput(
             f"TensorFlow.js has no layer for {', '.join(missing)}, so a layers model cannot load",
-            path=path,
+            path=info.path,
             hint="use --tfjs-model graph (needs no JavaScript layers)",
         )
+
+
+def _check_onnx_graph(info: Any, options: Any) -> None:
+    from converter import onnx_form
+    from converter.emitters import onnx_to_tf
+    from converter.sources import onnx_import
+
+    fixed = options.input_size is not None or onnx_form.static_size(info.payload) is not None
+    onnx_import.refuse_unsupported(
+        onnx_to_tf.unsupported_ops(info.payload, fixed), info.path, "for TF.js",
+        "--format onnx converts it as it is; README lists the supported ops; nothing was written")
+    if options.input_size is None and onnx_form.computes_from_size(info.payload):
+        size = onnx_form.suggested_size(info.payload)
+        raise BadInput(
+            "the graph computes from its input size (window partitions, masks or crops), so its TF.js graph "
+            "model is built for one patch size",
+            path=info.path,
+            hint=f"pass --input-size HxW, e.g. --input-size {size} (a multiple of its window)",
+        )
+
+
+def target_form(form: Any) -> str:
+    from converter.onnx_form import OnnxForm
+
+    return ONNX_FORM if isinstance(form, OnnxForm) else KERAS_FORM
 
 
 class Emitter(BaseEmitter):
@@ -58,6 +96,14 @@ class Emitter(BaseEmitter):
             self._shared = list(custom_layers_js.write(stage / target.folder, used, js_twins(options.user_layers)))
             esm, cjs = (p.relative_to(stage).as_posix() for p in self._shared)
             self.record = {"custom_layers_js": {"esm": esm, "cjs": cjs}}
+        elif target_form(form) == ONNX_FORM:
+            from converter.emitters.onnx_to_tf import Interpreter
+
+            size = form.facts.input_shape[1:3]
+            shape = [1, *size, form.facts.input_channels] if all(size) else [None, None, None,
+                                                                              form.facts.input_channels]
+            self.model = tfjs.function_graph_model(Interpreter(form.model), shape)
+            self.record = {"tfjs_graph_from": "onnx"}
         else:
             self.model = tfjs.graph_model(form.model())
 

@@ -2,8 +2,10 @@
 functional model with srconvert's own layers, so everything after the loader
 (TFJS and ONNX output, quantization, parity) is the same pipeline.
 
-`describe` reads the graph and refuses unsupported ops before any work;
-the translation (which probes the graph in onnxruntime) happens at load.
+`describe` reads the graph; the plan refuses, before any work, a target
+whose translation lacks an op. The translation to Keras (which probes the
+graph in onnxruntime) happens at load, and only for targets that read the
+Keras form: the ONNX target takes the graph as it is (`converter.onnx_form`).
 The parity reference is onnxruntime running the source file itself.
 """
 
@@ -50,20 +52,27 @@ def content_bytes(path: Path) -> declared.Content:
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:
+    """What the graph is; which targets can be made of it is the plan's call
+    (the ONNX target takes any graph onnxruntime runs)."""
     model = graph.load_model(path)
-    unsupported = translate.unsupported_ops(model)
-    if unsupported:
-        kinds = sorted({entry.split(" ", 1)[0] for entry in unsupported})
-        raise BadInput(
-            f"unsupported ONNX ops {', '.join(kinds)}: " + ", ".join(unsupported[:12])
-            + (f" and {len(unsupported) - 12} more" if len(unsupported) > 12 else ""),
-            path=path,
-            hint="README lists the supported ops; nothing was written",
-        )
     graph.graph_input(model)
     producer = f"{model.producer_name} {model.producer_version}".strip() or None
     return {"keras_version": None, "topology": None, "producer": producer, "payload": model,
             "input_channels": graph.input_channels(model, path)}
+
+
+def refuse_unsupported(unsupported: list[str], path: Path, purpose: str,
+                       hint: str = "README lists the supported ops; nothing was written") -> None:
+    """Stop, naming every op in `unsupported` (`OpType (node)` entries)."""
+    if not unsupported:
+        return
+    kinds = sorted({entry.split(" ", 1)[0] for entry in unsupported})
+    raise BadInput(
+        f"unsupported ONNX ops {purpose}: {', '.join(kinds)}: " + ", ".join(unsupported[:12])
+        + (f" and {len(unsupported) - 12} more" if len(unsupported) > 12 else ""),
+        path=path,
+        hint=hint,
+    )
 
 
 def derive_topology(info) -> tuple[dict[str, Any], dict[str, list[Any]]]:

@@ -1,0 +1,229 @@
+"""The canonical ONNX form of an ONNX source, built once per run.
+
+It is the source graph itself: the ONNX target reads it as it is (its passes
+and quantizers work on any graph), so anything onnxruntime runs becomes a
+verified ONNX bundle without a Keras rebuild. The TF.js graph target reads it
+through `emitters.onnx_to_tf`; only the TF.js layers target needs the Keras
+form, translated from it by `sources.onnx_import`.
+
+With `--input-size HxW` the graph is fixed to that patch size first: its
+input dims become constants and onnxruntime's basic optimisations (constant
+folding and standard-op rewrites, nothing runtime-specific) fold everything
+computed from the size: window partitions, shifted-window masks,
+relative-position indices. A source exported at a fixed size is fixed already.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.errors import BadInput
+from converter.keras_model import ModelFacts
+from converter.passes import OPTIMIZATION, Applied
+
+# Sizes tried, in order, to find what the input's height and width must be a
+# multiple of (pixel-unshuffle, strided stems): 17 needs none, 18 needs 2, ...
+MULTIPLE_PROBES = ((17, 1), (18, 2), (20, 4), (24, 8), (32, 16))
+
+
+@dataclass(frozen=True)
+class InputSize:
+    height: int
+    width: int
+
+    @classmethod
+    def parse(cls, text: str) -> "InputSize":
+        height, sep, width = text.lower().partition("x")
+        if not sep or not height.isdigit() or not width.isdigit() or int(height) < 1 or int(width) < 1:
+            raise ValueError(f"{text!r} is not HEIGHTxWIDTH in pixels (e.g. 64x64)")
+        return cls(int(height), int(width))
+
+    def __str__(self) -> str:
+        return f"{self.height}x{self.width}"
+
+
+class OnnxForm:
+    def __init__(self, info: Any, input_size: InputSize | None = None) -> None:
+        self.info = info
+        self.model = info.payload
+        self.applied: list[Applied] = []
+        self.fixed_topology = None
+        static = static_size(self.model)
+        if input_size is not None and static is None:
+            folded_from = len(self.model.graph.node)
+            self.model = fix_size(self.model, input_size, info.path)
+            self.applied.append(Applied(
+                "fixed_input_size", f"input fixed to {input_size}; size-dependent subgraphs folded to constants",
+                folded_from - len(self.model.graph.node) or 1, OPTIMIZATION))
+        elif input_size is not None and static != (input_size.height, input_size.width):
+            raise BadInput(f"the model was exported for {static[0]}x{static[1]} inputs, not --input-size {input_size}",
+                           path=info.path, hint=f"use --input-size {static[0]}x{static[1]}, or re-export")
+        self.input_size = input_size or (InputSize(*static) if static else None)
+        self.facts = facts_of(self.model, info.input_channels, self.input_size, info.path)
+        self._lock = threading.Lock()
+
+    @property
+    def input_channels(self) -> int:
+        return self.facts.input_channels
+
+    @property
+    def input_multiple(self) -> int:
+        return self.facts.input_multiple
+
+    def graph_in(self, layout: str) -> Any:
+        """A copy of the graph for the ONNX target, in `layout`: NCHW as the
+        source has it, or NHWC by a Transpose at each end."""
+        import onnx
+        from onnx import helper
+
+        model = onnx.ModelProto()
+        model.CopyFrom(self.model)
+        if layout == "nchw":
+            return model
+        graph = model.graph
+        source_input = next(i for i in graph.input if i.name not in {t.name for t in graph.initializer})
+        output = graph.output[0]
+        inner_in, inner_out = f"{source_input.name}_nchw", f"{output.name}_nchw"
+        for node in graph.node:
+            node.input[:] = [inner_in if n == source_input.name else n for n in node.input]
+            node.output[:] = [inner_out if n == output.name else n for n in node.output]
+        graph.node.insert(0, helper.make_node("Transpose", [source_input.name], [inner_in], perm=[0, 3, 1, 2]))
+        graph.node.append(helper.make_node("Transpose", [inner_out], [output.name], perm=[0, 2, 3, 1]))
+        for value in (source_input, output):
+            dims = value.type.tensor_type.shape.dim
+            if len(dims) == 4:
+                order = [dims[i].SerializeToString() for i in (0, 2, 3, 1)]
+                for dim, raw in zip(dims, order):
+                    dim.ParseFromString(raw)
+        return model
+
+    def loaded(self) -> ModelFacts:
+        return self.facts
+
+    def reference(self):
+        """The source file itself in onnxruntime (the fixed-size graph is an
+        artifact's business: parity proves its folding)."""
+        from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
+        from converter.keras_form import _Deferred
+
+        return _Deferred(lambda: OnnxRuntimeRunner(self.info.path, "nchw"))
+
+
+def static_size(model: Any) -> tuple[int, int] | None:
+    """(height, width) when the graph's input declares both, else None."""
+    from converter.sources.onnx_import import graph
+
+    dims = graph.graph_input(model).type.tensor_type.shape.dim
+    if len(dims) == 4 and dims[2].HasField("dim_value") and dims[3].HasField("dim_value"):
+        return int(dims[2].dim_value), int(dims[3].dim_value)
+    return None
+
+
+def computes_from_size(model: Any) -> bool:
+    """Whether the graph reads its input's shape (window partitions, masks,
+    crops): a TF.js graph of it is built at a fixed size."""
+    return static_size(model) is None and any(n.op_type in ("Shape", "Size") for n in model.graph.node)
+
+
+def suggested_size(model: Any, multiple: int = 1) -> str:
+    """A patch size to suggest: a multiple of every window the graph pads
+    its input to (the constant divisors of its Mod nodes) and of `multiple`."""
+    import math
+
+    from onnx import numpy_helper
+
+    constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    step = multiple
+    for node in model.graph.node:
+        divisor = constants.get(node.input[1]) if node.op_type == "Mod" and len(node.input) > 1 else None
+        if divisor is not None and divisor.size == 1 and 1 < int(divisor.reshape(-1)[0]) <= 64:
+            step = math.lcm(step, int(divisor.reshape(-1)[0]))
+    side = -(-64 // step) * step
+    return f"{side}x{side}"
+
+
+def fix_size(model: Any, size: InputSize, path: Path) -> Any:
+    """A copy of `model` with its input fixed to `size` and everything that
+    depends on the size folded, by onnxruntime's basic level: constant
+    folding and standard-op rewrites only, so the graph stays portable."""
+    import onnx
+    import onnxruntime
+
+    from converter.sources.onnx_import import graph
+
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    dims = graph.graph_input(fixed).type.tensor_type.shape.dim
+    for dim, value in zip(dims, (1, None, size.height, size.width)):
+        if value is not None:
+            dim.Clear()
+            dim.dim_value = value
+    for output in fixed.graph.output:  # inferred again at the fixed size
+        output.type.tensor_type.ClearField("shape")
+    del fixed.graph.value_info[:]
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="srconvert-fixed-") as tmp:
+        target = Path(tmp, "fixed.onnx")
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(target)
+        try:
+            onnxruntime.InferenceSession(fixed.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BadInput(f"onnxruntime cannot run the model at {size} ({' '.join(str(exc).split())[:240]})",
+                           path=path, hint="choose a size the network accepts (a multiple of its window)") from None
+        folded = onnx.load_model(str(target))
+    _drop_unused_domains(folded)
+    return folded
+
+
+def _drop_unused_domains(model: Any) -> None:
+    """onnxruntime declares every domain it knows; keep the ones used."""
+    used = {node.domain for node in model.graph.node} | {""}
+    kept = [o for o in model.opset_import if o.domain in used or o.domain == "ai.onnx"]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+
+
+def facts_of(model: Any, channels: int, size: InputSize | None, path: Path) -> ModelFacts:
+    """The model's facts, from its weights and onnxruntime runs at small sizes."""
+    params = sum(int(np.prod(i.dims)) for i in model.graph.initializer if i.data_type in (1, 10, 11, 16))
+    if size is not None:
+        return ModelFacts(params, channels, _scale(model, channels, size.height, size.width, path),
+                          [None, size.height, size.width, channels], 1)
+    for side, multiple in MULTIPLE_PROBES:
+        try:
+            scale = _scale(model, channels, side, side, path)
+        except BadInput:
+            continue
+        return ModelFacts(params, channels, scale, [None, None, None, channels], multiple)
+    raise BadInput("onnxruntime cannot run the model at any small input size (17 to 32 pixels)", path=path,
+                   hint="if it needs one size, pass it with --input-size HxW")
+
+
+def _scale(model: Any, channels: int, height: int, width: int, path: Path) -> int:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        x = np.random.default_rng(0).random((1, channels, height, width), dtype=np.float32)
+        out = session.run(None, {session.get_inputs()[0].name: x})[0]
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise BadInput(f"onnxruntime cannot run the model at {height}x{width}: {' '.join(str(exc).split())[:200]}",
+                       path=path) from None
+    if out.ndim != 4 or out.shape[2] % height or out.shape[3] % width or out.shape[2] // height != out.shape[3] // width:
+        raise BadInput(f"the model maps {height}x{width} to {tuple(out.shape[2:])}: not an integer upscale",
+                       path=path, hint="srconvert converts super-resolution models")
+    return int(out.shape[2] // height)
