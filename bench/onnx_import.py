@@ -9,7 +9,10 @@ For each fixture in fixtures/onnx it times, as a user runs them:
   release  `srconvert convert X` with defaults (TFJS + ONNX in float32,
            float16, uint8, parity in every runtime included)
 and the import step alone, in-process (ONNX graph -> Keras topology and
-weights). Writes build/bench/onnx_import.json and .md.
+weights). For each architecture in fixtures/onnx/architectures (no Keras
+rebuild) it times the same two runs with `--tfjs-model graph`, at a 32x32
+patch where the graph computes from its input size. Writes
+build/bench/onnx_import.json and .md.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def main() -> None:
         })
         print(f"{source.name:28s} import {rows[-1]['import_s']:6.2f}s  convert {rows[-1]['convert_s']:6.2f}s  "
               f"release+parity {rows[-1]['release_s']:6.2f}s", flush=True)
+    for source in sorted((ROOT / "fixtures" / "onnx" / "architectures").glob("*.onnx")):
+        rows.append(architecture_row(source, args.repeat))
     out = ROOT / "build" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "onnx_import.json").write_text(json.dumps(rows, indent=2) + "\n")
@@ -70,6 +75,24 @@ def main() -> None:
     lines += [f"| {r['family']} | {r['exporter']} | {r['import_s']} | {r['convert_s']} | {r['release_s']} |" for r in rows]
     (out / "onnx_import.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def architecture_row(source: Path, repeat: int) -> dict:
+    import onnx
+
+    sys.path.insert(0, str(ROOT))
+    from converter.onnx_form import computes_from_size
+
+    size = ["--input-size", "32x32"] if computes_from_size(onnx.load(str(source))) else []
+    graph = ["--tfjs-model", "graph", *size]
+    with tempfile.TemporaryDirectory() as tmp:
+        convert = [timed(["convert", str(source), "-o", f"{tmp}/c{i}", "--format", "tfjs", "--quantize", "float32",
+                          "--no-verify", *graph]) for i in range(repeat)]
+        release = [timed(["convert", str(source), "-o", f"{tmp}/r{i}", *graph]) for i in range(repeat)]
+    row = {"family": source.stem, "exporter": "torchscript (spandrel)", "import_s": "–",
+           "convert_s": round(statistics.median(convert), 2), "release_s": round(statistics.median(release), 2)}
+    print(f"{source.name:28s} convert {row['convert_s']:6.2f}s  release+parity {row['release_s']:6.2f}s", flush=True)
+    return row
 
 
 if __name__ == "__main__":
