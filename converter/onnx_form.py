@@ -15,7 +15,6 @@ relative-position indices. A source exported at a fixed size is fixed already.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,6 @@ class OnnxForm:
                            path=info.path, hint=f"use --input-size {static[0]}x{static[1]}, or re-export")
         self.input_size = input_size or (InputSize(*static) if static else None)
         self.facts = facts_of(self.model, info.input_channels, self.input_size, info.path)
-        self._lock = threading.Lock()
 
     @property
     def input_channels(self) -> int:
@@ -137,9 +135,11 @@ def suggested_size(model: Any, multiple: int = 1) -> str:
 
     from onnx import numpy_helper
 
-    constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    # Only the divisors are read: converting every weight would copy the model.
+    wanted = {node.input[1] for node in model.graph.node if node.op_type == "Mod" and len(node.input) > 1}
+    constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer if i.name in wanted}
     for node in model.graph.node:
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+        if node.op_type == "Constant" and node.output[0] in wanted and node.attribute[0].name == "value":
             constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     step = multiple
     for node in model.graph.node:
@@ -154,6 +154,8 @@ def fix_size(model: Any, size: InputSize, path: Path) -> Any:
     """A copy of `model` with its input fixed to `size` and everything that
     depends on the size folded, by onnxruntime's basic level: constant
     folding and standard-op rewrites only, so the graph stays portable."""
+    import tempfile
+
     import onnx
     import onnxruntime
 
@@ -169,8 +171,6 @@ def fix_size(model: Any, size: InputSize, path: Path) -> Any:
     for output in fixed.graph.output:  # inferred again at the fixed size
         output.type.tensor_type.ClearField("shape")
     del fixed.graph.value_info[:]
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="srconvert-fixed-") as tmp:
         target = Path(tmp, "fixed.onnx")
         options = onnxruntime.SessionOptions()
@@ -196,14 +196,23 @@ def _drop_unused_domains(model: Any) -> None:
 
 
 def facts_of(model: Any, channels: int, size: InputSize | None, path: Path) -> ModelFacts:
-    """The model's facts, from its weights and onnxruntime runs at small sizes."""
+    """The model's facts, from its weights and onnxruntime runs (one
+    session) at small sizes."""
+    import onnxruntime
+
     params = sum(int(np.prod(i.dims)) for i in model.graph.initializer if i.data_type in (1, 10, 11, 16))
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise BadInput(f"onnxruntime cannot load the model: {' '.join(str(exc).split())[:200]}", path=path) from None
     if size is not None:
-        return ModelFacts(params, channels, _scale(model, channels, size.height, size.width, path),
+        return ModelFacts(params, channels, _scale(session, channels, size.height, size.width, path),
                           [None, size.height, size.width, channels], 1)
     for side, multiple in MULTIPLE_PROBES:
         try:
-            scale = _scale(model, channels, side, side, path)
+            scale = _scale(session, channels, side, side, path)
         except BadInput:
             continue
         return ModelFacts(params, channels, scale, [None, None, None, channels], multiple)
@@ -211,13 +220,8 @@ def facts_of(model: Any, channels: int, size: InputSize | None, path: Path) -> M
                    hint="if it needs one size, pass it with --input-size HxW")
 
 
-def _scale(model: Any, channels: int, height: int, width: int, path: Path) -> int:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
+def _scale(session: Any, channels: int, height: int, width: int, path: Path) -> int:
     try:
-        session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         x = np.random.default_rng(0).random((1, channels, height, width), dtype=np.float32)
         out = session.run(None, {session.get_inputs()[0].name: x})[0]
     except Exception as exc:  # onnxruntime raises its own exception types

@@ -6,6 +6,9 @@ onnxruntime, onnxruntime-web and TF.js against onnxruntime on the source."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -66,17 +69,7 @@ def test_layers_models_name_the_ops_the_keras_translation_lacks(tmp_path):
 
 
 def test_an_op_nothing_translates_stops_tfjs_but_not_onnx(tmp_path):
-    rng = __import__("numpy").random.default_rng(0)
-    weight = numpy_helper.from_array(rng.standard_normal((12, 3, 3, 3)).astype("float32") * 0.3, "w")
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="stem"),
-             helper.make_node("Sin", ["c"], ["s"], name="odd_activation"),
-             helper.make_node("DepthToSpace", ["s"], ["y"], blocksize=2, mode="CRD", name="shuffle")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, None, None])], [weight])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    source = tmp_path / "sin.onnx"
-    onnx.save(model, source)
+    source = _conv_then(tmp_path, helper.make_node("Sin", ["c"], ["s"], name="odd_activation"))
     for kind in ("layers", "graph"):
         refused = run_cli("convert", source, "-o", tmp_path / kind, "--tfjs-model", kind)
         assert_clean_error(refused, 2, "Sin (odd_activation)")
@@ -84,3 +77,26 @@ def test_an_op_nothing_translates_stops_tfjs_but_not_onnx(tmp_path):
     done = run_cli("convert", source, "-o", tmp_path / "onnx", "--format", "onnx")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "onnx" / "onnx").iterdir()) == ["float16", "float32", "uint8"]
+
+
+def test_an_attribute_the_graph_translation_lacks_is_a_clean_error(tmp_path):
+    pool = helper.make_node("MaxPool", ["c"], ["s"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], ceil_mode=1,
+                            name="ceil_pool")
+    result = run_cli("convert", _conv_then(tmp_path, pool), "-o", tmp_path / "o", "--tfjs-model", "graph")
+    assert_clean_error(result, 2, "MaxPool 'ceil_pool': ceil_mode", "--format onnx")
+    assert not (tmp_path / "o").exists()
+
+
+def _conv_then(tmp_path: Path, node) -> Path:
+    """A x2 net: a conv, `node` (c -> s), then PyTorch's pixel shuffle."""
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.standard_normal((12, 3, 3, 3)).astype("float32") * 0.3, "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="stem"), node,
+             helper.make_node("DepthToSpace", ["s"], ["y"], blocksize=2, mode="CRD", name="shuffle")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, None, None])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    source = tmp_path / f"{node.op_type.lower()}.onnx"
+    onnx.save(model, source)
+    return source

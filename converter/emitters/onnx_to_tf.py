@@ -28,7 +28,7 @@ import numpy as np
 
 from converter.dispatch import registrar
 
-HANDLERS: dict[str, Callable[["Interpreter", Any], Any]] = {}
+HANDLERS: dict[str, Callable[["Interpreter", Any, list[Any]], Any]] = {}
 _op = registrar(HANDLERS)
 
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
@@ -41,9 +41,10 @@ def unsupported_ops(model: Any, fixed_size: bool = False) -> list[str]:
     translation has no handler for. With `fixed_size`, what is computed from
     the input's shape alone is a constant, evaluated by onnx's reference
     implementation of any op."""
+    from converter.sources.onnx_import import graph
+
     image = image_path(model, through_shape=not fixed_size)
-    return [f"{n.op_type} ({n.name or n.output[0]})" for n in model.graph.node
-            if any(o in image for o in n.output) and (n.op_type not in HANDLERS or n.domain not in ("", "ai.onnx"))]
+    return graph.unsupported([n for n in model.graph.node if any(o in image for o in n.output)], HANDLERS)
 
 
 def image_path(model: Any, through_shape: bool = True) -> set[str]:
@@ -61,7 +62,12 @@ def image_path(model: Any, through_shape: bool = True) -> set[str]:
 
 
 class Unsupported(ValueError):
-    """A node whose attributes this translation does not cover."""
+    """A node whose attributes this translation does not cover (the
+    Interpreter reports it as the source's BadInput)."""
+
+
+def _needs_size(node: Any, what: str) -> Unsupported:
+    return Unsupported(f"{node.op_type} {node.name!r}: {what} (fix the size with --input-size)")
 
 
 @dataclass
@@ -73,12 +79,14 @@ class Held:
 
 
 class Interpreter:
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, path: Any = None) -> None:
+        """`path`: the source file, which a node this cannot translate is reported against."""
         import tensorflow as tf
         from onnx import numpy_helper
 
         self.tf = tf
         self.model = model
+        self.path = path
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         self.constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
 
@@ -86,15 +94,20 @@ class Interpreter:
         """The graph on `image` (NHWC float32), returning NHWC."""
         from converter.sources.onnx_import import graph
 
+        from converter.errors import BadInput
+
         values: dict[str, Any] = dict(self.constants)
         values[graph.graph_input(self.model).name] = Held(image, nhwc=True)
-        self.values = values
         for node in self.model.graph.node:
             inputs = [values.get(name) if name else None for name in node.input]
             if all(v is None or isinstance(v, np.ndarray) for v in inputs):
                 outputs = _evaluate(node, inputs, self.opset)
             else:
-                outputs = HANDLERS[node.op_type](self, node, inputs)
+                try:
+                    outputs = HANDLERS[node.op_type](self, node, inputs)
+                except Unsupported as exc:
+                    raise BadInput(f"cannot write this graph for TF.js: {exc}", path=self.path,
+                                   hint="--format onnx converts it as it is; see README 'Supported ONNX ops'") from None
                 outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
             for name, value in zip(node.output, outputs):
                 values[name] = value
@@ -174,8 +187,7 @@ def _axis(axis: int, rank: int) -> int:
 
 def _static(value: Any, node: Any) -> np.ndarray:
     if not isinstance(value, np.ndarray):
-        raise Unsupported(f"{node.op_type} {node.name!r}: an input computed from the image where a constant is "
-                          "needed (fix the size with --input-size)")
+        raise _needs_size(node, "an input computed from the image where a constant is needed")
     return value
 
 
@@ -375,11 +387,10 @@ def _resize(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
         size = [int(v) for v in _static(sizes, node)[2:4]]
     else:
         scale_h, scale_w = (float(v) for v in _static(scales, node)[2:4])
-        shape = tf.shape(x)
         if x.shape[1] is not None and x.shape[2] is not None:
             size = [int(x.shape[1] * scale_h), int(x.shape[2] * scale_w)]
         else:
-            size = tf.cast(tf.cast(shape[1:3], tf.float32) * [scale_h, scale_w], tf.int32)
+            size = tf.cast(tf.cast(tf.shape(x)[1:3], tf.float32) * [scale_h, scale_w], tf.int32)
     mode = attrs.get("mode", "nearest")
     transform = attrs.get("coordinate_transformation_mode", "half_pixel" if node.op_type == "Resize" else "asymmetric")
     if mode == "nearest" and transform == "asymmetric" and attrs.get("nearest_mode", "floor") == "floor":
@@ -399,15 +410,18 @@ def _normalization(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     scale, bias = _static(inputs[1], node), _static(inputs[2], node)
     epsilon = attrs.get("epsilon", 1e-5)
     rank = _rank(inputs[0])
-    if rank == 4:  # per channel, over space: NHWC, channels last
+    if rank == 4:  # per channel, over space: NHWC, channels last, where per-channel vectors broadcast
         x, axes, nhwc = self.nhwc(inputs[0]), [1, 2], True
+        per_channel = np.asarray
     else:  # GroupNorm exported as InstanceNormalization over (N, groups, -1)
         x, axes, nhwc = self.nchw(inputs[0]), list(range(2, rank)), False
-        scale, bias = (v.reshape((-1,) + (1,) * (rank - 2)) for v in (scale, bias))
+
+        def per_channel(v: np.ndarray) -> np.ndarray:
+            return v.reshape((-1,) + (1,) * (rank - 2))
+
+    scale, bias = per_channel(scale), per_channel(bias)
     if node.op_type == "BatchNormalization":
-        mean, variance = _static(inputs[3], node), _static(inputs[4], node)
-        if not nhwc:
-            mean, variance = (v.reshape((-1,) + (1,) * (rank - 2)) for v in (mean, variance))
+        mean, variance = per_channel(_static(inputs[3], node)), per_channel(_static(inputs[4], node))
     else:
         mean, variance = tf.nn.moments(x, axes=axes, keepdims=True)
     return Held(tf.nn.batch_normalization(x, mean, variance, bias, scale, epsilon), nhwc)
@@ -532,11 +546,14 @@ def _shape_of(self: Interpreter, value: Any) -> list[int | None]:
     return list(np.shape(value))
 
 
-@_op("Shape")
+@_op("Shape", "Size")
 def _shape(self: Interpreter, node: Any, inputs: list[Any]) -> np.ndarray:
+    """A constant, once the input's size is fixed."""
     shape = _shape_of(self, inputs[0])
     if any(d is None for d in shape):
-        raise Unsupported(f"Shape {node.name!r}: the graph computes from the input size (fix it with --input-size)")
+        raise _needs_size(node, "the graph computes from the input size")
+    if node.op_type == "Size":
+        return np.asarray(np.prod(shape), np.int64)
     attrs = self.attrs(node)
     return np.asarray(shape, np.int64)[attrs.get("start", 0):attrs.get("end", len(shape))]
 
@@ -548,7 +565,7 @@ def _reshape(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     if not self.attrs(node).get("allowzero", 0):
         shape = [current[i] if d == 0 else d for i, d in enumerate(shape)]
     if any(d is None for d in shape):
-        raise Unsupported(f"Reshape {node.name!r}: keeps a dimension of unknown size (fix it with --input-size)")
+        raise _needs_size(node, "keeps a dimension of unknown size")
     return Held(self.tf.reshape(self.nchw(inputs[0]), shape))
 
 
@@ -636,10 +653,10 @@ def _einsum(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     match = _MATMUL_EINSUM.match(equation)
     if match and len(inputs) == 2:
         batch_a, i, k, batch_b, p, q, batch_out, r, c = match.groups()
-        if batch_a == batch_b == batch_out and i == r and len({i, k}) == 2:
-            if (p, q, c) == (k, c, q) and q not in (i, k):  # ...ik,...kj->...ij
+        if batch_a == batch_b == batch_out and i == r and len({i, k, c}) == 3:
+            if (p, q) == (k, c):  # ...ik,...kc->...ic
                 return Held(self.tf.linalg.matmul(a, b))
-            if (q, p, c) == (k, c, p) and p not in (i, k):  # ...ik,...jk->...ij
+            if (p, q) == (c, k):  # ...ik,...ck->...ic
                 return Held(self.tf.linalg.matmul(a, b, transpose_b=True))
     return Held(self.tf.einsum(equation, a, b))
 
@@ -655,11 +672,6 @@ def _layer_norm(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     if len(inputs) > 2 and inputs[2] is not None:
         y = y + self.nchw(inputs[2])
     return Held(y)
-
-
-@_op("ConstantOfShape", "Range", "Size", "Constant")
-def _constant_only(self: Interpreter, node: Any, inputs: list[Any]) -> Any:
-    raise Unsupported(f"{node.op_type} {node.name!r}: computed from the image (fix the size with --input-size)")
 
 
 @_op("ScatterND")

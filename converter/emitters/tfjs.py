@@ -71,7 +71,9 @@ def function_graph_model(fn: Any, input_shape: list[int | None], keep: Any = Non
     from tensorflowjs import read_weights
     from tensorflowjs.converters import tf_saved_model_conversion_v2 as graph_converter
 
-    @tf.function(input_signature=[tf.TensorSpec(input_shape, tf.float32, name="input")])
+    # No autograph: `fn` has no tensor-dependent control flow to convert, and
+    # autograph would wrap srconvert's own errors (BadInput) in StagingError.
+    @tf.function(input_signature=[tf.TensorSpec(input_shape, tf.float32, name="input")], autograph=False)
     def serve(x):
         return {"output": fn(x)}
 

@@ -61,11 +61,14 @@ def _check_onnx_graph(info: Any, options: Any) -> None:
     from converter.emitters import onnx_to_tf
     from converter.sources import onnx_import
 
-    fixed = options.input_size is not None or onnx_form.static_size(info.payload) is not None
+    # What a fixed size folds away is never translated; a graph that reads its
+    # size is fixed to one (or refused below), so only its image path counts.
+    size_dependent = onnx_form.computes_from_size(info.payload)
+    fixed = options.input_size is not None or size_dependent or onnx_form.static_size(info.payload) is not None
     onnx_import.refuse_unsupported(
         onnx_to_tf.unsupported_ops(info.payload, fixed), info.path, "for TF.js",
         "--format onnx converts it as it is; README lists the supported ops; nothing was written")
-    if options.input_size is None and onnx_form.computes_from_size(info.payload):
+    if options.input_size is None and size_dependent:
         size = onnx_form.suggested_size(info.payload)
         raise BadInput(
             "the graph computes from its input size (window partitions, masks or crops), so its TF.js graph "
@@ -75,16 +78,11 @@ def _check_onnx_graph(info: Any, options: Any) -> None:
         )
 
 
-def target_form(form: Any) -> str:
-    from converter.onnx_form import OnnxForm
-
-    return ONNX_FORM if isinstance(form, OnnxForm) else KERAS_FORM
-
-
 class Emitter(BaseEmitter):
     def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
         super().__init__(target, form, options, stage, progress)
         from converter.emitters import custom_layers_js, tfjs
+        from converter.onnx_form import OnnxForm
         from converter.user_layers import js_twins
 
         progress.step(f"building the TFJS {target.variant} model")
@@ -96,13 +94,13 @@ class Emitter(BaseEmitter):
             self._shared = list(custom_layers_js.write(stage / target.folder, used, js_twins(options.user_layers)))
             esm, cjs = (p.relative_to(stage).as_posix() for p in self._shared)
             self.record = {"custom_layers_js": {"esm": esm, "cjs": cjs}}
-        elif target_form(form) == ONNX_FORM:
+        elif isinstance(form, OnnxForm):
             from converter.emitters.onnx_to_tf import Interpreter
 
             size = form.facts.input_shape[1:3]
             shape = [1, *size, form.facts.input_channels] if all(size) else [None, None, None,
                                                                               form.facts.input_channels]
-            self.model = tfjs.function_graph_model(Interpreter(form.model), shape)
+            self.model = tfjs.function_graph_model(Interpreter(form.model, form.info.path), shape)
             self.record = {"tfjs_graph_from": "onnx"}
         else:
             self.model = tfjs.graph_model(form.model())

@@ -51,6 +51,13 @@ def load_model(path: Path) -> Any:
     return model
 
 
+def unsupported(nodes: Any, supported: Any) -> list[str]:
+    """`OpType (node name)` for each of `nodes` whose op is not in `supported`
+    (or is in another domain than ONNX's own): how refusals name them."""
+    return [f"{node.op_type} ({node.name or node.output[0]})" for node in nodes
+            if node.op_type not in supported or node.domain not in ("", "ai.onnx")]
+
+
 def graph_input(model: Any) -> Any:
     initializers = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]

@@ -40,11 +40,9 @@ _translates = registrar(OP_HANDLERS)
 
 def unsupported_ops(model: Any) -> list[str]:
     """`OpType (node name)` for every node no translation exists for."""
-    return [
-        f"{node.op_type} ({node.name or node.output[0]})"
-        for node in model.graph.node
-        if node.op_type not in SUPPORTED_OPS or node.domain not in ("", "ai.onnx")
-    ]
+    from converter.sources.onnx_import import graph
+
+    return graph.unsupported(model.graph.node, SUPPORTED_OPS)
 
 
 @dataclass
