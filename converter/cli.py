@@ -83,7 +83,7 @@ def _max_memory(ctx, param, value: str | None) -> int | None:
 
 
 def _input_size(ctx, param, value):
-    from converter.onnx_form import InputSize
+    from converter.input_size import InputSize
 
     try:
         return None if value is None else InputSize.parse(value)

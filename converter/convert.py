@@ -62,7 +62,7 @@ class ConvertOptions:
     max_memory: int | None = None
     """The run's memory budget in bytes (None: derived; see converter/memory)."""
     input_size: Any = None
-    """onnx_form.InputSize: the patch size an ONNX source is fixed to (--input-size)."""
+    """input_size.InputSize: the patch size an ONNX source is fixed to (--input-size)."""
 
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
@@ -144,7 +144,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         verification = Verification.start(form.facts, stage, options.input_range, options.images_dir, options.gates,
                                            runtimes, progress)
     # A release verified in the browser is also run by its real client.
-    client = release.client_check(form.facts.input_multiple) if release and verification and options.browser else None
+    client = release.client_check(form.facts) if release and verification and options.browser else None
     settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
     emitters, artifacts = [], []
     try:

@@ -39,7 +39,7 @@ class Canonical:
     built: Any = None
     """The Keras model of exactly this topology and these weights, once one exists."""
     input_size: Any = None
-    """A fixed patch size (onnx_form.InputSize) the model is built for, if any."""
+    """A fixed patch size (input_size.InputSize) the model is built for, if any."""
 
     def model(self) -> Any:
         if self.built is None:

@@ -17,6 +17,7 @@ from typing import Any
 from converter import __version__
 from converter.errors import BadInput
 from converter.hashing import sha256_file
+from converter.input_size import InputSize
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -128,7 +129,7 @@ def document(info, facts, input_range, applied, records: dict[str, Any], fixed_t
             "input_channels": facts.input_channels,
             "input_shape": facts.input_shape,
             # The patch size a fixed-size model is built for (HxW), else None.
-            "input_size": f"{facts.input_shape[1]}x{facts.input_shape[2]}" if all(facts.input_shape[1:3]) else None,
+            "input_size": str(size) if (size := InputSize.of_shape(facts.input_shape)) else None,
             "input_range": list(input_range),
         },
         "fixes": recorded(applied, FIX),

@@ -15,35 +15,19 @@ relative-position indices. A source exported at a fixed size is fixed already.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from converter.errors import BadInput
+from converter.input_size import InputSize
 from converter.keras_model import ModelFacts
 from converter.passes import OPTIMIZATION, Applied
 
 # Sizes tried, in order, to find what the input's height and width must be a
 # multiple of (pixel-unshuffle, strided stems): 17 needs none, 18 needs 2, ...
 MULTIPLE_PROBES = ((17, 1), (18, 2), (20, 4), (24, 8), (32, 16))
-
-
-@dataclass(frozen=True)
-class InputSize:
-    height: int
-    width: int
-
-    @classmethod
-    def parse(cls, text: str) -> "InputSize":
-        height, sep, width = text.lower().partition("x")
-        if not sep or not height.isdigit() or not width.isdigit() or int(height) < 1 or int(width) < 1:
-            raise ValueError(f"{text!r} is not HEIGHTxWIDTH in pixels (e.g. 64x64)")
-        return cls(int(height), int(width))
-
-    def __str__(self) -> str:
-        return f"{self.height}x{self.width}"
 
 
 class OnnxForm:

@@ -43,7 +43,7 @@ def _choice(recipe, artifacts: list[Artifact]) -> tuple[Any, list[str], str]:
     return target, precisions, precision
 
 
-def _model_js(recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
+def _model_js(recipe, tiling, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
     target, precisions, precision = _choice(recipe, artifacts)
     kind, fmt = target.variant, target.name
     meta = {
@@ -51,8 +51,11 @@ def _model_js(recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> st
         "version": recipe.version,
         "architecture": (manifest["source"].get("architecture") or {}).get("family"),
         "parameters": (manifest["source"].get("architecture") or {}).get("params"),
-        "patchSize": recipe.patch_size,
-        "padding": recipe.padding,
+        # UpscalerJS reads no tiling from a definition: meta tells the caller
+        # what to pass (for a fixed-size model, its size: the only one it runs).
+        "patchSize": tiling.patch_size if tiling else None,
+        "padding": tiling.padding if tiling else None,
+        "inputSize": manifest["model"].get("input_size"),
         "precision": precision,
         "convertedBy": f"srconvert {__version__}",
     }
@@ -85,7 +88,7 @@ export default modelDefinition;
 """
 
 
-def _readme(recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
+def _readme(recipe, tiling, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
     arch = manifest["source"].get("architecture") or {}
     params = ", ".join(f"{k}={v}" for k, v in (arch.get("params") or {}).items())
     rows = [f"| `{a.entry}` | {a.format} | {a.precision} | {a.layout.upper()} | {a.bytes:,} |" for a in artifacts]
@@ -103,7 +106,7 @@ def _readme(recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
 | scale | x{manifest['model']['scale']} |
 | parameters | {manifest['model']['params']:,} |
 | input / output range | {list(recipe.input_range)} / {list(recipe.output_range)} |
-| tiles | patch size {recipe.patch_size}, padding {recipe.padding} |
+| tiles | {_tiles(tiling, manifest)} |
 | licence | {recipe.license} |
 {f'| upstream | {upstream} |' if upstream else ''}
 
@@ -114,7 +117,7 @@ import Upscaler from 'upscaler';
 import model from '{recipe.name}';
 
 const upscaler = new Upscaler({{ model }});
-const upscaled = await upscaler.upscale(image, {{ patchSize: {recipe.patch_size}, padding: {recipe.padding} }});
+const upscaled = await upscaler.upscale(image{_upscale_options(tiling)});
 ```
 
 `model.js` also exports `variants`, the URL of every TFJS precision.
@@ -137,6 +140,17 @@ Full numbers: `manifest.json`, `parity.json`; pictures: `parity.html`.
 """
 
 
+def _tiles(tiling, manifest: dict[str, Any]) -> str:
+    if tiling is None:
+        return "whole image"
+    fixed = manifest["model"].get("input_size")
+    return tiling.describe() + (f" (the model is fixed to {fixed} inputs)" if fixed else "")
+
+
+def _upscale_options(tiling) -> str:
+    return f", {{ patchSize: {tiling.patch_size}, padding: {tiling.padding} }}" if tiling else ""
+
+
 def _client_line(manifest: dict[str, Any]) -> str:
     from converter.parity.client import describe
 
@@ -146,14 +160,15 @@ def _client_line(manifest: dict[str, Any]) -> str:
     return f"Checked at build time, in Chromium: {describe(check)}"
 
 
-def write_entry(stage: Path, recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
-    """model.js; returns the precision it points at."""
-    (stage / "model.js").write_text(_model_js(recipe, manifest, artifacts), encoding="utf-8")
+def write_entry(stage: Path, recipe, tiling, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
+    """model.js; returns the precision it points at. `tiling`: how UpscalerJS
+    tiles the model (parity.client.Tiling), or None for whole images."""
+    (stage / "model.js").write_text(_model_js(recipe, tiling, manifest, artifacts), encoding="utf-8")
     return _choice(recipe, artifacts)[2]
 
 
-def write(stage: Path, recipe, manifest: dict[str, Any], artifacts: list[Artifact]) -> None:
+def write(stage: Path, recipe, tiling, manifest: dict[str, Any], artifacts: list[Artifact]) -> None:
     """package.json and the model card, after write_entry."""
     files = sorted(p.relative_to(stage).as_posix() for p in stage.iterdir())
     (stage / "package.json").write_text(_package_json(recipe, sorted({*files, "README.md"})), encoding="utf-8")
-    (stage / "README.md").write_text(_readme(recipe, manifest, artifacts), encoding="utf-8")
+    (stage / "README.md").write_text(_readme(recipe, tiling, manifest, artifacts), encoding="utf-8")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import BadInput
+from converter.input_size import InputSize
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 NPM_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -34,6 +35,8 @@ class Recipe:
     output_range: tuple[float, float]
     patch_size: int | None
     padding: int | None
+    input_size: InputSize | None
+    """`[model] input_size = "HxW"`: fix an ONNX source to this patch size (--input-size)."""
     formats: tuple[str, ...]
     precisions: tuple[str, ...]
     tfjs_models: tuple[str, ...]
@@ -54,6 +57,13 @@ def _range(text: str, key: str, path: Path) -> tuple[float, float]:
         raise BadInput(f"[model] {key} must be \"0:1\" or \"0:255\", not {text!r}", path=path)
     low, high = text.split(":")
     return float(low), float(high)
+
+
+def _input_size(text: str | None, path: Path) -> InputSize | None:
+    try:
+        return None if text is None else InputSize.parse(text)
+    except ValueError as exc:
+        raise BadInput(f"[model] input_size: {exc}", path=path) from None
 
 
 def load(path: Path) -> Recipe:
@@ -87,6 +97,7 @@ def load(path: Path) -> Recipe:
             output_range=_range(model.get("output_range", "0:1"), "output_range", path),
             patch_size=model.get("patch_size"),
             padding=model.get("padding"),
+            input_size=_input_size(model.get("input_size"), path),
             formats=tuple(outputs.get("formats", ["tfjs", "onnx"])),
             precisions=precisions,
             tfjs_models=tuple(outputs.get("tfjs_model", ["layers"])),

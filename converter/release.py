@@ -23,7 +23,7 @@ from converter.errors import (
 )
 
 if TYPE_CHECKING:
-    from converter.parity.client import ClientCheck
+    from converter.parity.client import ClientCheck, Tiling
 
 # Parameters weights cannot show; a recipe's value still applies when --weights
 # replaces its file (the rest are read off the new file's shapes).
@@ -55,15 +55,38 @@ class ReleaseSpec:
             "metadata": recipe.metadata,
         }
 
-    def client_check(self, input_multiple: int) -> "ClientCheck | None":
-        """The UpscalerJS check of the package; None when the recipe gives
-        no tiling (UpscalerJS then runs the whole image, as parity did)."""
-        from converter.parity.client import ClientCheck, Tiling
+    def tiling(self, input_shape) -> "Tiling | None":
+        """How UpscalerJS tiles the package's model: at the recipe's patch
+        size, or, for a model fixed to one input size, at that size, since
+        UpscalerJS then tiles at the model's size whatever it is told, and
+        only square. None when the recipe gives no tiling."""
+        from converter.input_size import InputSize
+        from converter.parity.client import Tiling
 
-        if not self.recipe.patch_size:
+        recipe, fixed = self.recipe, InputSize.of_shape(input_shape)
+        if fixed is None:
+            return Tiling(recipe.patch_size, recipe.padding or 0) if recipe.patch_size else None
+        if fixed.height != fixed.width:
+            raise BadInput(f"the model is fixed to {fixed} inputs, and UpscalerJS runs fixed-size models only square",
+                           path=recipe.path, hint="set [model] input_size to a square size, such as 64x64")
+        if recipe.patch_size not in (None, fixed.height):
+            raise BadInput(f"patch_size {recipe.patch_size} differs from the model's fixed input size {fixed}",
+                           path=recipe.path, hint=f"set [model] patch_size = {fixed.height}, or remove it")
+        padding = recipe.padding or 0
+        if 2 * padding >= fixed.height:
+            raise BadInput(f"padding {padding} leaves nothing of a {fixed} patch",
+                           path=recipe.path, hint=f"set [model] padding below {(fixed.height + 1) // 2}")
+        return Tiling(fixed.height, padding)
+
+    def client_check(self, facts) -> "ClientCheck | None":
+        """The UpscalerJS check of the package; None when there is no tiling
+        (UpscalerJS then runs the whole image, as parity did)."""
+        from converter.parity.client import ClientCheck
+
+        tiling = self.tiling(facts.input_shape)
+        if tiling is None:
             return None
-        tiling = Tiling(self.recipe.patch_size, self.recipe.padding or 0)
-        return ClientCheck(tiling, self.recipe.input_range, self.recipe.output_range, input_multiple)
+        return ClientCheck(tiling, self.recipe.input_range, self.recipe.output_range, facts.input_multiple)
 
     def write_entry(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> str:
         """model.js, the definition users import (and the client check runs);
@@ -76,13 +99,15 @@ class ReleaseSpec:
                 path=self.recipe.path,
                 hint="check the weights file belongs to this recipe",
             )
-        return package_npm.write_entry(stage, self.recipe, manifest, artifacts)
+        tiling = self.tiling(manifest["model"]["input_shape"])
+        return package_npm.write_entry(stage, self.recipe, tiling, manifest, artifacts)
 
     def write_package(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> None:
         """The rest of the npm package: package.json and the model card."""
         from converter import package_npm
 
-        package_npm.write(stage, self.recipe, manifest, artifacts)
+        tiling = self.tiling(manifest["model"]["input_shape"])
+        package_npm.write(stage, self.recipe, tiling, manifest, artifacts)
 
 
 @dataclass
@@ -138,10 +163,13 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         calibration_images=recipe.calibration_images or DEFAULT_IMAGES,
         arch=recipe.arch,
         arch_params=params,
+        input_size=recipe.input_size,
         browser=browser,
         max_memory=max_memory,
     )
     spec = ReleaseSpec(recipe, source_label=source.name)
+    if recipe.input_size:  # a recipe whose tiling cannot hold stops before converting
+        spec.tiling((None, recipe.input_size.height, recipe.input_size.width, None))
     result = convert(options, release=spec)
     return Outcome(recipe.name, EXIT_OK, [f"built {out} ({len(result.artifacts)} artifacts, npm package)"], str(out))
 

@@ -104,7 +104,7 @@ def verify_bundle(
         return outcome
 
     from converter.convert import source_form
-    from converter.onnx_form import InputSize
+    from converter.input_size import InputSize
     from converter.parity.engine import Runtimes, Verification
     from converter.plan import runtimes_of
     from converter.targets import BY_NAME

@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from conftest import ROOT, assert_clean_error, run_cli
 from converter import onnx_form
 from converter.convert import ConvertOptions, convert
+from converter.input_size import InputSize
 from converter.progress import Progress
 
 pytestmark = pytest.mark.slow
@@ -40,7 +41,7 @@ def test_architecture_converts_to_onnx_and_tfjs_and_passes_everywhere(family, tm
     source = FIXTURES / f"{family}.onnx"
     model = onnx.load(source)
     assert onnx_form.computes_from_size(model) == (SIZES[family] is not None)
-    size = onnx_form.InputSize.parse(SIZES[family]) if SIZES[family] else None
+    size = InputSize.parse(SIZES[family]) if SIZES[family] else None
     result = convert(ConvertOptions(source=source, out=tmp_path / "o", tfjs_models=("graph",), input_size=size),
                      Progress(False))
     assert result.passed

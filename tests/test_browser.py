@@ -15,19 +15,26 @@ from converter.targets import BY_NAME
 
 pytestmark = pytest.mark.slow
 
+# source -> the TF.js models it converts to, and its flags beyond them.
 BROWSER_SOURCES = {
-    "rrdn_keras2.h5": "fixtures/build/rrdn_keras2.h5",
-    "rdn_keras3.keras": "fixtures/build/rdn_keras3.keras",
-    "rrdb_x2_dynamo.onnx": "fixtures/onnx/rrdb_x2_dynamo.onnx",  # pixel-unshuffle input, NCHW
-    "compact_torchscript.onnx": "fixtures/onnx/compact_torchscript.onnx",
+    "rrdn_keras2.h5": ("fixtures/build/rrdn_keras2.h5", "layers,graph"),
+    "rdn_keras3.keras": ("fixtures/build/rdn_keras3.keras", "layers,graph"),
+    # pixel-unshuffle input, NCHW
+    "rrdb_x2_dynamo.onnx": ("fixtures/onnx/rrdb_x2_dynamo.onnx", "layers,graph"),
+    "compact_torchscript.onnx": ("fixtures/onnx/compact_torchscript.onnx", "layers,graph"),
+    # Today's families, through the graph translation: a CNN at any size, and
+    # a windowed transformer (MatMul, Softmax, LayerNorm, GELU) at a fixed one.
+    "span.onnx": ("fixtures/onnx/architectures/span.onnx", "graph"),
+    "swinir.onnx": ("fixtures/onnx/architectures/swinir.onnx", "graph", "--input-size", "32x32"),
 }
 
 
 @pytest.fixture(scope="module", params=sorted(BROWSER_SOURCES))
 def bundle(request, tmp_path_factory, fixtures_dir):
     out = tmp_path_factory.mktemp("browser") / request.param
-    result = run_cli("convert", ROOT / BROWSER_SOURCES[request.param], "-o", out, "--browser",
-                     "--tfjs-model", "layers,graph", "--quantize", "float32,float16,uint8,int8")
+    source, tfjs_models, *flags = BROWSER_SOURCES[request.param]
+    result = run_cli("convert", ROOT / source, "-o", out, "--browser", "--tfjs-model", tfjs_models,
+                     "--quantize", "float32,float16,uint8,int8", *flags)
     assert result.returncode == 0, result.stderr
     return out, result
 

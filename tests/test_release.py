@@ -191,3 +191,60 @@ def test_the_npm_package_loads_in_node_through_its_model_definition_and_upscales
     names = {f["path"] for f in tarball["files"]}
     assert {"model.js", "package.json", "README.md", "tfjs/custom-layers.js", "tfjs/uint8/model.json"} <= names
     assert (tmp_path / tarball["filename"]).is_file()
+
+
+SWINIR_RECIPE = """
+[release]
+name = "swinir-tiny-x2"
+version = "0.1.0"
+description = "A windowed transformer, released at a fixed patch size."
+
+[source]
+weights = {weights}
+
+[model]
+scale = 2
+input_size = "{size}"
+{extra}
+
+[outputs]
+formats = ["tfjs", "onnx"]
+precisions = ["float32"]
+tfjs_model = ["graph"]
+
+[parity]
+calibration_images = {images}
+"""
+
+
+def _swinir_recipe(tmp_path, size="32x32", extra="padding = 4"):
+    text = SWINIR_RECIPE.format(weights=json.dumps(str(ROOT / "fixtures" / "onnx" / "architectures" / "swinir.onnx")),
+                                size=size, extra=extra, images=json.dumps(str(ROOT / "fixtures" / "images")))
+    (tmp_path / "swinir.toml").write_text(text)
+    return tmp_path / "swinir.toml"
+
+
+def test_a_fixed_size_release_tells_upscalerjs_its_patch_size(tmp_path):
+    result = run_cli("build", _swinir_recipe(tmp_path), "-o", tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    release = tmp_path / "dist" / "swinir-tiny-x2"
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["model"]["input_size"] == "32x32" and manifest["parity"]["pass"] is True
+    assert manifest["model"]["input_shape"] == [None, 32, 32, 3]
+    model_js = (release / "model.js").read_text()
+    meta = json.loads(model_js.split("meta: ")[1].split(",\n")[0])
+    assert (meta["patchSize"], meta["padding"], meta["inputSize"]) == (32, 4, "32x32")
+    assert "modelType: 'graph'" in model_js
+    assert "{ patchSize: 32, padding: 4 }" in (release / "README.md").read_text()
+
+
+@pytest.mark.parametrize("size, extra, message", [
+    ("32x32", "patch_size = 64", "patch_size 64 differs from the model's fixed input size 32x32"),
+    ("32x48", "", "only square"),
+    ("32x32", "padding = 16", "padding 16 leaves nothing of a 32x32 patch"),
+    ("32by32", "", "is not HEIGHTxWIDTH"),
+])
+def test_a_fixed_size_recipe_upscalerjs_cannot_tile_stops_before_converting(tmp_path, size, extra, message):
+    result = run_cli("build", _swinir_recipe(tmp_path, size, extra), "-o", tmp_path / "dist")
+    assert_clean_error(result, 2, message)
+    assert not (tmp_path / "dist" / "swinir-tiny-x2").exists()

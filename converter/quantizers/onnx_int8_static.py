@@ -42,7 +42,7 @@ def calibration_batches(
     images_dir: Path, channels: int, layout: str, input_range: tuple[float, float], multiple: int = 1,
     size: Any = None,
 ) -> list[np.ndarray]:
-    """`size`: the fixed patch size of a fixed-size model (onnx_form.InputSize),
+    """`size`: the fixed patch size of a fixed-size model (input_size.InputSize),
     which every photo is cropped to (smaller photos are left out)."""
     from converter.parity.inputs import load_photo
 
