@@ -127,26 +127,11 @@ class KerasForm:
         """The source in its own runtime, loading on first use; for a source
         with none (a TFJS or weights-only file) the unoptimised rebuild, so
         parity still checks the optimisations."""
+        from converter.backends.base import Deferred
         from converter.backends.keras.runner import KerasRunner
 
         def load():
             self.loaded()
             return self._source.reference or KerasRunner(self._plain)
 
-        return _Deferred(load)
-
-
-class _Deferred:
-    """A runner made on first activation, on the lane that activates it."""
-
-    def __init__(self, make) -> None:
-        self._make = make
-        self._runner = None
-
-    def __enter__(self):
-        self._runner = self._make()
-        self._runner.activate()
-        return self._runner
-
-    def __exit__(self, *exc: object) -> None:
-        self._runner.deactivate()
+        return Deferred(load)

@@ -91,9 +91,9 @@ class OnnxForm:
         """The source file itself in onnxruntime (the fixed-size graph is an
         artifact's business: parity proves its folding)."""
         from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
-        from converter.keras_form import _Deferred
+        from converter.backends.base import Deferred
 
-        return _Deferred(lambda: OnnxRuntimeRunner(self.info.path, "nchw"))
+        return Deferred(lambda: OnnxRuntimeRunner(self.info.path, "nchw"))
 
 
 def static_size(model: Any) -> tuple[int, int] | None:

@@ -40,6 +40,23 @@ class Runner(abc.ABC):
         self.deactivate()
 
 
+class Deferred:
+    """A runner made on first activation, on the lane that activates it (a
+    source's reference is loaded only if parity runs, and where it runs)."""
+
+    def __init__(self, make) -> None:
+        self._make = make
+        self._runner = None
+
+    def __enter__(self) -> Runner:
+        self._runner = self._make()
+        self._runner.activate()
+        return self._runner
+
+    def __exit__(self, *exc: object) -> None:
+        self._runner.deactivate()
+
+
 class Stopwatch:
     def __enter__(self) -> "Stopwatch":
         self.start = time.perf_counter()
