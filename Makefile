@@ -15,6 +15,16 @@ JOBS       ?= 2
 
 setup: $(PY_STAMP) $(NODE_STAMP) chromium
 
+# PyTorch checkpoints in: the pytorch extra (torch's CPU build, spandrel).
+# `make test` installs it, so CI exercises that source; users add it with
+# `make setup-pytorch` (or `pip install 'srconvert[pytorch]'`).
+PYTORCH_STAMP := $(VENV)/.srconvert-pytorch
+.PHONY: setup-pytorch
+setup-pytorch: setup $(PYTORCH_STAMP)
+$(PYTORCH_STAMP): $(PY_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,pytorch]'
+	touch $@
+
 # Python side: a venv at the repo root with the pinned, tested set.
 $(PY_STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run: make PYTHON=/path/to/python3.11)" >&2; exit 3; }
@@ -60,16 +70,13 @@ fixtures: $(FIXTURES)
 .PHONY: onnx-fixtures
 onnx-fixtures: $(PY_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,dev]'
-	# spandrel's own requirement, torchvision, has no CPU wheel on PyPI that
-	# loads against CPU torch; the exporter stands in for the import it never uses.
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps spandrel spandrel-extra-arches
 	$(BIN)/python fixtures/make_onnx_fixtures.py
 
 demo: setup $(FIXTURES)
 	$(BIN)/srconvert convert fixtures/build/rrdn_keras3.keras -o $(DEMO_OUT) --force --tfjs-model layers,graph
 	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.md, $(DEMO_OUT)/manifest.json)"
 
-test: setup test-tools $(FIXTURES)
+test: setup setup-pytorch test-tools $(FIXTURES)
 	$(BIN)/python -m pytest
 
 bench: setup

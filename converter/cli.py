@@ -56,7 +56,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _csv(choices: tuple[str, ...], option: str):
-    def parse(ctx, param, value: str) -> tuple[str, ...]:
+    def parse(ctx, param, value: str | None) -> tuple[str, ...] | None:
+        if value is None:  # an option whose default the plan picks per source
+            return None
         items = tuple(item.strip() for item in value.split(",") if item.strip())
         bad = [item for item in items if item not in choices]
         if bad or not items:
@@ -112,9 +114,10 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--quantize", "precisions", default="float32,float16,uint8", show_default=True,
               callback=_csv(targets.PRECISIONS, "--quantize"),
               help=f"Comma list of precisions, one folder each; each format takes those it supports ({PRECISIONS_HELP}).")
-@click.option("--tfjs-model", "tfjs_models", default="layers", show_default=True,
+@click.option("--tfjs-model", "tfjs_models", default=None,
               callback=_csv(targets.VARIANTS["tfjs"], "--tfjs-model"),
-              help="TFJS model kind: layers (needs custom-layers.js), graph (needs none), or both.")
+              help="TFJS model kind: layers (needs custom-layers.js), graph (needs none), or both. Default: layers; "
+                   "for an ONNX or PyTorch source whose ops the Keras rebuild lacks, graph.")
 @click.option("--input-range", default="0:1", show_default=True, callback=_input_range, help="Pixel range the model expects.")
 @click.option("--channels", type=click.IntRange(1, 4), default=None,
               help="Input channels the model takes, when not 3 (e.g. 1 for grayscale models).")
@@ -144,14 +147,15 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
 @click.option("--input-size", callback=_input_size, default=None, metavar="HxW",
-              help="ONNX sources: fix the input to one patch size (e.g. 64x64), folding window partitions and "
-                   "masks to constants; windowed transformers need it for TF.js.")
+              help="ONNX and PyTorch sources: fix the input to one patch size (e.g. 64x64), folding window "
+                   "partitions and masks to constants. Windowed transformers need one for TF.js; for a PyTorch "
+                   "checkpoint srconvert picks one when not given.")
 @max_memory_option
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
             arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, max_memory):
-    """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX) into OUT."""
+    """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
     from converter.convert import ConvertOptions

@@ -34,7 +34,8 @@ class ConvertOptions:
     out: Path
     formats: tuple[str, ...] = ("tfjs", "onnx")
     precisions: tuple[str, ...] = DEFAULT_PRECISIONS
-    tfjs_models: tuple[str, ...] = ("layers",)
+    tfjs_models: tuple[str, ...] | None = None
+    """None: the plan picks per source (plan.resolve)."""
     input_range: tuple[float, float] = (0.0, 1.0)
     verify: bool = True
     force: bool = False
@@ -62,11 +63,11 @@ class ConvertOptions:
     max_memory: int | None = None
     """The run's memory budget in bytes (None: derived; see converter/memory)."""
     input_size: Any = None
-    """input_size.InputSize: the patch size an ONNX source is fixed to (--input-size)."""
+    """input_size.InputSize: the patch size a graph source is fixed to (--input-size; plan.resolve may pick one)."""
 
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
-                                     self.max_memory)
+                                     self.max_memory, self.input_size)
 
 
 @dataclass
@@ -81,6 +82,7 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
             release: "ReleaseSpec | None" = None) -> ConvertResult:
     progress = progress or Progress(False)
     info = sources.describe(options.source, options.source_options())
+    options = planning.resolve(options, info, progress)
     plan = planning.make(options, info)
     staging.check_destination(options.out, options.force)
     runtimes = None
@@ -117,7 +119,7 @@ def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[
                 optimize: bool = False, input_size: Any = None):
     """The canonical form the source gives: an ONNX graph's own (OnnxForm),
     else the Keras form. Its facts and reference serve the whole run."""
-    if info.format == sources.detect.ONNX:
+    if info.format in sources.detect.GRAPH_FORMATS:
         from converter.onnx_form import OnnxForm
 
         return OnnxForm(info, input_size)

@@ -60,6 +60,25 @@ def python_checks(constraints: Path = REPO_ROOT / "constraints.txt") -> list[Che
     return checks
 
 
+def pytorch_check(constraints: Path = REPO_ROOT / "constraints.txt") -> Check:
+    """The optional pytorch extra: absent is fine (PyTorch checkpoints then
+    stop with exit 3 and this fix); present must be the tested versions."""
+    from converter.errors import EnvironmentProblem
+    from converter.sources.pytorch.families import INSTALL_HINT, import_spandrel
+
+    try:
+        import_spandrel()  # imported for real, as a conversion would: installed is not enough
+    except EnvironmentProblem:
+        return Check("pytorch extra", "not installed (optional: .pth/.safetensors sources need it)", True,
+                     INSTALL_HINT)
+    pins = _pins(constraints)
+    found = {name: metadata.version(name) for name in ("torch", "spandrel")}
+    off = [f"{name} {have} (tested: {pins[name]})" for name, have in found.items()
+           if pins.get(name) and not have.startswith(pins[name])]
+    text = ", ".join(f"{name} {have}" for name, have in found.items())
+    return Check("pytorch extra", "; ".join(off) or text, not off, INSTALL_HINT if off else "")
+
+
 def node_checks() -> list[Check]:
     node = node_executable()
     if node is None:
@@ -112,7 +131,7 @@ def cpu_check() -> Check:
 
 
 def run() -> list[Check]:
-    checks = python_checks() + node_checks() + [chromium_check(), cpu_check()]
+    checks = python_checks() + [pytorch_check()] + node_checks() + [chromium_check(), cpu_check()]
     if all(c.ok for c in checks if c.name.startswith(("node", "npm"))):
         checks.append(runtime_check())
     return checks

@@ -18,7 +18,11 @@ from converter.sources.tfjs_layers import model_json_path
 
 def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None,
                    max_memory: int | None = None) -> dict[str, Any]:
-    info = describe(path, SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory))
+    # A PyTorch checkpoint is detected, not exported: inspect reads only.
+    info = describe(path, SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory,
+                                        export_graph=False))
+    if info.format in (detect.PYTORCH, detect.SAFETENSORS):
+        return _checkpoint_facts(path, info)
     with memory.guard(info.budget, path):  # an ONNX source's topology comes from running it
         model = topology_of(info)
     classes = collections.Counter(custom_layers.plain_class_name(l.get("class_name", "?")) for l in topology.iter_layers(model))
@@ -44,6 +48,34 @@ def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, A
         "fixes": [fix.as_dict() for fix in applied],
         "architecture": info.architecture,
     }
+
+
+def _checkpoint_facts(path: Path, info) -> dict[str, Any]:
+    arch = info.architecture
+    return {"path": str(path), "format": info.format, "format_title": FORMAT_TITLES[info.format],
+            "architecture": arch, "params": arch["parameters"], "scale": arch["scale"],
+            "input_channels": info.input_channels}
+
+
+def _render_checkpoint(facts: dict[str, Any]) -> str:
+    arch = facts["architecture"]
+    size = arch["size_requirements"]
+    needs = ", ".join(part for part in (
+        f"a multiple of {size['multiple_of']}" if size["multiple_of"] > 1 else "",
+        f"at least {size['minimum']}" if size["minimum"] > 1 else "",
+        "square" if size["square"] else "") if part) or "any size"
+    return "\n".join([
+        f"{facts['path']}: {facts['format_title']} ({facts['format']})",
+        f"  architecture      {arch['family']} ({arch['name']}, {arch['purpose']}; {arch['detected_by']})",
+        f"  hyperparameters   " + (" ".join(f"{k}={v}" for k, v in arch["params"].items()) or "none recorded"),
+        f"  tags              {', '.join(arch['tags']) or 'none'}",
+        f"  scale             x{arch['scale']}",
+        f"  channels          {arch['input_channels']} in, {arch['output_channels']} out",
+        f"  params            {arch['parameters']:,}",
+        f"  input size        {needs}",
+        f"  weights from      {arch['container'] or 'the top level'} of the checkpoint",
+        f"  code licence      {arch['architecture_licence']}; the weights' licence is the publisher's",
+    ])
 
 
 def static_scale(model: dict[str, Any]) -> int | None:
@@ -126,6 +158,8 @@ def _h5_params(source) -> int:
 
 
 def render(facts: dict[str, Any]) -> str:
+    if facts["format"] in (detect.PYTORCH, detect.SAFETENSORS):
+        return _render_checkpoint(facts)
     lines = [
         f"{facts['path']}: {facts['format_title']} ({facts['format']})",
         f"  Keras version     {facts['keras_version'] or 'unknown'}",

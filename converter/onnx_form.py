@@ -88,12 +88,13 @@ class OnnxForm:
         return self.facts
 
     def reference(self):
-        """The source file itself in onnxruntime (the fixed-size graph is an
-        artifact's business: parity proves its folding)."""
-        from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
+        """The source in its own runtime: onnxruntime on the file, or a
+        PyTorch checkpoint's network (the fixed-size graph is an artifact's
+        business: parity proves its folding)."""
         from converter.backends.base import Deferred
+        from converter.sources.onnx_import import source_runner
 
-        return Deferred(lambda: OnnxRuntimeRunner(self.info.path, "nchw"))
+        return Deferred(lambda: source_runner(self.info))
 
 
 def static_size(model: Any) -> tuple[int, int] | None:

@@ -4,6 +4,7 @@ work starts. Whatever cannot apply is refused here, with nothing written."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from converter import checks
@@ -34,6 +35,40 @@ class Plan:
         return tuple(dict.fromkeys(name for step in self.steps for name in step.runtimes))
 
 
+def resolve(options, info: SourceInfo, progress=None):
+    """The options with what the user left to srconvert decided for this
+    source: the TF.js model kind, and a PyTorch checkpoint's patch size."""
+    tfjs_models = options.tfjs_models or default_tfjs_models(info)
+    input_size = options.input_size
+    if input_size is None and info.format in (detect.PYTORCH, detect.SAFETENSORS) and "tfjs" in options.formats:
+        input_size = picked_size(info, progress)
+    return dataclasses.replace(options, tfjs_models=tfjs_models, input_size=input_size)
+
+
+def default_tfjs_models(info: SourceInfo) -> tuple[str, ...]:
+    """A layers model (UpscalerJS's usual kind) where the source gives one,
+    else a graph model: a graph source whose ops the Keras rebuild lacks."""
+    if info.format in detect.GRAPH_FORMATS and not translatable(info):
+        return ("graph",)
+    return ("layers",)
+
+
+def picked_size(info: SourceInfo, progress=None):
+    """For a checkpoint srconvert exported itself, the patch size a TF.js
+    graph needs when its graph computes from its size (windowed
+    transformers): the size the error would suggest, said out loud."""
+    from converter import onnx_form
+    from converter.input_size import InputSize
+
+    if not onnx_form.computes_from_size(info.payload):
+        return None
+    size = InputSize.parse(onnx_form.suggested_size(info.payload))
+    if progress is not None:
+        progress.note(f"{info.architecture['family']} computes from its input size: converting at {size} "
+                      "(--input-size chooses another; --format onnx alone keeps any size)")
+    return size
+
+
 def make(options, info: SourceInfo) -> Plan:
     targets = selected(options.formats, options.tfjs_models)
     orphans = [p for p in options.precisions if not any(p in t.precisions for t in targets)]
@@ -44,8 +79,8 @@ def make(options, info: SourceInfo) -> Plan:
             hint=f"precisions by format: {supported}",
         )
     checks.check_source(info, options.channels, options.user_layers, options.allow_lambda)
-    if options.input_size is not None and info.format != detect.ONNX:
-        raise BadInput("--input-size applies to ONNX sources", path=info.path,
+    if options.input_size is not None and info.format not in detect.GRAPH_FORMATS:
+        raise BadInput("--input-size applies to ONNX and PyTorch sources", path=info.path,
                        hint="a Keras model's input size is set in the model itself")
     forms = {t.name: form_for(t, info) for t in targets}
     for target in targets:
@@ -54,7 +89,7 @@ def make(options, info: SourceInfo) -> Plan:
                   forms[t.name])
              for t in targets]
     steps.sort(key=lambda step: step.target.needs_tensorflow)
-    layout = options.onnx_layout or ("nchw" if info.format == detect.ONNX else "nhwc")
+    layout = options.onnx_layout or ("nchw" if info.format in detect.GRAPH_FORMATS else "nhwc")
     return Plan(tuple(steps), layout)
 
 
@@ -62,7 +97,7 @@ def form_for(target: Target, info: SourceInfo) -> str:
     """The first form in `target.reads` the source gives: its own (Keras, or
     an ONNX graph), or for an ONNX graph the Keras translation, where every
     op has one. With none, the target's first choice, which its check refuses."""
-    native = ONNX_FORM if info.format == detect.ONNX else KERAS_FORM
+    native = ONNX_FORM if info.format in detect.GRAPH_FORMATS else KERAS_FORM
     for form in target.reads:
         if form == native or (form == KERAS_FORM and native == ONNX_FORM and translatable(info)):
             return form
@@ -70,9 +105,12 @@ def form_for(target: Target, info: SourceInfo) -> str:
 
 
 def translatable(info: SourceInfo) -> bool:
+    """Whether the Keras rebuild can take the graph: every op has a
+    translation, and the size is free (the rebuild probes two sizes)."""
+    from converter.onnx_form import static_size
     from converter.sources.onnx_import import translate
 
-    return not translate.unsupported_ops(info.payload)
+    return static_size(info.payload) is None and not translate.unsupported_ops(info.payload)
 
 
 def runtimes_of(target: Target, browser: bool) -> tuple[str, ...]:

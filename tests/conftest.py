@@ -30,6 +30,17 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
+@pytest.fixture(scope="session")
+def checkpoints_dir(tmp_path_factory) -> Path:
+    """PyTorch checkpoints (fixtures/make_pytorch_fixtures.py), made per run:
+    they are pickles, and none is committed. Needs the pytorch extra, which
+    `make test` installs; without it the run fails here rather than skipping."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    subprocess.run([sys.executable, str(ROOT / "fixtures" / "make_pytorch_fixtures.py"), str(folder)], check=True,
+                   capture_output=True)
+    return folder
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`srconvert ARGS` in a fresh process, as a shell or CI job runs it."""
     return subprocess.run(

@@ -65,8 +65,14 @@ def test_a_windowed_transformer_without_a_size_is_refused_for_tfjs_with_a_size_t
 
 
 def test_layers_models_name_the_ops_the_keras_translation_lacks(tmp_path):
-    result = run_cli("convert", FIXTURES / "hat.onnx", "-o", tmp_path / "o")
+    result = run_cli("convert", FIXTURES / "hat.onnx", "-o", tmp_path / "o", "--tfjs-model", "layers")
     assert_clean_error(result, 2, "for a TF.js layers model", "LayerNormalization (", "--tfjs-model graph")
+
+
+def test_with_no_tfjs_model_given_a_graph_the_keras_rebuild_lacks_becomes_a_graph_model(tmp_path):
+    result = run_cli("convert", FIXTURES / "mosr.onnx", "-o", tmp_path / "o", "--quantize", "float32")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir() if p.is_dir()) == ["onnx", "tfjs-graph"]
 
 
 def test_an_op_nothing_translates_stops_tfjs_but_not_onnx(tmp_path):

@@ -28,7 +28,8 @@ CASES = [
     "h5-unwritten-chunks", "h5-unallocated-contiguous", "weights-only-h5-bomb", "h5-external-link",
     "keras-config-bomb", "keras-weights-bomb", "zip-stored-size-lie", "zip-member-flood", "onnx-initializer-lie",
     "onnx-external-data-lie", "tfjs-manifest-lie", "safetensors-header-lie", "safetensors-offsets-lie",
-    "safetensors-checkpoint",
+    # PyTorch checkpoints (issue 16): pickles that would run code, and files that are no checkpoint
+    "safetensors-unknown-family", "pickle-payload-zip", "pickle-payload-legacy", "pickle-not-a-checkpoint",
     # paths that are not regular files or folders, or leave their model's folder
     "fifo", "device", "socket", "symlink-loop", "tfjs-shard-link-out", "tfjs-shard-fifo", "savedmodel-link-out",
     # a genuine model over the budget it is given

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from converter import memory
-from converter.sources import (detect, keras_archive, keras_h5, onnx_import, safetensors, savedmodel, tfjs_layers,
+from converter.sources import (detect, keras_archive, keras_h5, onnx_import, pytorch, savedmodel, tfjs_layers,
                                weights_only)
 
-FAMILIES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, safetensors, onnx_import)
+FAMILIES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import)
 MODULES = {fmt: module for module in FAMILIES for fmt in module.FORMATS}
 FORMAT_TITLES = {fmt: title for module in FAMILIES for fmt, title in module.FORMATS.items()}
 
@@ -37,6 +37,10 @@ class SourceOptions:
     allow_lambda: bool = False
     max_memory: int | None = None
     """The run's memory budget in bytes; None derives it (converter.memory)."""
+    input_size: Any = None
+    """input_size.InputSize: the size a PyTorch checkpoint is exported at (None: free)."""
+    export_graph: bool = True
+    """PyTorch checkpoints: export the ONNX graph (False: detect only, as `inspect` does)."""
 
 
 @dataclass
@@ -59,6 +63,9 @@ class SourceInfo:
     """See `derived`."""
     budget: memory.Budget | None = None
     """The run's memory budget, checked against what the source declares."""
+    reference: Any = None
+    """Makes the Runner of the source in its own runtime where that is not
+    the file itself (a PyTorch checkpoint's network); see onnx_import.source_runner."""
 
 
 @dataclass

@@ -29,6 +29,10 @@ TFJS_LAYERS = "tfjs-layers"
 ONNX = "onnx"
 WEIGHTS_ONLY = "keras-weights-h5"
 SAFETENSORS = "safetensors"
+PYTORCH = "pytorch"
+GRAPH_FORMATS = frozenset({ONNX, PYTORCH, SAFETENSORS})
+"""Formats whose canonical form is an ONNX graph (a PyTorch checkpoint's is
+its export): the ONNX target takes it as it is, TF.js translates it."""
 
 
 class Probe:
@@ -90,7 +94,8 @@ def unclaimed(probe: Probe) -> BadInput:
     return BadInput(
         "not a model format srconvert reads",
         path=probe.path,
-        hint="give a Keras .h5/.keras file, a SavedModel folder, a TFJS layers-model folder or an ONNX file",
+        hint="give a Keras .h5/.keras file, a SavedModel folder, a TFJS layers-model folder, an ONNX file or a "
+             "PyTorch .pth/.safetensors checkpoint",
     )
 
 

@@ -36,8 +36,15 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
 
     if form == ONNX_FORM:
         return _check_onnx_graph(info, options)
-    if info.format == detect.ONNX:  # through the Keras translation
+    if info.format in detect.GRAPH_FORMATS:  # through the Keras translation
+        from converter.onnx_form import static_size
         from converter.sources.onnx_import import translate
+
+        if static_size(info.payload) is not None:
+            raise BadInput(
+                f"the graph is fixed to {'x'.join(map(str, static_size(info.payload)))} inputs, and a TF.js layers "
+                "model is rebuilt only from a graph whose size is free",
+                path=info.path, hint="use --tfjs-model graph, or export with dynamic height and width")
 
         onnx_import.refuse_unsupported(
             translate.unsupported_ops(info.payload), info.path, "for a TF.js layers model",

@@ -85,7 +85,13 @@ def derive_topology(info) -> tuple[dict[str, Any], dict[str, list[Any]]]:
 
 
 def load(info, options):
+    topology, weights = derive_topology(info)
+    return Loaded(weights, source_runner(info), topology=topology)
+
+
+def source_runner(info):
+    """The parity reference of a graph source: the network a PyTorch
+    checkpoint holds, or onnxruntime running the ONNX file itself."""
     from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
 
-    topology, weights = derive_topology(info)
-    return Loaded(weights, OnnxRuntimeRunner(info.path, "nchw"), topology=topology)
+    return info.reference() if info.reference is not None else OnnxRuntimeRunner(info.path, "nchw")

@@ -1,0 +1,1 @@
+"""PyTorch on the CPU, the reference runtime of a PyTorch checkpoint."""
