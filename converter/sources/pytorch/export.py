@@ -34,7 +34,13 @@ def export(module: Any, channels: int, multiple: int, path: Path, size: InputSiz
         return _export(module, channels, (side, side), dynamic=True, path=path), "dynamic"
     except Exception:  # the exporter's own errors vary by torch version and op
         fixed = size or InputSize(*(2 * (_round_up(FALLBACK_SIDE, multiple),)))
+    try:
         return _export(module, channels, (fixed.height, fixed.width), dynamic=False, path=path), str(fixed)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BadInput(f"torch cannot export this network to ONNX ({first[:300]})", path=path,
+                       hint="export it yourself (torch.onnx.export) and convert the .onnx file; please report "
+                            "the checkpoint's family") from None
 
 
 def _round_up(value: int, multiple: int) -> int:
