@@ -100,7 +100,8 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     module = MODULES[fmt]
     content = module.content_bytes(path)
     budget = memory.budget_for(path, content.loaded, content.stored, options.max_memory)
-    fields = module.describe(path, fmt, options)
+    with memory.guard(budget, path):  # describing a PyTorch checkpoint loads and exports it
+        fields = module.describe(path, fmt, options)
     return SourceInfo(path=path, format=fmt, budget=budget, **fields)
 
 
