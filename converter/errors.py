@@ -55,3 +55,10 @@ class EnvironmentProblem(SrconvertError):
     """A runtime or package srconvert needs is missing or broken (exit 3)."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of a library's exception, for one-line messages (torch
+    and onnxruntime put pages of context after it)."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:limit]

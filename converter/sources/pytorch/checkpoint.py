@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from converter.errors import BadInput
+from converter.errors import BadInput, first_line
 
 # Containers trainers wrap the weights in, most specific first: BasicSR and
 # traiNNer save `params_ema` beside `params`; the EMA weights are the ones
@@ -62,8 +62,7 @@ def _read_torch(path: Path) -> Any:
             hint="ask the publisher for a .safetensors file, or re-save the weights with torch.save(model.state_dict())",
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadInput(f"not a readable PyTorch checkpoint ({first})", path=path,
+        raise BadInput(f"not a readable PyTorch checkpoint ({first_line(exc)})", path=path,
                        hint="the download may be truncated: fetch it again") from None
 
 

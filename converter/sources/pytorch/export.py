@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from converter.errors import BadInput
+from converter.errors import BadInput, first_line
 from converter.input_size import InputSize
 
 OPSET = 17
@@ -37,8 +37,7 @@ def export(module: Any, channels: int, multiple: int, path: Path, size: InputSiz
     try:
         return _export(module, channels, (fixed.height, fixed.width), dynamic=False, path=path), str(fixed)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise BadInput(f"torch cannot export this network to ONNX ({first[:300]})", path=path,
+        raise BadInput(f"torch cannot export this network to ONNX ({first_line(exc)})", path=path,
                        hint="export it yourself (torch.onnx.export) and convert the .onnx file; please report "
                             "the checkpoint's family") from None
 

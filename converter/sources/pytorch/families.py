@@ -7,13 +7,14 @@ network, the whole of it, and a licence note.
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converter.errors import BadInput, EnvironmentProblem
+from converter.errors import BadInput, EnvironmentProblem, first_line
 
 INSTALL_HINT = "pip install 'srconvert[pytorch]' (in a clone of srconvert: make setup-pytorch)"
 # Purposes srconvert converts: image in, image out, no mask. Face restoration
@@ -149,20 +150,16 @@ def _load(support: Any, state_dict: dict[str, Any], path: Path) -> Any:
     try:
         return support.architecture.load(state_dict).eval()
     except (RuntimeError, KeyError, IndexError, ValueError, AssertionError) as exc:
-        detail = str(exc).strip().splitlines()
-        detail = detail[0] if detail else type(exc).__name__
-        if "Missing key" in str(exc) or "Unexpected key" in str(exc) or isinstance(exc, KeyError):
-            detail = _key_summary(str(exc)) or detail
+        detail = _key_summary(str(exc)) or first_line(exc)
         raise BadInput(
-            f"these weights are only part of a network (named like {support.architecture.id}'s: {detail[:300]})",
+            f"these weights are only part of a network (named like {support.architecture.id}'s: {detail})",
             path=path,
             hint="convert the complete generator checkpoint (not a discriminator, an optimizer state or a shard)",
         ) from None
 
 
 def _key_summary(message: str) -> str:
-    import re
-
+    """torch's missing/unexpected key lists, counted, with one of each."""
     missing = re.findall(r'Missing key\(s\) in state_dict: (.*?)(?:\.\s|$)', message, re.S)
     unexpected = re.findall(r'Unexpected key\(s\) in state_dict: (.*?)(?:\.\s|$)', message, re.S)
     parts = []
