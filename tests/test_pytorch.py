@@ -20,10 +20,10 @@ pytestmark = pytest.mark.slow
 # checkpoint -> the TF.js model it gets with no flags (layers where the Keras
 # rebuild covers the graph) and the patch size it is fixed to (None: any).
 NO_FLAGS = {
-    "esrgan.pth": ("tfjs-layers", None),
-    "compact.safetensors": ("tfjs-layers", None),
-    "span.pth": ("tfjs-layers", None),
-    "swinir.safetensors": ("tfjs-graph", "64x64"),
+    f"{family}.{suffix}": expected
+    for family, expected in (("esrgan", ("tfjs-layers", None)), ("compact", ("tfjs-layers", None)),
+                             ("span", ("tfjs-layers", None)), ("swinir", ("tfjs-graph", "64x64")))
+    for suffix in ("pth", "safetensors")
 }
 
 
