@@ -21,7 +21,7 @@ def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, A
     # A PyTorch checkpoint is detected, not exported: inspect reads only.
     info = describe(path, SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory,
                                         export_graph=False))
-    if info.format in (detect.PYTORCH, detect.SAFETENSORS):
+    if info.format in detect.CHECKPOINT_FORMATS:
         return _checkpoint_facts(path, info)
     with memory.guard(info.budget, path):  # an ONNX source's topology comes from running it
         model = topology_of(info)
@@ -158,7 +158,7 @@ def _h5_params(source) -> int:
 
 
 def render(facts: dict[str, Any]) -> str:
-    if facts["format"] in (detect.PYTORCH, detect.SAFETENSORS):
+    if facts["format"] in detect.CHECKPOINT_FORMATS:
         return _render_checkpoint(facts)
     lines = [
         f"{facts['path']}: {facts['format_title']} ({facts['format']})",

@@ -40,7 +40,7 @@ def resolve(options, info: SourceInfo, progress=None):
     source: the TF.js model kind, and a PyTorch checkpoint's patch size."""
     tfjs_models = options.tfjs_models or default_tfjs_models(info)
     input_size = options.input_size
-    if input_size is None and info.format in (detect.PYTORCH, detect.SAFETENSORS) and "tfjs" in options.formats:
+    if input_size is None and info.format in detect.CHECKPOINT_FORMATS and "tfjs" in options.formats:
         input_size = picked_size(info, progress)
     return dataclasses.replace(options, tfjs_models=tfjs_models, input_size=input_size)
 

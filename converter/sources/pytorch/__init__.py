@@ -55,10 +55,10 @@ def _is_safetensors(probe: Probe) -> bool:
 
 
 def content_bytes(path: Path) -> declared.Content:
-    size = path.stat().st_size
-    if _is_safetensors(Probe(path)):
+    size, probe = path.stat().st_size, Probe(path)
+    if _is_safetensors(probe):
         return declared.Content(declared.safetensors(path), size)
-    if Probe(path).zip_names is not None:  # torch's zip stores tensors uncompressed: declared == stored
+    if probe.zip_names is not None:  # torch's zip stores tensors uncompressed: declared == stored
         return declared.Content(declared.zip_archive(path), size)
     return declared.Content(size, size)
 
