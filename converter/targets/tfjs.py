@@ -40,9 +40,10 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
         from converter.onnx_form import static_size
         from converter.sources.onnx_import import translate
 
-        if static_size(info.payload) is not None:
+        fixed = static_size(info.payload)
+        if fixed is not None:
             raise BadInput(
-                f"the graph is fixed to {'x'.join(map(str, static_size(info.payload)))} inputs, and a TF.js layers "
+                f"the graph is fixed to {fixed[0]}x{fixed[1]} inputs, and a TF.js layers "
                 "model is rebuilt only from a graph whose size is free",
                 path=info.path, hint="use --tfjs-model graph, or export with dynamic height and width")
 

@@ -108,14 +108,11 @@ def _stand_in_for_a_broken_torchvision() -> None:
                         "torchvision.transforms.functional": functional})
 
 
-def family_ids() -> list[str]:
-    return [support.architecture.id for support in registry().architectures()]
-
-
 def detect(state_dict: dict[str, Any], path: Path, arch: str | None = None) -> Detected:
     """The network of `state_dict`, by spandrel's detection or `--arch`."""
     spandrel = import_spandrel()
     reg = registry()
+    known = ", ".join(support.architecture.id for support in reg.architectures())
     if arch is None:
         support = next((s for s in reg.architectures("detection") if s.detect(state_dict)), None)
         if support is None:
@@ -123,14 +120,14 @@ def detect(state_dict: dict[str, Any], path: Path, arch: str | None = None) -> D
                 f"no known architecture has these weights ({len(state_dict)} tensors, first "
                 f"{next(iter(state_dict))!r})",
                 path=path,
-                hint=f"spandrel {spandrel.__version__} knows: {', '.join(family_ids())}; if it is one of "
+                hint=f"spandrel {spandrel.__version__} knows: {known}; if it is one of "
                      "them, pass --arch NAME",
             )
     else:
         support = next((s for s in reg.architectures() if s.architecture.id.lower() == arch.lower()), None)
         if support is None:
             raise BadInput(f"--arch {arch} is not an architecture spandrel knows", path=path,
-                           hint=f"one of: {', '.join(family_ids())}")
+                           hint=f"one of: {known}")
     descriptor = _load(support, state_dict, path)
     family = support.architecture.id
     if descriptor.purpose not in CONVERTED_PURPOSES or not isinstance(descriptor, spandrel.ImageModelDescriptor):
