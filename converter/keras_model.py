@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from converter import tf_runtime
-from converter.errors import BadInput
+from converter.errors import BadInput, one_line
 
 
 @dataclass
@@ -98,7 +98,7 @@ def build(fixed_topology: dict[str, Any], layer_weights: dict[str, list[Any]], u
         model = keras.models.model_from_json(json.dumps(fixed_topology), custom_objects=objects)
     except Exception as exc:  # Keras reports unknown classes and bad configs as assorted errors
         raise BadInput(
-            f"the topology cannot be rebuilt in Keras: {' '.join(str(exc).split())[:300]}",
+            f"the topology cannot be rebuilt in Keras: {one_line(exc)}",
             path=path,
             hint="run `srconvert inspect` on it; unknown layers need --custom-layer module:Class",
         ) from None

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import BadInput
+from converter.errors import BadInput, one_line
 from converter.input_size import InputSize
 from converter.keras_model import ModelFacts
 from converter.passes import OPTIMIZATION, Applied
@@ -165,7 +165,7 @@ def fix_size(model: Any, size: InputSize, path: Path) -> Any:
         try:
             onnxruntime.InferenceSession(fixed.SerializeToString(), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise BadInput(f"onnxruntime cannot run the model at {size} ({' '.join(str(exc).split())[:240]})",
+            raise BadInput(f"onnxruntime cannot run the model at {size} ({one_line(exc, 240)})",
                            path=path, hint="choose a size the network accepts (a multiple of its window)") from None
         folded = onnx.load_model(str(target))
     _drop_unused_domains(folded)
@@ -191,7 +191,7 @@ def facts_of(model: Any, channels: int, size: InputSize | None, path: Path) -> M
     try:
         session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise BadInput(f"onnxruntime cannot load the model: {' '.join(str(exc).split())[:200]}", path=path) from None
+        raise BadInput(f"onnxruntime cannot load the model: {one_line(exc, 200)}", path=path) from None
     if size is not None:
         return ModelFacts(params, channels, _scale(session, channels, size.height, size.width, path),
                           [None, size.height, size.width, channels], 1)
@@ -210,7 +210,7 @@ def _scale(session: Any, channels: int, height: int, width: int, path: Path) -> 
         x = np.random.default_rng(0).random((1, channels, height, width), dtype=np.float32)
         out = session.run(None, {session.get_inputs()[0].name: x})[0]
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise BadInput(f"onnxruntime cannot run the model at {height}x{width}: {' '.join(str(exc).split())[:200]}",
+        raise BadInput(f"onnxruntime cannot run the model at {height}x{width}: {one_line(exc, 200)}",
                        path=path) from None
     if out.ndim != 4 or out.shape[2] % height or out.shape[3] % width or out.shape[2] // height != out.shape[3] // width:
         raise BadInput(f"the model maps {height}x{width} to {tuple(out.shape[2:])}: not an integer upscale",

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from converter.errors import one_line
 from converter.parity import metrics as parity_metrics
 from converter.parity.gates import Gate
 from converter.parity.inputs import ParityInput, load_photo
@@ -136,7 +137,7 @@ class ClientCheck:
                     worst_first = sorted(range(len(self.photos)), key=lambda i: i != worst)
                     result["smallest_passing_padding"] = self._search(runner, whole, expected, gate, worst_first)
         except Exception as exc:  # noqa: BLE001 - the page's errors are the client's, reported by name
-            result.update({"pass": False, "error": " ".join(str(exc).split())[:400] or type(exc).__name__})
+            result.update({"pass": False, "error": one_line(exc, 400)})
         return result
 
     def _judge(self, runner, tiling: Tiling, whole: list[np.ndarray], expected: list[np.ndarray], gate: Gate,

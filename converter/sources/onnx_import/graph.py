@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import BadInput
+from converter.errors import BadInput, one_line
 
 # protobuf cannot hold a message past 2 GiB; larger models keep their
 # weights in external data. Refusing first saves reading the file whole.
@@ -97,7 +97,7 @@ def probe(model: Any, channels: int, path: Path) -> Probe:
         runs = run_probe(model, names, lambda h, w: rng.random((1, channels, h, w), dtype=np.float32))
     except Exception as exc:  # onnxruntime raises its own exception types
         raise BadInput(
-            f"onnxruntime cannot load or run the model at the probe sizes ({' '.join(str(exc).split())[:300]})",
+            f"onnxruntime cannot load or run the model at the probe sizes ({one_line(exc)})",
             path=path,
         ) from None
     return Probe(runs)
