@@ -21,6 +21,9 @@ from converter.input_size import InputSize
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+REPORT_FILES = ("parity.json", "parity.md", "parity.html")
+RELEASE_FILES = ("model.js", "package.json", "README.md")
+"""What `build` adds to a bundle (converter/package_npm)."""
 PYTHON_LIBRARIES = ("tensorflow", "tf_keras", "keras", "tensorflowjs", "tf2onnx", "onnx", "onnxruntime", "numpy", "h5py")
 
 
@@ -99,12 +102,26 @@ def write(path: Path, document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def document(info, facts, input_range, applied, records: dict[str, Any], fixed_topology, artifacts: list[Artifact],
-             summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str,
-             release: dict[str, Any] | None = None) -> dict[str, Any]:
+def written_files(document: dict[str, Any]) -> list[str]:
+    """Every file a bundle of this manifest may hold that srconvert wrote:
+    the manifest, its reports, its artifacts' files and a release's package."""
+    files = [MANIFEST_NAME, *REPORT_FILES]
+    files += [f["path"] for a in document.get("artifacts") or [] for f in a.get("files") or []]
+    if document.get("release"):
+        files += RELEASE_FILES
+    return files
+
+
+def document(info, facts, finding, applied, records: dict[str, Any], fixed_topology, artifacts: list[Artifact],
+             summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str, bundle: Path,
+             output_range: tuple[float, float] | None = None, release: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of one run. It is reproducible: timings go only to the
     parity reports. `records` are what the targets recorded (onnx_exporter,
-    custom_layers_js); `applied` every pass that changed something."""
+    custom_layers_js); `applied` every pass that changed something;
+    `finding` the input range and how it is known (parity.input_range);
+    `output_range` what the model is meant to produce (default: its input
+    range); `bundle` the folder the manifest is for, which the source's
+    relative path starts from."""
     from converter.emitters.custom_layers_js import used_layers
     from converter.hashing import sha256_path
     from converter.parity.report import without_timings
@@ -115,6 +132,8 @@ def document(info, facts, input_range, applied, records: dict[str, Any], fixed_t
         "libraries": {**library_versions(), **runtime_versions},
         "source": {
             "path": source_label,
+            # What `verify` finds the source by, wherever it is run from.
+            "relative_path": os.path.relpath(os.path.abspath(info.path), os.path.abspath(bundle)),
             "sha256": sha256_path(info.path),
             "format": info.format,
             "keras_version": info.keras_version,
@@ -130,7 +149,13 @@ def document(info, facts, input_range, applied, records: dict[str, Any], fixed_t
             "input_shape": facts.input_shape,
             # The patch size a fixed-size model is built for (HxW), else None.
             "input_size": str(size) if (size := InputSize.of_shape(facts.input_shape)) else None,
-            "input_range": list(input_range),
+            "input_range": list(finding.range),
+            "input_range_origin": finding.origin,
+            "input_range_evidence": finding.as_dict(),
+            "output_range": list(output_range or finding.range),
+            # What the source produced on the parity inputs; None when nothing ran.
+            "output_range_measured": ([summary["reference"]["low"], summary["reference"]["high"]]
+                                      if summary.get("reference") else None),
         },
         "fixes": recorded(applied, FIX),
         "optimizations": recorded(applied, OPTIMIZATION),
