@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from converter import __version__, targets
-from converter.errors import EXIT_CODES_HELP, EXIT_INTERNAL, SrconvertError
+from converter.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, SrconvertError
 
 # The output-target registry imports nothing heavy, so `--help` stays instant.
 PRECISIONS_HELP = "; ".join(f"{fmt}: {' '.join(targets.precisions_of(fmt))}" for fmt in targets.FORMATS)
@@ -34,7 +34,7 @@ class _Group(click.Group):
             sys.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted: nothing was written to the destination", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as error:  # a bug: say so in one line, keep the traceback for --debug
@@ -52,6 +52,9 @@ class _Group(click.Group):
 def cli(ctx: click.Context, debug: bool) -> None:
     """Convert super-resolution checkpoints into TensorFlow.js bundles and prove,
     in the real runtimes, that each computes what the source computed."""
+    from converter import signals
+
+    signals.install()  # SIGTERM and SIGHUP: runtimes ended, staging removed, exit 143 / 129
     ctx.obj = {"debug": debug}
 
 
@@ -68,7 +71,9 @@ def _csv(choices: tuple[str, ...], option: str):
     return parse
 
 
-def _input_range(ctx, param, value: str) -> tuple[float, float]:
+def _input_range(ctx, param, value: str | None) -> tuple[float, float] | None:
+    if value is None:  # measured from the model where it can be (parity.input_range)
+        return None
     if value not in ("0:1", "0:255"):
         raise click.BadParameter("use 0:1 or 0:255", param_hint="--input-range")
     low, high = value.split(":")
@@ -92,6 +97,10 @@ def _input_size(ctx, param, value):
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--input-size") from None
 
+
+# Progress lines go to stderr at a terminal and in CI logs alike.
+quiet_option = click.option("--quiet", "-q", is_flag=True,
+                            help="No progress lines on stderr (warnings and errors still go there).")
 
 # Every command that reads a source takes the run's memory budget.
 max_memory_option = click.option(
@@ -118,17 +127,22 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
               callback=_csv(targets.VARIANTS["tfjs"], "--tfjs-model"),
               help="TFJS model kind: layers (needs custom-layers.js), graph (needs none), or both. Default: layers; "
                    "for an ONNX or PyTorch source whose ops the Keras rebuild lacks, graph.")
-@click.option("--input-range", default="0:1", show_default=True, callback=_input_range, help="Pixel range the model expects.")
+@click.option("--input-range", default=None, callback=_input_range, metavar="0:1|0:255",
+              help="Pixel range the model takes. Default: measured on a photo where the model's behaviour tells "
+                   "0:1 from 0:255, else 0:1, assumed (a warning says so).")
 @click.option("--channels", type=click.IntRange(1, 4), default=None,
               help="Input channels the model takes, when not 3 (e.g. 1 for grayscale models).")
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (a warning is printed).")
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder (only at the final rename).")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout; no progress.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the manifest as JSON on stdout (on a parity failure: the error, the results and the "
+                   "OUT.failed path); no progress.")
 @click.option("--tfjs-backend", type=click.Choice(["wasm", "cpu"]), default="wasm", show_default=True, help="TensorFlow.js backend for parity.")
 @click.option("--gate", "gates", multiple=True, metavar="PRECISION:METRIC=VALUE",
               help="Override a parity gate, e.g. uint8:psnr=38 or float32:max_abs_rel=1e-3.")
 @click.option("--parity-images", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder of PNG photos for parity (default: fixtures/images).")
+              help="Folder of PNG or JPEG photos for parity (default: fixtures/images); one with no usable "
+                   "photo is refused.")
 @click.option("--opset", type=click.IntRange(13, 18), default=17, show_default=True, help="ONNX opset.")
 @click.option("--onnx-layout", type=click.Choice(["nhwc", "nchw"]), default=None,
               help="ONNX input/output layout. Default: the source's (nchw for an ONNX source, nhwc for Keras).")
@@ -151,10 +165,12 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
                    "partitions and masks to constants. Windowed transformers need one for TF.js; for a PyTorch "
                    "checkpoint srconvert picks one when not given.")
 @max_memory_option
+@quiet_option
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
-            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, max_memory):
+            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, max_memory,
+            quiet):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
@@ -187,7 +203,9 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         optimize=not no_optimize,
         backend=tfjs_backend,
         gates=parse_overrides(gates),
+        gated=frozenset(gate.split(":", 1)[0] for gate in gates),
         images_dir=parity_images or DEFAULT_IMAGES,
+        images_required=parity_images is not None,
         user_layers=_load_user_layers(custom_layer_specs),
         allow_lambda=allow_lambda,
         disabled_fixes=frozenset(no_fix),
@@ -201,18 +219,21 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         input_size=input_size,
         max_memory=max_memory,
     )
-    progress = Progress(False if as_json else None)
+    progress = Progress(not (as_json or quiet))
     try:
         result = run_convert(options, progress)
     except SrconvertError as error:
         if as_json:
-            click.echo(json.dumps({"error": error.message, "exit_code": error.exit_code}))
+            click.echo(json.dumps({"error": error.message, "exit_code": error.exit_code, **error.details},
+                                  indent=2, sort_keys=True))
         raise
     if as_json:
         click.echo(json.dumps(result.manifest, indent=2, sort_keys=True))
-    else:
-        click.echo(report.terminal_table(result.artifacts))
-        click.echo(f"wrote {out} ({len(result.artifacts)} artifacts; manifest.json, parity.md)")
+        return
+    verified = result.manifest["parity"]["verified"]
+    click.echo(report.terminal_table(result.artifacts, verified))
+    click.echo(f"wrote {out} ({len(result.artifacts)} artifacts; manifest.json, parity.md)"
+               + ("" if verified else ": NOT VERIFIED (--no-verify)"))
 
 
 @cli.command()
@@ -220,9 +241,11 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--arch", default=None, metavar="NAME", help="Weights-only files: the family instead of detecting it.")
 @click.option("--arch-params", default=None, metavar="K=V,...", help="Weights-only files: override inferred parameters.")
+@click.option("--input-size", callback=_input_size, default=None, metavar="HxW",
+              help="ONNX and PyTorch sources: describe the graph fixed to this patch size, as convert would.")
 @max_memory_option
 @click.pass_context
-def inspect(ctx, source, as_json, arch, arch_params, max_memory):
+def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory):
     """Describe SOURCE: format, Keras version, layers, custom layers, params,
     scale, input range guess and the fixes a conversion would apply."""
     from converter import tf_runtime
@@ -230,7 +253,7 @@ def inspect(ctx, source, as_json, arch, arch_params, max_memory):
     from converter.inspection import inspect_source, render
 
     tf_runtime.quiet(debug=ctx.obj["debug"])
-    facts = inspect_source(source, arch, parse_overrides(arch_params), max_memory)
+    facts = inspect_source(source, arch, parse_overrides(arch_params), max_memory, input_size=input_size)
     click.echo(json.dumps(facts, indent=2, sort_keys=True) if as_json else render(facts))
 
 
@@ -246,27 +269,35 @@ def inspect(ctx, source, as_json, arch, arch_params, max_memory):
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
 @max_memory_option
+@quiet_option
 @click.pass_context
-def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, max_memory):
-    """Check BUNDLE's files against its manifest, then re-run parity."""
+def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, max_memory, quiet):
+    """Check BUNDLE's files against its manifest, then re-run parity against
+    its source (exit 4 when the files match but parity could not be re-run)."""
     from converter import tf_runtime
     from converter.parity.inputs import DEFAULT_IMAGES
     from converter.progress import Progress
     from converter.verify_bundle import verify_bundle
 
     tf_runtime.quiet(debug=ctx.obj["debug"])
+    if parity_images is not None:  # before any work: a named folder must give photos
+        from converter.parity.inputs import check_folder
+
+        check_folder(parity_images)
     outcome = verify_bundle(
         bundle,
         source=source,
         backend=tfjs_backend,
         custom_layers_js=custom_layers_js,
         images_dir=parity_images or DEFAULT_IMAGES,
-        progress=Progress(False if as_json else None),
+        images_required=parity_images is not None,
+        progress=Progress(not (as_json or quiet)),
         browser=browser,
         max_memory=max_memory,
     )
     click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
     outcome.raise_for_failure()
+    sys.exit(outcome.exit_code)
 
 
 @cli.command("recipes")
@@ -299,8 +330,9 @@ def list_recipes(folder, as_json):
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
 @max_memory_option
+@quiet_option
 @click.pass_context
-def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, max_memory):
+def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, max_memory, quiet):
     """Build release folders (bundle, manifest, parity report, npm package)
     from RECIPE files; identical inputs give byte-identical folders."""
     from dataclasses import asdict
@@ -310,7 +342,7 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
     if no_verify:
         click.echo("warning: --no-verify: the releases are NOT checked against their sources", err=True)
     outcomes = build_many(list(recipe_paths), dist, jobs or default_jobs(), weights, not no_verify, force,
-                          ctx.obj["debug"], browser, max_memory)
+                          ctx.obj["debug"], browser, max_memory, progress=not (quiet or as_json))
     if as_json:
         click.echo(json.dumps([asdict(o) for o in outcomes], indent=2))
     for outcome in outcomes:
@@ -325,16 +357,15 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def doctor(as_json):
     """Check Python packages, Node.js and the Node packages against the tested
-    versions, and print the command that fixes each problem (exit 3 if any)."""
+    versions, and print the command that fixes each problem (exit 3 if a
+    required one fails; Chromium and the pytorch extra are optional)."""
     from dataclasses import asdict
 
-    from converter.doctor import render, run
-    from converter.errors import EXIT_ENVIRONMENT
+    from converter.doctor import exit_code, render, run
 
     checks = run()
     click.echo(json.dumps([asdict(c) for c in checks], indent=2) if as_json else render(checks))
-    if not all(c.ok for c in checks):
-        sys.exit(EXIT_ENVIRONMENT)
+    sys.exit(exit_code(checks))
 
 
 def main() -> None:

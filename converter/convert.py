@@ -36,12 +36,19 @@ class ConvertOptions:
     precisions: tuple[str, ...] = DEFAULT_PRECISIONS
     tfjs_models: tuple[str, ...] | None = None
     """None: the plan picks per source (plan.resolve)."""
-    input_range: tuple[float, float] = (0.0, 1.0)
+    input_range: tuple[float, float] | None = None
+    """None: measured from the model where its behaviour tells, else assumed (parity.input_range)."""
+    input_range_origin: str = "option"
+    """Where a given `input_range` came from: option (--input-range) or recipe."""
     verify: bool = True
     force: bool = False
     backend: str = "wasm"
     gates: dict[str, parity_gates.Gate] = field(default_factory=lambda: dict(parity_gates.DEFAULT_GATES))
+    gated: frozenset[str] = frozenset()
+    """The precisions the user or recipe set a gate for (a gate for one not built is refused)."""
     images_dir: Path | None = DEFAULT_IMAGES
+    images_required: bool = False
+    """`images_dir` was named (--parity-images): it must give a usable photo."""
     user_layers: dict[str, type] = field(default_factory=dict)
     allow_lambda: bool = False
     disabled_fixes: frozenset[str] = frozenset()
@@ -76,15 +83,22 @@ class ConvertResult:
     manifest: dict[str, Any]
     artifacts: list[manifest.Artifact]
     passed: bool
+    input_range: Any = None
+    """parity.input_range.RangeFinding: the range the run used, and how it is known."""
 
 
 def convert(options: ConvertOptions, progress: Progress | None = None,
             release: "ReleaseSpec | None" = None) -> ConvertResult:
     progress = progress or Progress(False)
+    options = dataclasses.replace(options, out=staging.destination(options.out))
+    staging.check_destination(options.out, options.force, options.source)  # before any work, and again below
     info = sources.describe(options.source, options.source_options())
     options = planning.resolve(options, info, progress)
     plan = planning.make(options, info)
-    staging.check_destination(options.out, options.force)
+    if options.images_required:  # the photos the range is measured and parity run on, before any work
+        from converter.parity.inputs import check_folder
+
+        check_folder(options.images_dir, options.channels, options.input_size)
     runtimes = None
     if options.verify:
         from converter.parity.engine import Runtimes
@@ -103,16 +117,31 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
         if runtimes is not None:
             runtimes.close()
     if not result.passed:
+        _recheck(stage, options)
         failed_dir = staging.keep_failed(stage, options.out)
         lines = report.failed(result.artifacts) + client_failed(result.manifest["parity"].get("client"))
         raise ParityFailed(
             f"{len(lines)} parity check(s) failed: " + "; ".join(lines),
             path=options.source,
             hint=f"the bundle is kept for inspection in {failed_dir}; see its parity.md",
+            details={"failed_dir": str(failed_dir), "manifest": result.manifest},
         )
+    _recheck(stage, options)
     staging.publish(stage, options.out)
     result.out = options.out
+    if result.input_range.assumed:  # said once the run is done, beside its results (a failure says its own)
+        progress.warn(result.input_range.warning())
     return result
+
+
+def _recheck(stage: Path, options: ConvertOptions) -> None:
+    """What the run will replace is still srconvert's (nothing foreign
+    appeared there while it ran); else the run ends with nothing written."""
+    try:
+        staging.check_destination(options.out, True, options.source)
+    except BadInput:
+        staging.discard(stage)
+        raise
 
 
 def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[str] = frozenset(),
@@ -139,12 +168,14 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     if keras is None and any(step.form == KERAS_FORM for step in plan.steps):  # an ONNX graph, translated
         keras = KerasForm(info, options.source_options(), options.disabled_fixes, options.optimize)
     forms = {ONNX_FORM: form, KERAS_FORM: keras.canonical if keras is not None else None}
+    finding = decide_input_range(form, options, progress)
+    options = dataclasses.replace(options, input_range=finding.range)
     verification = None
     if runtimes is not None:
         from converter.parity.engine import Verification
 
         verification = Verification.start(form.facts, stage, options.input_range, options.images_dir, options.gates,
-                                           runtimes, progress)
+                                           runtimes, progress, options.images_required)
     # A release verified in the browser is also run by its real client.
     client = release.client_check(form.facts) if release and verification and options.browser else None
     settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
@@ -154,9 +185,11 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
             emitter = step.target.open(forms[step.form], settings, stage, progress)
             emitters.append(emitter)
             for precision in step.precisions:
-                artifacts.append(emitter.emit(precision))
+                artifact = emitter.emit(precision)
+                artifact.unsupported_backends = _ran(artifact.unsupported_backends, step.runtimes)
+                artifacts.append(artifact)
                 if verification is not None:
-                    verification.submit(artifacts[-1], step.runtimes)
+                    verification.submit(artifact, step.runtimes)
     except BadInput:
         raise
     except Exception:
@@ -168,16 +201,18 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     facts = form.loaded()
     artifacts = planning.display_order(artifacts)
     if verification is not None:
-        summary = verification.finish(html_path=stage / "parity.html")
+        summary = verification.finish()
     else:
         summary = {"verified": False, "pass": None}
     applied = [*form.applied, *(keras.applied if keras not in (None, form) else ()),
                *(a for e in emitters for a in e.applied)]
+    source_label = release.source_label if release else str(options.source)
     document = manifest.document(
-        info, facts, options.input_range, applied, {key: value for e in emitters for key, value in e.record.items()},
+        info, facts, finding, applied, {key: value for e in emitters for key, value in e.record.items()},
         keras.fixed_topology if keras is not None else None, artifacts, summary,
         runtimes.versions() if verification is not None else {},
-        source_label=release.source_label if release else str(options.source),
+        source_label=source_label, bundle=options.out,
+        output_range=release.recipe.output_range if release else None,
         release=release.metadata if release else None,
     )
     if release is not None and summary["pass"] is not False:
@@ -187,9 +222,48 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
             summary["client"] = verification.check_client(client, stage, precision)
             summary["pass"] = summary["client"]["pass"]
             document = manifest.with_parity(document, summary)
+    head = [report.headline(source_label, summary, artifacts), range_line(finding)]
+    if verification is not None:
+        verification.write_html(stage / "parity.html", head)
+    else:
+        from converter.parity import html
+
+        html.write_unverified(stage / "parity.html", head)
     report.write(stage, artifacts, summary, timings=release is None,
-                 browser=runtimes.browser() if runtimes is not None else None, memory_budget=info.budget.limit)
+                 browser=runtimes.browser() if runtimes is not None else None, memory_budget=info.budget.limit,
+                 head=head)
     document = manifest.write(stage / manifest.MANIFEST_NAME, document)
     if release is not None and summary["pass"] is not False:
         release.write_package(stage, document, artifacts)
-    return ConvertResult(stage, document, artifacts, summary["pass"] is not False)
+    return ConvertResult(stage, document, artifacts, summary["pass"] is not False, finding)
+
+
+def decide_input_range(form, options: ConvertOptions, progress: Progress):
+    """The range the run uses, and how it is known (parity.input_range):
+    the user's or the recipe's, else measured on a photo where the model's
+    behaviour tells, else assumed (`convert` then warns, naming --input-range)."""
+    from converter.parity import input_range
+
+    if options.input_range is not None:
+        return input_range.given(options.input_range, options.input_range_origin)
+    progress.step("measuring the input range the model takes, on a photo at 0:1 and at 0:255")
+    finding = input_range.measure(form.reference(), form.facts.input_shape, form.facts.input_multiple,
+                                  input_range.photo(options.images_dir))
+    if not finding.assumed:
+        progress.note(f"input range {input_range.text(finding.range)}, measured: {finding.reason}")
+    return finding
+
+
+def range_line(finding) -> str:
+    """The input range as every report states it, with how it is known."""
+    from converter.parity import input_range
+
+    line = f"Input range {input_range.text(finding.range)} ({finding.origin}: {finding.reason})."
+    return line + (" Pass --input-range if the publisher says otherwise." if finding.assumed else "")
+
+
+def _ran(exempt: dict[str, str] | None, runtimes: tuple[str, ...]) -> dict[str, str] | None:
+    """An artifact's exemptions among the runtimes this run verifies it in:
+    a report lists no runtime that never ran."""
+    kept = {runtime: why for runtime, why in (exempt or {}).items() if runtime in runtimes}
+    return kept or None

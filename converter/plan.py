@@ -89,6 +89,12 @@ def make(options, info: SourceInfo) -> Plan:
                   forms[t.name])
              for t in targets]
     steps.sort(key=lambda step: step.target.needs_tensorflow)
+    built = {p for step in steps for p in step.precisions}
+    stray = sorted(options.gated - built)
+    if stray:
+        raise BadInput(f"--gate {', '.join(stray)}: the run builds no {' or '.join(stray)} artifact, so the gate "
+                       "would check nothing", hint=f"this run builds {', '.join(sorted(built))}; add the precision "
+                       "to --quantize, or drop the gate")
     layout = options.onnx_layout or ("nchw" if info.format in detect.GRAPH_FORMATS else "nhwc")
     return Plan(tuple(steps), layout)
 

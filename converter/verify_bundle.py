@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from converter import manifest, memory, sources
-from converter.errors import ParityFailed
-from converter.hashing import sha256_file
+from converter.errors import EXIT_NOT_VERIFIED, EXIT_OK, ParityFailed
+from converter.hashing import sha256_file, sha256_path
 from converter.manifest import Artifact
 from converter.parity import report
 from converter.parity.gates import DEFAULT_GATES, Gate
@@ -24,10 +24,20 @@ class VerifyOutcome:
     artifacts: list[Artifact] = field(default_factory=list)
     source: str | None = None
     parity_pass: bool | None = None
+    not_run: str | None = None
+    """Why parity was not re-run (no source found), when it was not."""
+    wrong_source: str | None = None
+    """The source given or found, when its sha256 is not the manifest's."""
 
     @property
     def passed(self) -> bool:
-        return not self.changed and not self.missing and self.parity_pass is not False
+        """Every check that ran passed (parity may not have run: see exit_code)."""
+        return not self.changed and not self.missing and not self.wrong_source and self.parity_pass is not False
+
+    @property
+    def exit_code(self) -> int:
+        """After raise_for_failure: 0 when parity re-ran and passed, 4 when it could not run."""
+        return EXIT_OK if self.parity_pass else EXIT_NOT_VERIFIED
 
     def render(self) -> str:
         lines = []
@@ -37,11 +47,17 @@ class VerifyOutcome:
             lines.append(f"MISSING  {path}")
         if not self.changed and not self.missing:
             lines.append(f"files: all {sum(len(a.files) for a in self.artifacts)} match manifest.json")
-        if self.parity_pass is None:
-            lines.append("parity: not re-run (no source: pass --source)")
-        else:
+        if self.wrong_source:
+            lines.append(f"WRONG SOURCE  {self.wrong_source}: its sha256 is not the one manifest.json records, "
+                         "so it is not the model this bundle was made from; parity was not re-run")
+        elif self.parity_pass is not None:
             lines.append(f"parity against {self.source}:")
             lines.append(report.terminal_table(self.artifacts))
+            lines.append(f"verified: every artifact matches {self.source}" if self.parity_pass
+                         else f"FAILED: {len(report.failed_runs(self.artifacts))} run(s) differ from {self.source}")
+        elif not self.changed and not self.missing:
+            lines.append(f"NOT VERIFIED: the files match manifest.json, but parity was not re-run ({self.not_run}); "
+                         "pass --source to re-run it (exit 4)")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,6 +68,8 @@ class VerifyOutcome:
             "missing": self.missing,
             "source": self.source,
             "parity_pass": self.parity_pass,
+            "parity_not_run": self.not_run,
+            "wrong_source": self.wrong_source,
             "artifacts": [a.as_dict() for a in self.artifacts],
         }
 
@@ -61,6 +79,12 @@ class VerifyOutcome:
                 "bundle files differ from manifest.json: " + ", ".join(self.changed + self.missing),
                 path=self.bundle,
                 hint="rebuild the bundle; do not edit converted files by hand",
+            )
+        if self.wrong_source:
+            raise ParityFailed(
+                "the source's sha256 differs from the one manifest.json records: it is not this bundle's source",
+                path=self.wrong_source,
+                hint="pass the file the bundle was made from with --source",
             )
         if self.parity_pass is False:
             raise ParityFailed(
@@ -90,6 +114,7 @@ def verify_bundle(
     progress: Progress,
     browser: bool = False,
     max_memory: int | None = None,
+    images_required: bool = False,
 ) -> VerifyOutcome:
     document = manifest.read(bundle)
     artifacts = [Artifact.from_dict(a) for a in document.get("artifacts", [])]
@@ -97,10 +122,13 @@ def verify_bundle(
     outcome.changed, outcome.missing = check_files(bundle, artifacts)
     if outcome.changed or outcome.missing:
         return outcome
+    recorded = document.get("source", {})
+    source = source or find_source(bundle, recorded)
     if source is None:
-        recorded = Path(document.get("source", {}).get("path", ""))
-        source = recorded if str(recorded) and recorded.exists() else None
-    if source is None:
+        outcome.not_run = "no source: " + ", ".join(_looked_for(bundle, recorded)) + " not found"
+        return outcome
+    if recorded.get("sha256") and sha256_path(source) != recorded["sha256"]:
+        outcome.wrong_source = str(source)
         return outcome
 
     from converter.convert import source_form
@@ -122,7 +150,8 @@ def verify_bundle(
         runtimes.prestart()
         try:
             verification = Verification.start(
-                form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress
+                form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress,
+                images_required,
             )
             verification.start_reference(form.reference())
             for artifact in artifacts:
@@ -133,6 +162,21 @@ def verify_bundle(
     outcome.source = str(source)
     outcome.parity_pass = summary["pass"]
     return outcome
+
+
+def find_source(bundle: Path, recorded: dict[str, Any]) -> Path | None:
+    """The source the manifest names, by its path relative to the bundle
+    (any working directory), else as it was given."""
+    return next((path for path in _candidates(bundle, recorded) if path.exists()), None)
+
+
+def _candidates(bundle: Path, recorded: dict[str, Any]) -> list[Path]:
+    return [path for path in (bundle / recorded["relative_path"] if recorded.get("relative_path") else None,
+                              Path(recorded["path"]) if recorded.get("path") else None) if path is not None]
+
+
+def _looked_for(bundle: Path, recorded: dict[str, Any]) -> list[str]:
+    return [str(path) for path in _candidates(bundle, recorded)] or ["the manifest names none"]
 
 
 def _recorded_gate(artifact: Artifact) -> Gate:

@@ -19,12 +19,18 @@ import numpy as np
 from converter.backends import RUNTIMES, host_class, make_runner
 from converter.backends.base import Runner
 from converter.backends.node.host import NodeHost, check_node
+from converter.errors import one_line
 from converter.manifest import Artifact
 from converter.parity import inputs as parity_inputs
 from converter.parity import metrics as parity_metrics
 from converter.parity.gates import Gate
 from converter.parity.inputs import ParityInput
 from converter.progress import Progress
+
+
+VACUOUS_SHARE = 1e-3
+"""A reference output whose range is under this share of the input range's
+is flat: any artifact would match it, so the check proves nothing."""
 
 
 @dataclass
@@ -38,6 +44,16 @@ class Reference:
     high: float
     extra_outputs: list[np.ndarray] = field(default_factory=list)
     """The outputs on `extra` inputs (see compute_reference)."""
+
+    def vacuous(self) -> str | None:
+        """Why comparing against this reference would prove nothing, or None."""
+        span = max(float(i.array.max()) - float(i.array.min()) for i in self.inputs)
+        if not all(np.all(np.isfinite(o)) for o in self.outputs):
+            return "the source model's own output is not finite (NaN or inf) on the parity inputs"
+        if self.high - self.low <= VACUOUS_SHARE * max(span, 1e-12):
+            return (f"vacuous check: the source model's output is constant ({self.low:.4g} to {self.high:.4g}) on "
+                    "the parity inputs, so any artifact would match it")
+        return None
 
 
 class Runtimes:
@@ -158,15 +174,17 @@ def run_inputs(runner: Runner, inputs: list[ParityInput]) -> Run:
                 outputs.append(runner.infer(inputs[index].array))
                 times.append(runner.last_ms)
     except Exception as exc:  # noqa: BLE001 - every runtime has its own exception types
-        message = " ".join(str(exc).split())[:400] or type(exc).__name__
+        message = one_line(exc, 400)
         return Run(runner.runtime, indices, [], None, error=message)
     return Run(runner.runtime, indices, outputs, statistics.median(times), first)
 
 
 def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
-    """The parity result of one run against the reference."""
-    if run.error is not None:
-        return {"runtime": run.runtime, "pass": False, "error": run.error, "ms": None}
+    """The parity result of one run against the reference; against a
+    vacuous reference, a failure that says why."""
+    error = run.error or reference.vacuous()
+    if error is not None:
+        return {"runtime": run.runtime, "pass": False, "error": error, "ms": None}
     references = [reference.outputs[i] for i in run.indices]
     measured = parity_metrics.compare(references, run.outputs, reference.value_range)
     result = {
@@ -198,12 +216,16 @@ class Verification:
         self.artifacts: list[Artifact] = []
         """Every artifact submitted, in order."""
         self._pending: list[tuple[Artifact, list[Future[Run]]]] = []
+        self._gallery: dict[str, list[np.ndarray]] = {}
 
     @classmethod
     def start(cls, facts, root: Path, input_range: tuple[float, float], images_dir: Path | None,
-              gates: dict[str, Gate], runtimes: Runtimes, progress: Progress) -> "Verification":
-        """Compute the parity inputs once, for a model with these `facts`."""
-        inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, facts.params)
+              gates: dict[str, Gate], runtimes: Runtimes, progress: Progress,
+              images_required: bool = False) -> "Verification":
+        """Compute the parity inputs once, for a model with these `facts`
+        (`images_required`: the user named `images_dir`, so it must give a photo)."""
+        inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, facts.params,
+                                     required=images_required)
         return cls(inputs, root, gates, runtimes, progress)
 
     def start_reference(self, runner: Runner, extra: list[ParityInput] = ()) -> None:
@@ -224,13 +246,11 @@ class Verification:
         self._pending.append((artifact, futures))
         self.artifacts.append(artifact)
 
-    def finish(self, html_path: Path | None = None) -> dict[str, Any]:
-        """Wait for every submitted artifact and fill its `parity`; write the
-        visual report to `html_path` if given, and return the run's summary."""
-        passed, gallery = self._judge_all()
+    def finish(self) -> dict[str, Any]:
+        """Wait for every submitted artifact, fill its `parity` and return
+        the run's summary."""
+        passed, self._gallery = self._judge_all()
         reference = self.reference
-        if html_path is not None:
-            _write_html(html_path, reference, gallery, self.artifacts)
         return {
             "verified": True,
             "pass": passed,
@@ -238,9 +258,15 @@ class Verification:
                 "runtime": reference.runtime,
                 "ms": round(reference.ms, 3),
                 "output_range": reference.value_range,
+                "low": reference.low,
+                "high": reference.high,
                 "inputs": [{"name": i.name, "shape": list(i.array.shape)} for i in reference.inputs],
             },
         }
+
+    def write_html(self, path: Path, head: list[str] = ()) -> None:
+        """parity.html, after `finish`, under `head` (the headline)."""
+        _write_html(path, self.reference, self._gallery, self.artifacts, head)
 
     def check_client(self, check, package: Path, precision: str) -> dict[str, Any]:
         """Run a release's npm package in its client (parity.client), on the
@@ -265,6 +291,7 @@ class Verification:
             for future in futures:
                 run = future.result()
                 results.append(judge(run, self.reference, gate))
+                self.progress.step(f"{artifact.name} in {run.runtime}: {_outcome(results[-1])}")
                 if run.outputs and len(run.indices) == len(self.inputs):
                     gallery[f"{artifact.entry} in {run.runtime}"] = [run.outputs[i] for i in photos]
             artifact.parity = {"pass": all(r["pass"] for r in results), "gate": gate.as_dict(), "results": results}
@@ -275,7 +302,15 @@ class Verification:
         return run_inputs(runner, self.inputs)
 
 
-def _write_html(path: Path, reference: Reference, gallery, artifacts: list[Artifact]) -> None:
+def _outcome(result: dict[str, Any]) -> str:
+    from converter.parity.report import psnr_text
+
+    if result.get("error"):
+        return f"FAIL ({result['error']})"
+    return f"{'pass' if result['pass'] else 'FAIL'} (PSNR {psnr_text(result)} dB, max abs {result['max_abs']:.2e})"
+
+
+def _write_html(path: Path, reference: Reference, gallery, artifacts: list[Artifact], head: list[str]) -> None:
     from converter.parity import html
 
     photos = [(i.name, i.array, o) for i, o in zip(reference.inputs, reference.outputs) if i.is_photo]
@@ -286,4 +321,4 @@ def _write_html(path: Path, reference: Reference, gallery, artifacts: list[Artif
             summaries[f"{artifact.entry} in {result['runtime']}"] = (
                 f"{'pass' if result['pass'] else 'FAIL'}, PSNR {'inf' if psnr is None else f'{psnr:.1f}'} dB"
             )
-    html.write(path, photos, gallery, summaries, reference.low, reference.high)
+    html.write(path, photos, gallery, summaries, reference.low, reference.high, head)

@@ -60,9 +60,11 @@ def write(
     summaries: dict[str, str],
     low: float,
     high: float,
+    head: list[str] = (),
 ) -> None:
     """`photos`: (name, input, reference output); `outputs`: per "artifact in
-    runtime" label, one output per photo; `summaries`: a line per label."""
+    runtime" label, one output per photo; `summaries`: a line per label;
+    `head`: lines above everything (the run's verdict, the input range)."""
     value_range = max(high - low, 1e-12)
     sections = []
     for index, (name, source_input, reference) in enumerate(photos):
@@ -80,6 +82,20 @@ def write(
                 + "</div>"
             )
         sections.append(f"<section><h2>{html.escape(name)}</h2><div class=\"row\">{''.join(cells)}</div></section>")
+    body = f"""<p>Outputs are shown on the source output's range [{low:.4g}, {high:.4g}]. Heat maps show
+|artifact - source| (largest over channels) multiplied by {GAIN:g} of the output range:
+black is identical, yellow-white is 2% or more.</p>
+{''.join(sections)}"""
+    _page(path, head, body)
+
+
+def write_unverified(path: Path, head: list[str]) -> None:
+    """The page of a run that checked nothing: it says so, and shows nothing."""
+    _page(path, head, "<p>No artifact ran against the source model in this run, so there is nothing to compare.</p>")
+
+
+def _page(path: Path, head: list[str], body: str) -> None:
+    lines = "".join(f"<p><strong>{html.escape(line)}</strong></p>" for line in head)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>srconvert parity</title>
 <style>
@@ -91,10 +107,8 @@ img {{ image-rendering: pixelated; height: 200px; border: 1px solid #ccc; }}
 figcaption {{ font-size: 12px; max-width: 260px; }}
 </style></head><body>
 <h1>Parity: source model vs every artifact</h1>
-<p>Outputs are shown on the source output's range [{low:.4g}, {high:.4g}]. Heat maps show
-|artifact - source| (largest over channels) multiplied by {GAIN:g} of the output range:
-black is identical, yellow-white is 2% or more.</p>
-{''.join(sections)}
+{lines}
+{body}
 </body></html>
 """
     path.write_text(page, encoding="utf-8")

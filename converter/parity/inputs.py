@@ -3,14 +3,22 @@
 Random tiles at two non-square sizes catch layout and padding mistakes that a
 square input hides; real photo crops catch errors that only show on the value
 distribution of natural images (quantization above all).
+
+The photos of a folder are its PNG and JPEG files (`photo_paths`). A folder the
+user named must give at least one photo the model can take (`check_folder`
+before any heavy work, `build(required=True)` once the model is known); the
+default folder, absent from an installed package, may give none.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from converter.errors import BadInput, first_line
 
 # Width x height, as image tools say it; arrays are NHWC, so (1, h, w, c).
 RANDOM_SIZES = ((37, 29), (64, 48))
@@ -24,6 +32,9 @@ SEED = 1234
 MACS_PER_PASS = 8e9
 MIN_SIDE = 12
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "fixtures" / "images"
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
+PHOTOS_HINT = ("put a few representative PNG or JPEG photos in it (RGB, or grayscale for a 1-channel model), "
+               "or leave the option out to use srconvert's own")
 
 
 @dataclass(frozen=True)
@@ -38,22 +49,67 @@ def parse_range(text: str) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def photo_paths(folder: Path | None) -> list[Path]:
+    """The photos in `folder`: its .png, .jpg and .jpeg files (any case), sorted
+    by name; hidden files (such as macOS's ._ companions) and everything else
+    are ignored. [] when `folder` is None or not a folder."""
+    if folder is None or not Path(folder).is_dir():
+        return []
+    return sorted(path for path in Path(folder).iterdir()
+                  if path.suffix.lower() in PHOTO_SUFFIXES and not path.name.startswith(".") and path.is_file())
+
+
+def check_folder(folder: Path, channels: int | None = None, input_size: Any = None) -> None:
+    """Fail fast (BadInput, exit 2) on a photo folder the user named that gives
+    no photo: not a folder, no PNG or JPEG in it, a photo that cannot be decoded,
+    or, where known, none with `channels` or at least `input_size`
+    (input_size.InputSize, or (height, width)). Needs no model: call it before
+    any heavy work. `build(required=True)` checks again against the model's facts."""
+    paths = _listed(Path(folder))
+    fixed_h, fixed_w = _size(input_size)
+    fits = [_photo(path, channels or 3, fixed_h, fixed_w, 1) is not None for path in paths]  # decodes every photo
+    if not any(fits):
+        raise BadInput(_none_fits(paths, channels or 3, fixed_h, fixed_w, 1), path=folder, hint=PHOTOS_HINT)
+
+
+def _listed(folder: Path) -> list[Path]:
+    """`photo_paths(folder)`, BadInput when it is not a folder or has no photo."""
+    if not folder.is_dir():
+        raise BadInput("no such folder" if not folder.exists() else "is not a folder", path=folder, hint=PHOTOS_HINT)
+    paths = photo_paths(folder)
+    if not paths:
+        others = sum(1 for path in folder.iterdir() if not path.name.startswith("."))
+        ignored = f" ({others} other file{'s' if others != 1 else ''} ignored)" if others else ""
+        raise BadInput(f"no PNG or JPEG photo in the folder{ignored}", path=folder, hint=PHOTOS_HINT)
+    return paths
+
+
 def build(
     input_shape: list[int | None],
     input_range: tuple[float, float],
     images_dir: Path | None = DEFAULT_IMAGES,
     multiple: int = 1,
     params: int = 0,
+    required: bool = False,
 ) -> list[ParityInput]:
     """`multiple`: sizes are rounded down to it, for models that downsample first.
-    `params`: the model's parameter count, which sets the pixel budget."""
+    `params`: the model's parameter count, which sets the pixel budget.
+    `required`: the user named `images_dir`, so it must give at least one photo
+    the model can take (BadInput naming the folder otherwise); when False (the
+    default folder) a missing folder or one without a usable photo leaves the
+    random tiles alone. A photo that cannot be decoded is BadInput either way."""
     _, fixed_h, fixed_w, channels = input_shape
     low, high = input_range
+    required = required and images_dir is not None
+    paths = _listed(Path(images_dir)) if required else photo_paths(images_dir)
     photos = []
-    for path in sorted(images_dir.glob("*.png")) if images_dir and images_dir.is_dir() else []:
+    stems = [path.stem for path in paths]
+    for path in paths:
         photo = _photo(path, channels, fixed_h, fixed_w, multiple)
-        if photo is not None:
-            photos.append((path.stem, photo))
+        if photo is not None:  # a.png and a.jpg both there: named by their file names
+            photos.append((path.stem if stems.count(path.stem) == 1 else path.name, photo))
+    if required and not photos:
+        raise BadInput(_none_fits(paths, channels, fixed_h, fixed_w, multiple), path=images_dir, hint=PHOTOS_HINT)
     randoms = RANDOM_SIZES[:1] if fixed_h and fixed_w else RANDOM_SIZES  # a fixed-size model gets one tile
     factor = 1.0
     if not (fixed_h and fixed_w):
@@ -93,12 +149,18 @@ def _centre_crop(photo: np.ndarray, factor: float, multiple: int) -> np.ndarray:
 
 def load_photo(path: Path, channels: int, multiple: int = 1) -> np.ndarray | None:
     """A photo as (h, w, channels) float32 in [0, 1], cropped to `multiple`;
-    None when its channels do not fit the model."""
+    None when its channels do not fit the model. BadInput naming the file when
+    it cannot be decoded."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        mode = "L" if channels == 1 else "RGB"
-        pixels = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
+    mode = "L" if channels == 1 else "RGB"
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        # PIL's UnidentifiedImageError and truncated-file errors are OSErrors, a broken PNG chunk a SyntaxError.
+        raise BadInput(f"cannot decode this photo: {first_line(error)}", path=path,
+                       hint="replace or remove the file (photos are PNG or JPEG)") from None
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if pixels.shape[-1] != channels:
@@ -109,10 +171,31 @@ def load_photo(path: Path, channels: int, multiple: int = 1) -> np.ndarray | Non
 
 def _photo(path: Path, channels: int, fixed_h: int | None, fixed_w: int | None, multiple: int) -> np.ndarray | None:
     pixels = load_photo(path, channels, multiple)
-    if pixels is None:
+    if pixels is None or not pixels.shape[0] or not pixels.shape[1]:  # smaller than `multiple` crops to nothing
         return None
     if fixed_h and fixed_w:
         if pixels.shape[0] < fixed_h or pixels.shape[1] < fixed_w:
             return None
         pixels = pixels[:fixed_h, :fixed_w]
     return pixels[None].astype(np.float32)
+
+
+def _size(input_size: Any) -> tuple[int | None, int | None]:
+    if input_size is None:
+        return None, None
+    if hasattr(input_size, "height"):
+        return input_size.height, input_size.width
+    height, width = input_size
+    return height, width
+
+
+def _none_fits(paths: list[Path], channels: int, fixed_h: int | None, fixed_w: int | None, multiple: int) -> str:
+    """Why no photo of `paths` fits the model (none does)."""
+    if not paths:
+        return "no PNG or JPEG photo in the folder"
+    none = "its only photo does not fit" if len(paths) == 1 else f"none of its {len(paths)} photos fits"
+    if not any(load_photo(path, channels, multiple) is not None for path in paths):
+        return f"{none} a model taking {channels} channels (photos are read as RGB, or grayscale for 1 channel)"
+    if fixed_h and fixed_w:
+        return f"{none} a {fixed_h}x{fixed_w} fixed-size model (a photo must be at least {fixed_h}x{fixed_w} pixels)"
+    return f"{none} the model's size multiple of {multiple} (a photo must be at least {multiple}x{multiple} pixels)"

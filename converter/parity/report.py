@@ -1,4 +1,9 @@
-"""parity.json and parity.md: the same numbers as the manifest, as a table."""
+"""parity.json and parity.md: the same numbers as the manifest, as a table.
+
+A report is a claim: each verdict in it comes from a check that ran in this
+run. A run that checked nothing (`--no-verify`) reads "not verified" where a
+verdict would stand, never FAILED and never pass, and every report opens
+with the source and the run's verdict (`headline`)."""
 
 from __future__ import annotations
 
@@ -14,7 +19,24 @@ COLUMNS = ("artifact", "layout", "runtime", "bytes", "max abs", "PSNR dB", "ms",
 TIMING_KEYS = ("ms", "first_ms")
 
 
-def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
+def headline(source: str, summary: dict[str, Any], artifacts: list[Artifact]) -> str:
+    """The run's verdict in one line, for the top of every report."""
+    if not summary.get("verified"):
+        return (f"Verdict: NOT VERIFIED. {source} was converted with --no-verify: no artifact ran against it, "
+                "so nothing here is checked (`srconvert verify` with the source checks it).")
+    results = [r for a in artifacts for r in (a.parity or {}).get("results", [])]
+    failed = failed_runs(artifacts)
+    client = summary.get("client")
+    checks = f"{len(artifacts)} artifacts, {len(results)} runs" + (", the client check" if client else "")
+    if summary.get("pass"):
+        return f"Verdict: PASS. Every artifact matched {source} in every runtime that ran ({checks})."
+    what = f"{len(failed)} of {len(results)} runs failed" if failed else "the client check failed"
+    return f"Verdict: FAILED. {what} against {source} ({checks}); each is named below."
+
+
+def rows(artifacts: list[Artifact], verified: bool = True) -> list[tuple[str, ...]]:
+    """One row per artifact and runtime; `verified=False`: a run that
+    checked nothing, whose rows say so."""
     table = []
     for artifact in artifacts:
         parity = artifact.parity or {}
@@ -33,16 +55,18 @@ def rows(artifacts: list[Artifact]) -> list[tuple[str, ...]]:
                     _number(result.get("ms"), "{:.1f}"),
                     _number(result.get("first_ms"), "{:.1f}"),
                     gate_text,
-                    _verdict(result),
+                    _verdict(result) if verified else "not verified",
                 )
             )
     return table
 
 
 def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: dict[str, str] | None = None,
-             client: dict[str, Any] | None = None) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(artifacts)]
+             client: dict[str, Any] | None = None, verified: bool = True, head: list[str] = ()) -> str:
+    """`head`: lines above the table (the headline, the input range)."""
+    lines = [*(f"{line}\n" for line in head)]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(artifacts, verified)]
     if reference:
         lines.append("")
         lines.append(
@@ -60,17 +84,16 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: 
         from converter.parity.client import describe
 
         lines.append("\n" + describe(client))
-    failures = [row for row in rows(artifacts) if row[-1] not in ("pass", "unsupported")]
-    for row in failures:
-        lines.append(f"\nFAILED: {row[0]} in {row[2]}")
+    for name in failed_runs(artifacts):
+        lines.append(f"\nFAILED: {name}")
     for artifact in artifacts:
         for runtime, why in (artifact.unsupported_backends or {}).items():
             lines.append(f"\nUnsupported, so not run: {artifact.entry} in {runtime}: {why}.")
     return "\n".join(lines) + "\n"
 
 
-def terminal_table(artifacts: list[Artifact]) -> str:
-    table = [COLUMNS, *rows(artifacts)]
+def terminal_table(artifacts: list[Artifact], verified: bool = True) -> str:
+    table = [COLUMNS, *rows(artifacts, verified)]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)
 
@@ -107,7 +130,7 @@ def browser_line(browser: dict[str, Any]) -> str:
 
 
 def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings: bool = True,
-          browser: dict[str, Any] | None = None, memory_budget: int | None = None) -> None:
+          browser: dict[str, Any] | None = None, memory_budget: int | None = None, head: list[str] = ()) -> None:
     """parity.json and parity.md; `timings=False` for byte-reproducible
     releases, which then also leave out the facts of the machine that ran
     (its CPU's int8 path, the browser and GPU adapter, the memory budget)."""
@@ -123,8 +146,15 @@ def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings
         artifacts = [Artifact.from_dict(without_timings(a.as_dict())) for a in artifacts]
         summary = without_timings(summary)
     (out / "parity.json").write_text(json.dumps(parity_document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (out / "parity.md").write_text(markdown(artifacts, summary.get("reference"), host, summary.get("client")),
-                                   encoding="utf-8")
+    (out / "parity.md").write_text(
+        markdown(artifacts, summary.get("reference"), host, summary.get("client"), bool(summary.get("verified")),
+                 ["# Parity", *head]), encoding="utf-8")
+
+
+def failed_runs(artifacts: list[Artifact]) -> list[str]:
+    """"entry in runtime" of every run that did not pass."""
+    return [f"{a.entry} in {r.get('runtime')}" for a in artifacts for r in (a.parity or {}).get("results", [])
+            if not r.get("pass")]
 
 
 def failed(artifacts: list[Artifact]) -> list[str]:

@@ -44,11 +44,11 @@ def calibration_batches(
 ) -> list[np.ndarray]:
     """`size`: the fixed patch size of a fixed-size model (input_size.InputSize),
     which every photo is cropped to (smaller photos are left out)."""
-    from converter.parity.inputs import load_photo
+    from converter.parity.inputs import load_photo, photo_paths
 
     low, high = input_range
     batches = []
-    for path in sorted(images_dir.glob("*.png")) + sorted(images_dir.glob("*.jpg")):
+    for path in photo_paths(images_dir):
         pixels = load_photo(path, channels, multiple)
         if pixels is not None and size is not None:
             fits = pixels.shape[0] >= size.height and pixels.shape[1] >= size.width
