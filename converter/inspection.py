@@ -1,5 +1,17 @@
 """`srconvert inspect`: what a source is, read from its files without
-loading it into TensorFlow (a SavedModel's Keras metadata is the exception)."""
+loading it into TensorFlow (a SavedModel's Keras metadata is the exception),
+and what `convert` would make of it.
+
+A graph source (ONNX, or a PyTorch checkpoint's exported graph) is described
+from the graph itself, as `convert` works from it (`onnx_form.OnnxForm`):
+its ops, weights, scale and input multiple from onnxruntime runs, whether
+the Keras rebuild covers it (a TF.js layers model) or not (a TF.js graph
+model), and whether it computes from its input size. The Keras translation's
+facts (layer classes, custom layers, fixes) are shown where the rebuild
+takes the graph; elsewhere one line says why not. A PyTorch checkpoint is
+read, not exported, unless an input size is given: its graph is then
+exported at that size, as `convert` exports it.
+"""
 
 from __future__ import annotations
 
@@ -11,50 +23,188 @@ from pathlib import Path
 from typing import Any
 
 import custom_layers
-from converter import checks, fixes, memory, topology
+from converter import checks, fixes, keras_model, memory, topology
+from converter.errors import BadInput
 from converter.sources import FORMAT_TITLES, SourceOptions, derived, describe, detect, topology_of
 from converter.sources.tfjs_layers import model_json_path
 
 
 def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None,
-                   max_memory: int | None = None) -> dict[str, Any]:
-    # A PyTorch checkpoint is detected, not exported: inspect reads only.
+                   max_memory: int | None = None, input_size: Any = None) -> dict[str, Any]:
+    """The facts `render` prints. `input_size` (an input_size.InputSize) is
+    `convert --input-size`: an ONNX or PyTorch source's graph fixed to one
+    patch size (a PyTorch checkpoint is then exported, as convert does)."""
+    path = Path(path)
+    # A PyTorch checkpoint is detected, not exported, unless a size asks for its graph.
     info = describe(path, SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory,
-                                        export_graph=False))
+                                        input_size=input_size, export_graph=input_size is not None))
+    if input_size is not None and info.format not in detect.GRAPH_FORMATS:
+        raise BadInput("--input-size applies to ONNX and PyTorch sources", path=path,
+                       hint="a Keras model's input size is set in the model itself")
     if info.format in detect.CHECKPOINT_FORMATS:
-        return _checkpoint_facts(path, info)
-    with memory.guard(info.budget, path):  # an ONNX source's topology comes from running it
-        model = topology_of(info)
-    classes = collections.Counter(custom_layers.plain_class_name(l.get("class_name", "?")) for l in topology.iter_layers(model))
-    found_custom = sorted(
-        {l["class_name"] for l in topology.iter_layers(model) if custom_layers.find(l.get("class_name", ""))}
-    )
-    fixed, applied = fixes.apply_fixes(model)
+        return _checkpoint_facts(path, info, input_size)
+    if info.format in detect.GRAPH_FORMATS:
+        return _onnx_facts(path, info, input_size)
+    return _keras_facts(path, info)
+
+
+def _keras_facts(path: Path, info) -> dict[str, Any]:
+    model = topology_of(info)
+    shape, multiple = topology.input_shape(model), _input_multiple(model)
     return {
-        "path": str(path),
-        "format": info.format,
-        "format_title": FORMAT_TITLES[info.format],
-        "keras_version": info.keras_version,
-        "layers": sum(classes.values()),
-        "layer_classes": dict(sorted(classes.items())),
-        "custom_layers": found_custom,
-        # The same verdicts `convert` reaches: loadable at all, and loadable as a TF.js layers model.
-        "unknown_layers": checks.unknown_layer_classes(model),
-        "keras_only_layers": checks.layers_without_tfjs_twin(model, set()),
+        **input_range_facts(info, shape, multiple),
+        **_common(path, info),
+        **_translation_facts(model),
         "params": _params(info),
-        "input_shape": topology.input_shape(model),
-        "scale": static_scale(fixed),
-        "input_range_guess": _input_range_guess(model),
-        "fixes": [fix.as_dict() for fix in applied],
-        "architecture": info.architecture,
+        "input_shape": shape,
+        "input_multiple": multiple,
+        "scale": static_scale(fixes.apply_fixes(model)[0]),
+        "tfjs_models": _tfjs_models(info),
+        "convert": convert_verdicts(info),
     }
 
 
-def _checkpoint_facts(path: Path, info) -> dict[str, Any]:
-    arch = info.architecture
+def _onnx_facts(path: Path, info, input_size) -> dict[str, Any]:
+    graph = graph_facts(info, input_size)
+    model, why_not = None, graph.pop("keras_why_not")
+    if why_not is None:  # the rebuild takes the graph: translate it for the Keras facts
+        try:
+            with memory.guard(info.budget, path):  # the translation runs the graph in onnxruntime
+                model = topology_of(info)
+        except BadInput as error:
+            why_not = f"the Keras rebuild fails: {error.message}"
+    facts = {**_common(path, info), **_translation_facts(model), **graph,
+             "keras_facts_unavailable": why_not}
+    facts.update(input_range_facts(info, facts["input_shape"], facts["input_multiple"], input_size))
+    return facts
+
+
+def input_range_facts(info, input_shape, multiple: int, input_size=None) -> dict[str, Any]:
+    """The input range as convert would find it (parity.input_range): the
+    source run on a photo at 0:1 and at 0:255, under the memory guard."""
+    from converter.convert import source_form
+    from converter.parity import input_range
+    from converter.parity.inputs import DEFAULT_IMAGES
+
+    with memory.guard(info.budget, info.path):
+        runner = (info.reference() if info.format in detect.CHECKPOINT_FORMATS
+                  else source_form(info, SourceOptions(), input_size=input_size).reference())
+        finding = input_range.measure(runner, input_shape, multiple, input_range.photo(DEFAULT_IMAGES))
+    return {"input_range": input_range.text(finding.range), "input_range_origin": finding.origin,
+            "input_range_reason": finding.reason}
+
+
+def _common(path: Path, info) -> dict[str, Any]:
     return {"path": str(path), "format": info.format, "format_title": FORMAT_TITLES[info.format],
-            "architecture": arch, "params": arch["parameters"], "scale": arch["scale"],
-            "input_channels": info.input_channels}
+            "keras_version": info.keras_version, "producer": info.producer, "architecture": info.architecture}
+
+
+def _translation_facts(model: dict[str, Any] | None) -> dict[str, Any]:
+    """The facts of a Keras topology (a Keras source's own, or a graph's
+    translation); each None where there is none."""
+    if model is None:
+        return {key: None for key in ("layers", "layer_classes", "custom_layers", "unknown_layers",
+                                      "keras_only_layers", "fixes")}
+    classes = collections.Counter(custom_layers.plain_class_name(l.get("class_name", "?"))
+                                  for l in topology.iter_layers(model))
+    _, applied = fixes.apply_fixes(model)
+    return {
+        "layers": sum(classes.values()),
+        "layer_classes": dict(sorted(classes.items())),
+        "custom_layers": sorted({l["class_name"] for l in topology.iter_layers(model)
+                                 if custom_layers.find(l.get("class_name", ""))}),
+        # The same verdicts `convert` reaches: loadable at all, and loadable as a TF.js layers model.
+        "unknown_layers": checks.unknown_layer_classes(model),
+        "keras_only_layers": checks.layers_without_tfjs_twin(model, set()),
+        "fixes": [fix.as_dict() for fix in applied],
+    }
+
+
+def graph_facts(info, input_size) -> dict[str, Any]:
+    """What `convert` knows of a graph source (an ONNX file, or a checkpoint's
+    export) before it writes anything: the canonical ONNX form's facts, the
+    ops, and the plan's choices, all read from the graph as convert reads it."""
+    from converter import onnx_form, plan
+    from converter.sources.onnx_import import translate
+
+    source = info.payload
+    with memory.guard(info.budget, info.path):  # the facts come from onnxruntime runs
+        form = onnx_form.OnnxForm(info, input_size)
+    facts = form.facts
+    static = onnx_form.static_size(source)
+    sized = onnx_form.computes_from_size(source)
+    lacks = sorted({entry.split(" ", 1)[0] for entry in translate.unsupported_ops(source)})
+    ops = collections.Counter(node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+                              for node in source.graph.node)
+    why_not = "; ".join(part for part in (
+        f"the Keras rebuild lacks {', '.join(lacks)}" if lacks else "",
+        f"the graph is fixed to {static[0]}x{static[1]} inputs and the Keras rebuild needs a free size"
+        if static else "") if part) or None
+    return {
+        "ops": dict(sorted(ops.items())),
+        "nodes": len(source.graph.node),
+        "params": facts.params,
+        "input_shape": facts.input_shape,
+        "input_multiple": facts.input_multiple,
+        "scale": facts.scale,
+        "input_size": str(form.input_size) if form.input_size is not None else None,
+        "exported_size": f"{static[0]}x{static[1]}" if static else None,
+        "computes_from_size": sized,
+        "suggested_size": onnx_form.suggested_size(source) if sized else None,
+        "keras_rebuild": plan.translatable(info),
+        "rebuild_lacks": lacks,
+        "keras_why_not": why_not,
+        "tfjs_models": _tfjs_models(info),
+        "convert": convert_verdicts(info, input_size),
+    }
+
+
+def _tfjs_models(info) -> list[str]:
+    from converter import plan
+
+    return list(plan.default_tfjs_models(info))
+
+
+def convert_verdicts(info, input_size=None) -> dict[str, dict[str, Any]]:
+    """Per `--format`, what `convert` (its other options left at their
+    defaults) plans for this source: the targets and the form each is made
+    from, with the input size it settles on, or its refusal. The plan's own
+    calls, so inspect and convert cannot disagree."""
+    from converter import plan
+    from converter.convert import ConvertOptions
+    from converter.targets import FORMATS
+
+    verdicts = {}
+    for fmt in FORMATS:
+        options = ConvertOptions(source=info.path, out=info.path, formats=(fmt,), input_size=input_size)
+        try:
+            options = plan.resolve(options, info)
+            made = plan.make(options, info)
+        except BadInput as error:
+            verdicts[fmt] = {"refused": error.message, "hint": error.hint}
+            continue
+        verdicts[fmt] = {"targets": [{"target": step.target.name, "from": step.form} for step in made.steps],
+                         "input_size": str(options.input_size) if options.input_size is not None else None}
+    return verdicts
+
+
+def _checkpoint_facts(path: Path, info, input_size=None) -> dict[str, Any]:
+    arch = info.architecture
+    facts = {"path": str(path), "format": info.format, "format_title": FORMAT_TITLES[info.format],
+             "architecture": arch, "params": arch["parameters"], "scale": arch["scale"],
+             "input_channels": info.input_channels}
+    facts.update(input_range_facts(info, [None, None, None, info.input_channels],
+                                   arch["size_requirements"]["multiple_of"]))
+    if info.payload is None:
+        facts["graph"] = None
+        facts["graph_unavailable"] = ("not exported: inspect reads the checkpoint only; with an input size "
+                                      "(--input-size HxW) it exports the graph at that size and describes it")
+        return facts
+    graph = graph_facts(info, input_size)
+    graph.pop("keras_why_not")
+    facts["graph"] = graph  # the export's own params count its folded constants too
+    facts["graph_unavailable"] = None
+    return facts
 
 
 def _render_checkpoint(facts: dict[str, Any]) -> str:
@@ -64,18 +214,35 @@ def _render_checkpoint(facts: dict[str, Any]) -> str:
         f"a multiple of {size['multiple_of']}" if size["multiple_of"] > 1 else "",
         f"at least {size['minimum']}" if size["minimum"] > 1 else "",
         "square" if size["square"] else "") if part) or "any size"
-    return "\n".join([
+    lines = [
         f"{facts['path']}: {facts['format_title']} ({facts['format']})",
         f"  architecture      {arch['family']} ({arch['name']}, {arch['purpose']}; {arch['detected_by']})",
         f"  hyperparameters   " + (" ".join(f"{k}={v}" for k, v in arch["params"].items()) or "none recorded"),
         f"  tags              {', '.join(arch['tags']) or 'none'}",
         f"  scale             x{arch['scale']}",
+        f"  input range       {facts['input_range']} ({facts['input_range_origin']}: {facts['input_range_reason']})",
         f"  channels          {arch['input_channels']} in, {arch['output_channels']} out",
         f"  params            {arch['parameters']:,}",
         f"  input size        {needs}",
         f"  weights from      {arch['container'] or 'the top level'} of the checkpoint",
         f"  code licence      {arch['architecture_licence']}; the weights' licence is the publisher's",
+    ]
+    graph = facts.get("graph")
+    if graph is None:
+        lines.append(f"  exported graph    {facts.get('graph_unavailable') or 'none'}")
+        return "\n".join(lines)
+    export = arch.get("export") or {}
+    lines.append(f"  exported graph    by {export.get('exporter', 'srconvert')}, opset {export.get('opset', '?')}"
+                 f", size {export.get('size', '?')}")
+    lines.extend([
+        _row("ops", _ops(graph), "    "),
+        _row("params", _graph_params(graph), "    "),
+        _row("input shape", str(graph["input_shape"]), "    "),
+        _row("input multiple", _multiple(graph["input_multiple"]), "    "),
+        _row("scale", f"x{graph['scale']}", "    "),
+        *_graph_plan_lines(graph, "    "),
     ])
+    return "\n".join(lines)
 
 
 def static_scale(model: dict[str, Any]) -> int | None:
@@ -113,22 +280,33 @@ def _layer_factor(layer: dict[str, Any]) -> float:
 
 
 def _first(value: Any) -> int:
+    return int(_items(value)[0])
+
+
+def _items(value: Any) -> list[Any]:
     if isinstance(value, dict):  # tf_keras SavedModel metadata: {"class_name": "__tuple__", "items": [...]}
         value = value.get("items", [1])
-    return int(value[0] if isinstance(value, (list, tuple)) else value)
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _input_range_guess(model: dict[str, Any]) -> str:
-    for layer in topology.iter_layers(model):
-        if layer.get("class_name") == "Rescaling":
-            scale = float(layer.get("config", {}).get("scale", 1.0))
-            if math.isclose(scale, 1 / 255, rel_tol=1e-3):
-                return "0:255 (the model rescales by 1/255 itself)"
-    return "0:1 (no rescaling layer; the usual for ISR and ESRGAN Keras models)"
+def _input_multiple(model: dict[str, Any]) -> int:
+    """What input sizes must divide by, as convert computes it from the
+    loaded model (`keras_model.input_multiple`), over the topology's layers."""
+    def pairs():
+        for layer in topology.iter_layers(model):
+            cls = custom_layers.plain_class_name(layer.get("class_name", ""))
+            config = dict(layer.get("config", {}))
+            if custom_layers.find(cls) is custom_layers.PIXEL_UNSHUFFLE:
+                cls, config = "PixelUnshuffle", custom_layers.PIXEL_UNSHUFFLE.normalise(layer["class_name"], config)
+            if config.get("strides") is not None:
+                config["strides"] = [int(s) for s in _items(config["strides"])]
+            yield cls, config
+
+    return keras_model.input_multiple(pairs())
 
 
 def _params(info) -> int | None:
-    if info.topology is None:  # weights-only and ONNX sources: the weights are in hand
+    if info.topology is None:  # weights-only sources: the weights are in hand
         _, weights = derived(info)
         return int(sum(w.size for values in weights.values() for w in values))
     if info.format == detect.TFJS_LAYERS:
@@ -160,25 +338,115 @@ def _h5_params(source) -> int:
 def render(facts: dict[str, Any]) -> str:
     if facts["format"] in detect.CHECKPOINT_FORMATS:
         return _render_checkpoint(facts)
-    lines = [
-        f"{facts['path']}: {facts['format_title']} ({facts['format']})",
-        f"  Keras version     {facts['keras_version'] or 'unknown'}",
-        *(
-            [f"  architecture      {facts['architecture']['family']} "
-             + " ".join(f"{k}={v}" for k, v in facts["architecture"]["params"].items())]
-            if facts.get("architecture") else []
-        ),
-        f"  layers            {facts['layers']}: "
-        + ", ".join(f"{name} x{count}" for name, count in facts["layer_classes"].items()),
-        f"  custom layers     {', '.join(facts['custom_layers']) or 'none'}",
-        f"  params            {facts['params']:,}" if facts["params"] is not None else "  params            unknown",
-        f"  input shape       {facts['input_shape']}",
-        f"  scale             x{facts['scale']}" if facts["scale"] else "  scale             unknown",
-        f"  input range guess {facts['input_range_guess']}",
-    ]
+    graph = facts["format"] in detect.GRAPH_FORMATS
+    lines = [f"{facts['path']}: {facts['format_title']} ({facts['format']})"]
+    if graph:
+        lines.append(f"  producer          {facts['producer'] or 'unknown'}")
+    else:
+        lines.append(f"  Keras version     {facts['keras_version'] or 'unknown'}")
+    if facts.get("architecture"):
+        lines.append(f"  architecture      {facts['architecture']['family']} "
+                     + " ".join(f"{k}={v}" for k, v in facts["architecture"]["params"].items()))
+    if graph:
+        lines.append(_row("ops", _ops(facts)))
+    lines.extend([
+        _row("params", _graph_params(facts) if graph else _count(facts["params"])),
+        _row("input shape", str(facts["input_shape"])),
+        _row("input multiple", _multiple(facts["input_multiple"])),
+        _row("scale", f"x{facts['scale']}" if facts["scale"] else "unknown"),
+        _row("input range", f"{facts['input_range']} ({facts['input_range_origin']}: {facts['input_range_reason']})"),
+    ])
+    lines.extend(_graph_plan_lines(facts) if graph else [
+        _row("TF.js model", f"{', '.join(facts['tfjs_models'])} (convert's default)"),
+        *_verdict_lines(facts["convert"]),
+    ])
+    if facts["layer_classes"] is None:
+        lines.append(_row("Keras facts", f"none (layers, custom layers, fixes): {facts['keras_facts_unavailable']}"))
+        return "\n".join(lines)
+    lines.extend([
+        _row("layers", f"{facts['layers']}: "
+             + ", ".join(f"{name} x{count}" for name, count in facts["layer_classes"].items())),
+        _row("custom layers", ", ".join(facts["custom_layers"]) or "none"),
+    ])
     if facts["unknown_layers"]:
-        lines.append(f"  UNKNOWN layers    {', '.join(facts['unknown_layers'])} (need --custom-layer module:Class)")
+        lines.append(_row("UNKNOWN layers", f"{', '.join(facts['unknown_layers'])} (need --custom-layer module:Class)"))
     if facts["keras_only_layers"]:
-        lines.append(f"  no TF.js layer    {', '.join(facts['keras_only_layers'])} (convert with --tfjs-model graph)")
-    lines.append("  fixes that apply  " + (", ".join(f"{f['name']} ({f['changes']})" for f in facts["fixes"]) or "none"))
+        lines.append(_row("no TF.js layer",
+                          f"{', '.join(facts['keras_only_layers'])} (convert with --tfjs-model graph)"))
+    lines.append(_row("fixes that apply", ", ".join(f"{f['name']} ({f['changes']})" for f in facts["fixes"]) or "none"))
     return "\n".join(lines)
+
+
+def _row(label: str, text: str, indent: str = "  ") -> str:
+    """One fact, its value in the column the labels leave (20 characters in)."""
+    return f"{indent}{label:<{20 - len(indent) - 1}} {text}"
+
+
+def _graph_params(facts: dict[str, Any]) -> str:
+    """A graph's params: its floating-point initializers, which at a size
+    fixed by --input-size include what was folded to constants."""
+    folded = facts["input_size"] is not None and facts["exported_size"] is None
+    return _count(facts["params"]) + (f" (the graph fixed to {facts['input_size']}: folded constants count too)"
+                                      if folded else "")
+
+
+def _ops(facts: dict[str, Any]) -> str:
+    return f"{facts['nodes']} nodes: " + ", ".join(f"{op} x{n}" for op, n in facts["ops"].items())
+
+
+def _graph_plan_lines(facts: dict[str, Any], indent: str = "  ") -> list[str]:
+    """What convert decides from a graph (`graph_facts`): its size, the
+    Keras rebuild, the TF.js model kind and each format's plan."""
+    if facts["input_size"] is None:
+        size = "free"
+    elif facts["exported_size"] is not None:
+        size = f"fixed to {facts['input_size']} (as exported)"
+    else:
+        size = f"fixed to {facts['input_size']} (--input-size; what depends on the size is folded to constants)"
+    if not facts["computes_from_size"]:
+        sized = "no"
+    elif facts["input_size"] is not None:
+        sized = f"yes (window partitions, masks or crops), folded to constants at {facts['input_size']}"
+    elif facts["keras_rebuild"]:
+        sized = ("yes (it reads its input's shape); the TF.js layers model rebuilt from it takes any size "
+                 f"(a TF.js graph model of the graph itself would be built for one, e.g. {facts['suggested_size']})")
+    else:
+        sized = ("yes (window partitions, masks or crops): its TF.js graph model is built for one patch size, "
+                 f"e.g. {facts['suggested_size']}")
+    if facts["keras_rebuild"]:
+        rebuild = "covers every op: a TF.js layers model is possible"
+    else:
+        lacking = f"lacks {', '.join(facts['rebuild_lacks'])}" if facts["rebuild_lacks"] else "covers every op"
+        fixed = f"; the graph is fixed to {facts['exported_size']}" if facts["exported_size"] else ""
+        rebuild = f"{lacking}{fixed}: no TF.js layers model, so convert makes a TF.js graph model"
+    return [
+        _row("input size", size, indent),
+        _row("size-dependent", sized, indent),
+        _row("Keras rebuild", rebuild, indent),
+        _row("TF.js model", f"{', '.join(facts['tfjs_models'])} (convert's default)", indent),
+        *_verdict_lines(facts["convert"], indent),
+    ]
+
+
+def _verdict_lines(verdicts: dict[str, dict[str, Any]], indent: str = "  ") -> list[str]:
+    lines = []
+    for fmt, verdict in verdicts.items():
+        if "refused" in verdict:
+            hint = f"; {verdict['hint']}" if verdict.get("hint") else ""
+            lines.append(_row(f"convert {fmt}", f"refused: {verdict['refused']}{hint}", indent))
+            continue
+        made = ", ".join(f"{t['target']} from the {FORM_NAMES.get(t['from'], t['from'])}" for t in verdict["targets"])
+        at = f", at {verdict['input_size']}" if verdict["input_size"] else ""
+        lines.append(_row(f"convert {fmt}", made + at, indent))
+    return lines
+
+
+FORM_NAMES = {"keras": "Keras form", "onnx": "ONNX graph"}
+
+
+def _count(value: int | None) -> str:
+    return f"{value:,}" if value is not None else "unknown"
+
+
+def _multiple(value: int) -> str:
+    return "1 (any height and width)" if value == 1 else f"{value} (height and width must be multiples of {value})"

@@ -7,7 +7,7 @@ in either format), or a safetensors header. Then, in order:
   3. the network is exported to ONNX (`export`), and from there the run is an
      ONNX source's (`converter.onnx_form`), with one difference: the parity
      reference is the PyTorch network itself, so the export is checked too.
-`srconvert inspect` stops after step 2. Needs the `pytorch` extra (torch,
+`srconvert inspect` stops after step 2 unless given an input size, when it exports too. Needs the `pytorch` extra (torch,
 spandrel); without it a checkpoint stops with exit 3 and the install command.
 """
 
@@ -71,8 +71,11 @@ def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     state_dict, container = checkpoint.read(path, safetensors=fmt == SAFETENSORS)
     found = families.detect(state_dict, path, options.arch)
     architecture = {**found.facts(), "container": container}
+    from converter.backends.torch.runner import TorchRunner
+
+    # The network itself is the parity reference (and what inspect measures the input range on).
     fields = {"keras_version": None, "topology": None, "architecture": architecture,
-              "input_channels": found.descriptor.input_channels}
+              "input_channels": found.descriptor.input_channels, "reference": lambda: TorchRunner(found.module)}
     if not options.export_graph:
         return fields
     return {**fields, **_exported(found, path, options.input_size, architecture)}
@@ -81,12 +84,10 @@ def describe(path: Path, fmt: str, options) -> dict[str, Any]:
 def _exported(found, path: Path, input_size, architecture: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from converter.backends.torch.runner import TorchRunner
     from converter.sources.pytorch import export
 
     multiple = found.descriptor.size_requirements.multiple_of
     model, exported = export.export(found.module, found.descriptor.input_channels, multiple, path, input_size)
     architecture["export"] = {"exporter": f"torch {torch.__version__} (TorchScript)", "opset": export.OPSET,
                               "size": exported}
-    return {"payload": model, "producer": f"srconvert export, torch {torch.__version__}",
-            "reference": lambda: TorchRunner(found.module)}
+    return {"payload": model, "producer": f"srconvert export, torch {torch.__version__}"}
