@@ -17,6 +17,9 @@ from converter.input_size import InputSize
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 NPM_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Parameters weights cannot show; a recipe's value still applies when --weights
+# replaces its file (the rest are read off the new file's shapes).
+NOT_IN_WEIGHTS = ("beta", "x", "upscaling")
 
 
 @dataclass(frozen=True)

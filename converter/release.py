@@ -25,9 +25,6 @@ from converter.errors import (
 if TYPE_CHECKING:
     from converter.parity.client import ClientCheck, Tiling
 
-# Parameters weights cannot show; a recipe's value still applies when --weights
-# replaces its file (the rest are read off the new file's shapes).
-NOT_IN_WEIGHTS = ("beta", "x", "upscaling")
 
 
 @dataclass(frozen=True)
@@ -49,6 +46,8 @@ class ReleaseSpec:
             "version": recipe.version,
             "license": recipe.license,
             "recipe": recipe.path.name,
+            # As the recipe writes it (relative to the recipe file), whatever --weights converted.
+            "weights": recipe.weights,
             "patch_size": recipe.patch_size,
             "padding": recipe.padding,
             "output_range": list(recipe.output_range),
@@ -119,15 +118,20 @@ class Outcome:
 
 
 def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool,
-              browser: bool = False, max_memory: int | None = None) -> Outcome:
-    """Build one recipe; runs in a worker process, so it reports instead of raising."""
-    from converter import tf_runtime
+              browser: bool = False, max_memory: int | None = None, progress: bool = True) -> Outcome:
+    """Build one recipe; runs in a worker process, so it reports instead of
+    raising. `progress`: progress lines on stderr, each after the recipe's
+    name (warnings go out either way)."""
+    from converter import signals, tf_runtime
+    from converter.progress import Progress
 
+    signals.install()  # a cancelled build's worker removes its staging folder too
     tf_runtime.quiet(debug=debug)
     try:
         recipe = recipes.load(Path(recipe_path))
+        reporter = Progress(progress, prefix=f"{recipe.name}: ")
         return _build(recipe, Path(dist), Path(weights) if weights else None, verify, force, browser or recipe.browser,
-                      max_memory)
+                      max_memory, reporter)
     except SrconvertError as error:
         return Outcome(recipe_path, error.exit_code, error.lines())
     except Exception as error:  # a bug: keep the worker's message
@@ -135,8 +139,10 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
 
 
 def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
-           browser: bool, max_memory: int | None) -> Outcome:
+           browser: bool, max_memory: int | None, progress) -> Outcome:
+    from converter import package_npm
     from converter.convert import ConvertOptions, convert
+    from converter.parity import report
     from converter.parity.gates import parse_overrides
     from converter.parity.inputs import DEFAULT_IMAGES
 
@@ -147,7 +153,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
             path=recipe.path,
             hint="srconvert downloads nothing: put the publisher's file there, or pass --weights FILE",
         )
-    params = recipe.params if weights is None else {k: v for k, v in recipe.params.items() if k in NOT_IN_WEIGHTS}
+    params = recipe.params if weights is None else {k: v for k, v in recipe.params.items() if k in recipes.NOT_IN_WEIGHTS}
 
     out = dist / recipe.name
     options = ConvertOptions(
@@ -157,9 +163,11 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         precisions=recipe.precisions,
         tfjs_models=recipe.tfjs_models,
         input_range=recipe.input_range,
+        input_range_origin="recipe",
         verify=verify,
         force=force,
         gates=parse_overrides(recipe.gates),
+        gated=frozenset(gate.split(":", 1)[0] for gate in recipe.gates),
         calibration_images=recipe.calibration_images or DEFAULT_IMAGES,
         arch=recipe.arch,
         arch_params=params,
@@ -170,21 +178,35 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
     spec = ReleaseSpec(recipe, source_label=source.name)
     if recipe.input_size:  # a recipe whose tiling cannot hold stops before converting
         spec.tiling((None, recipe.input_size.height, recipe.input_size.width, None))
-    result = convert(options, release=spec)
-    return Outcome(recipe.name, EXIT_OK, [f"built {out} ({len(result.artifacts)} artifacts, npm package)"], str(out))
+    result = convert(options, progress, release=spec)
+    for warning in package_npm.warnings(recipe, result.manifest):
+        progress.warn(warning)
+    verified = bool(result.manifest["parity"]["verified"])
+    built = f"built {out} ({len(result.artifacts)} artifacts, npm package{'' if verified else '; NOT verified'})"
+    # The parity table as `convert` prints it, then the release.
+    return Outcome(recipe.name, EXIT_OK, [*report.terminal_table(result.artifacts, verified).splitlines(), built],
+                   str(out))
 
 
 def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, verify: bool, force: bool,
-               debug: bool = False, browser: bool = False, max_memory: int | None = None) -> list[Outcome]:
+               debug: bool = False, browser: bool = False, max_memory: int | None = None,
+               progress: bool = True) -> list[Outcome]:
+    """Build every recipe, each in a fresh worker process. `progress`: the
+    workers' progress lines (off for --quiet and --json)."""
+    from converter import signals
+
     if weights is not None and len(paths) > 1:
         raise BadInput("--weights replaces one recipe's weights file, but several recipes were given",
                        hint="build one recipe at a time with --weights")
     names = [recipes.load(p).name for p in paths]  # every recipe parses before any build starts
     if len(set(names)) != len(names):
         raise BadInput("two recipes have the same release name", hint="release names must be unique in a build")
+    # SIGTERM/SIGHUP end the workers and remove their staging folders in dist.
+    signals.install()
+    signals.sweep_on_exit(dist)
     context = multiprocessing.get_context("spawn")
-    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory)
-            for p in paths]
+    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
+             progress) for p in paths]
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
                                                 max_tasks_per_child=1) as pool:
         futures = [pool.submit(build_one, *arg) for arg in args]

@@ -93,6 +93,9 @@ def test_each_shipped_recipe_builds_from_fixture_sized_weights(fixtures_dir, tmp
     package = json.loads((release / "package.json").read_text())
     assert (package["name"], package["version"], package["license"]) == (recipe.name, recipe.version, recipe.license)
     assert "| tfjs/uint8/model.json |" in (release / "README.md").read_text()
+    # Every shipped recipe describes ISR-size weights; the fixture's are not those.
+    assert recipe.description not in package["description"]
+    assert f"{recipe.name}: warning: the recipe describes" in result.stderr
 
 
 def _build_gans(fixtures_dir, out):
@@ -122,6 +125,158 @@ def test_several_recipes_build_in_parallel(fixtures_dir, tmp_path):
     result = run_cli("build", *recipes, "-o", tmp_path / "dist", "-j", "2")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["isr-gans-x4", "isr-psnr-small-x2"]
+    for name in ("isr-gans-x4", "isr-psnr-small-x2"):  # each worker's progress, told apart by its recipe
+        assert f"{name}: [" in result.stderr
+        # No params table in these recipes: the description's own C4 D3 ... no longer fits the file.
+        assert f"{name}: warning: the recipe describes" in result.stderr
+
+
+def _model_js_meta(model_js: str) -> dict:
+    return json.loads(model_js.split("meta: ")[1].split(",\n")[0])
+
+
+def _model_js_list(model_js: str, key: str) -> list:
+    return json.loads(model_js.split(f"{key}: ")[1].split(",\n")[0])
+
+
+def _fake_manifest(params, measured=None, intended=(0.0, 1.0)):
+    return {"source": {"path": "w.hdf5", "architecture": {"family": "rrdn", "params": params}},
+            "model": {"scale": 4, "output_range": list(intended), "output_range_measured": measured},
+            "parity": {"verified": measured is not None}}
+
+
+def test_the_recipe_text_that_no_longer_fits_the_file_is_named():
+    from converter import package_npm
+    from converter.recipes import load
+
+    recipe = load(ROOT / "recipes" / "isr-gans-x4.toml")
+    own = {"C": 4, "D": 3, "G": 32, "G0": 32, "T": 10, "x": 4, "beta": 0.2, "kernel_size": 3, "channels": 3}
+    assert package_npm.label(recipe, _fake_manifest(own)).description == recipe.description
+    assert package_npm.warnings(recipe, _fake_manifest(own, [0.01, 0.98])) == []
+    small = {**own, "C": 2, "G": 8}
+    named = package_npm.label(recipe, _fake_manifest(small))
+    assert named.mismatches == (("C", 4, 2), ("G", 32, 8))
+    assert named.description.startswith("RRDN x4 (C=2, D=3, G=8, G0=32, T=10), weights from w.hdf5; the recipe")
+    (line,) = package_npm.warnings(recipe, _fake_manifest(small))
+    assert "C=4, G=32" in line and "C=2, G=8" in line
+    # The description alone names parameters too ("C4 D3 G32 G0 32"): G0 32 is not G=0.
+    assert package_npm.described_params(recipe.description, ["C", "D", "G", "G0", "T"]) == {
+        "C": 4, "D": 3, "G": 32, "G0": 32, "T": 10}
+    # Far outside the intended range: UpscalerJS clips it.
+    (line,) = package_npm.warnings(recipe, _fake_manifest(own, [-3.2, 2.7]))
+    assert "[-3.2, 2.7]" in line and "UpscalerJS will clip" in line
+    assert package_npm.warnings(recipe, _fake_manifest(own, [-0.4, 1.4])) == []
+    assert package_npm.warnings(recipe, _fake_manifest(own, [0, 400.0], (0.0, 255.0)))
+
+
+@pytest.fixture(scope="module")
+def gans_release(fixtures_dir, tmp_path_factory):
+    """One verified build of isr-gans-x4 from the fixture RRDN (C2 D2 G8,
+    not the recipe's C4 D3 G32), run as a CI job runs it: CI=true, stderr a pipe."""
+    out = tmp_path_factory.mktemp("gans")
+    result = run_cli("build", ROOT / "recipes" / "isr-gans-x4.toml", "-o", out, "--weights",
+                     fixtures_dir / RRDN_WEIGHTS, env={"CI": "true"})
+    assert result.returncode == 0, result.stderr
+    release = out / "isr-gans-x4"
+    return result, release, json.loads((release / "manifest.json").read_text())
+
+
+def test_a_no_verify_build_says_plainly_it_was_not_verified(fixtures_dir, tmp_path):
+    result = run_cli("build", ROOT / "recipes" / "isr-gans-x4.toml", "-o", tmp_path, "--weights",
+                     fixtures_dir / RRDN_WEIGHTS, "--no-verify", "--quiet")
+    assert result.returncode == 0, result.stderr
+    release = tmp_path / "isr-gans-x4"
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["parity"]["verified"] is False and manifest["parity"]["pass"] is None
+    card, package = (release / "README.md").read_text(), (release / "package.json").read_text()
+    for text in (card, package):
+        assert "was run" not in text and "FAILED" not in text
+        assert "not verified" in text.lower()
+    top = card.split("\n\n")[1]  # the line under the title
+    assert "NOT VERIFIED" in top and "--no-verify" in top and "srconvert verify" in top
+    parity = card.split("## Parity")[1]
+    assert "NOT verified" in parity and "srconvert verify" in parity and "| pass |" not in parity.split("\n|")[0]
+    assert json.loads(package)["description"].startswith("NOT VERIFIED")
+    meta = _model_js_meta((release / "model.js").read_text())
+    assert meta["measuredOutputRange"] is None and meta["verified"] is False
+    assert "| output range (measured) | not measured" in card
+    # The table says so too, and --quiet leaves only warnings on stderr.
+    assert "not verified" in result.stdout and "NOT verified" in result.stdout.splitlines()[-1]
+    assert "isr-gans-x4: [" not in result.stderr and "isr-gans-x4: warning: the recipe describes" in result.stderr
+
+
+def test_a_build_from_other_weights_is_described_from_the_file_and_warns(gans_release):
+    result, release, manifest = gans_release
+    package = json.loads((release / "package.json").read_text())
+    card = (release / "README.md").read_text()
+    assert manifest["source"]["architecture"]["params"]["C"] == 2
+    assert package["name"] == "isr-gans-x4"  # the release's identity stays the recipe's
+    description = package["description"]
+    assert "RRDN x4 (C=2, D=2, G=8, G0=8, T=2)" in description and RRDN_WEIGHTS in description
+    assert "GAN-trained" not in description and "C4 D3 G32" not in description
+    assert "C=4, D=3, G=32" in description  # what the recipe claims is named as the recipe's
+    assert "onnx" not in package["keywords"] and "rrdn" in package["keywords"]
+    assert f"\n{description}\n" in card
+    assert "| architecture | rrdn (C=2, D=2, G=8, G0=8, T=2," in card
+    assert f"| weights | `{RRDN_WEIGHTS}` (sha256 `{manifest['source']['sha256']}`) |" in card
+    warnings = [line for line in result.stderr.splitlines() if "warning: the recipe describes" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("isr-gans-x4: warning: ")
+    assert "C=4" in warnings[0] and "C=2" in warnings[0] and RRDN_WEIGHTS in warnings[0]
+    assert manifest["release"]["weights"] == "weights/rrdn-C4-D3-G32-G032-T10-x4_epoch299.hdf5"
+
+
+def test_model_js_output_range_is_the_intended_one_with_the_measured_one_beside_it(gans_release):
+    result, release, manifest = gans_release
+    model_js = (release / "model.js").read_text()
+    assert _model_js_list(model_js, "outputRange") == [0, 1] == manifest["model"]["output_range"]
+    measured = manifest["model"]["output_range_measured"]
+    assert measured is not None and measured[0] < measured[1]
+    assert _model_js_meta(model_js)["measuredOutputRange"] == measured
+    card = (release / "README.md").read_text()
+    assert "| output range (measured) | [" in card
+    clipped = measured[0] < -0.5 or measured[1] > 1.5
+    assert ("UpscalerJS will clip" in result.stderr) == clipped, result.stderr
+    assert ("which UpscalerJS clips it to" in card) == clipped
+
+
+def test_the_npm_package_holds_what_model_js_loads_and_no_reports(gans_release):
+    _, release, manifest = gans_release
+    packed = subprocess.run(["npm", "pack", "--dry-run", "--json"], cwd=release, capture_output=True, text=True,
+                            timeout=120)
+    assert packed.returncode == 0, packed.stderr
+    (tarball,) = json.loads(packed.stdout)
+    names = {f["path"] for f in tarball["files"]}
+    layers = [a for a in manifest["artifacts"] if a["format"] == "tfjs-layers"]
+    assert len(layers) == 3  # every precision model.js exports
+    expected = {"model.js", "package.json", "README.md", *(f["path"] for a in layers for f in a["files"])}
+    assert {"tfjs/custom-layers.js", "tfjs/custom-layers.cjs"} <= expected
+    assert names == expected
+    assert sorted(json.loads((release / "package.json").read_text())["files"]) == sorted(expected - {"package.json"})
+    folder_bytes = sum(p.stat().st_size for p in release.rglob("*") if p.is_file())
+    assert tarball["unpackedSize"] < folder_bytes / 3 and tarball["size"] < folder_bytes / 10, (tarball, folder_bytes)
+    card = (release / "README.md").read_text()
+    assert "not in the npm package: `onnx/float32/model.onnx`" in card
+    for path in ("onnx/uint8/model.onnx", "manifest.json", "parity.md", "parity.json", "parity.html"):
+        assert f"`{path}`" in card and (release / path).is_file()
+
+
+def test_build_prints_the_parity_table_then_the_release(gans_release):
+    result, release, manifest = gans_release
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "artifact" in line and "PSNR dB" in line)
+    rows = lines[header + 1:-1]
+    runs = [(a["entry"], r["runtime"]) for a in manifest["artifacts"] for r in a["parity"]["results"]]
+    assert len(rows) == len(runs)
+    for row, (entry, runtime) in zip(rows, runs):
+        assert row.split()[:3] == [entry, "NHWC", runtime] and row.split()[-1] == "pass"
+    assert lines[-1].startswith("built ") and str(release) in lines[-1]
+
+
+def test_build_progress_reaches_a_ci_log_prefixed_with_the_recipe(gans_release):
+    result, _, _ = gans_release
+    progress = [line for line in result.stderr.splitlines() if line.startswith("isr-gans-x4: [")]
+    assert len(progress) >= 5, result.stderr
+    assert any("reading" in line for line in progress) and any("tfjs/uint8" in line for line in progress)
 
 
 NODE_SCRIPT = r"""
