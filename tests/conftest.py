@@ -4,6 +4,7 @@ and helpers to run srconvert the way users do."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -84,10 +85,20 @@ def run_cli_measured(*args: str, cwd: Path | None = None, timeout: float = 600
         peak_file.unlink(missing_ok=True)
 
 
+PROGRESS_LINE = re.compile(r"^(\S+: )?\[\s*\d+\.\ds\] ")
+"""A progress line (converter.progress), which a build prefixes with the release's name."""
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without its progress lines: what a failure says."""
+    return [line for line in stderr.splitlines() if line.strip() and not PROGRESS_LINE.match(line)]
+
+
 def assert_clean_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
-    """Exit code as documented, one or two lines on stderr, no traceback."""
+    """Exit code as documented, one or two lines on stderr besides the
+    progress lines (which --quiet turns off), no traceback."""
     assert result.returncode == code, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = error_lines(result.stderr)
     assert 1 <= len(lines) <= 2, result.stderr
     assert "Traceback" not in result.stderr
     for fragment in fragments:

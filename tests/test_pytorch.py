@@ -125,4 +125,5 @@ def test_without_the_extra_a_checkpoint_stops_with_exit_3_and_the_install_comman
         assert len(result.stderr.strip().splitlines()) == 2
     doctor = run_cli("doctor", "--json", env=env)
     extra = next(c for c in json.loads(doctor.stdout) if c["name"] == "pytorch extra")
-    assert extra["ok"] and extra["found"].startswith("not installed")
+    assert not extra["ok"] and extra["missing"] and not extra["required"] and extra["found"].startswith("not installed")
+    assert doctor.returncode == 0

@@ -105,6 +105,15 @@ def _build_gans(fixtures_dir, out):
     return out / "isr-gans-x4"
 
 
+def test_verify_of_a_release_finds_its_weights_and_re_runs_parity(fixtures_dir, tmp_path):
+    release = _build_gans(fixtures_dir, tmp_path / "dist")
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["source"]["path"] == RRDN_WEIGHTS  # the label stays the file's name
+    result = run_cli("verify", release, cwd=tmp_path)  # from elsewhere: found by its path relative to the release
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith("verified: every artifact matches")
+
+
 def test_two_builds_of_a_recipe_are_byte_identical(fixtures_dir, tmp_path):
     first, second = _build_gans(fixtures_dir, tmp_path / "a"), _build_gans(fixtures_dir, tmp_path / "b")
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())

@@ -1,0 +1,150 @@
+"""The parity photos: PNG and JPEG are read, a corrupt file is a clean error,
+and a folder the user named that gives no usable photo is exit 2, not a
+parity run on random tiles alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+
+from converter.errors import EXIT_BAD_INPUT, BadInput
+from converter.input_size import InputSize
+from converter.parity import inputs
+
+IMAGES = ROOT / "fixtures" / "images"
+FREE = [None, None, None, 3]  # a model of any size, RGB
+RANGE = (-1.0, 1.0)
+
+
+def _jpeg(source: Path, target: Path, box: tuple[int, int, int, int] | None = None) -> Path:
+    with Image.open(source) as image:
+        (image.crop(box) if box else image).convert("RGB").save(target, "JPEG", quality=90)
+    return target
+
+
+def _decoded(path: Path, mode: str = "RGB") -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert(mode), dtype=np.float32) / 255.0
+
+
+def _error(call) -> BadInput:
+    with pytest.raises(BadInput) as caught:
+        call()
+    assert caught.value.exit_code == EXIT_BAD_INPUT
+    return caught.value
+
+
+def test_photo_paths_are_the_png_and_jpeg_files_in_any_case_sorted(tmp_path):
+    for name in ("b.JPG", "a.png", "c.jpeg", "d.Jpeg", "e.PNG"):
+        (tmp_path / name).write_bytes(b"")
+    for name in ("notes.txt", "f.gif", "g.webp", ".hidden.png", "README"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "folder.png").mkdir()
+    assert [p.name for p in inputs.photo_paths(tmp_path)] == ["a.png", "b.JPG", "c.jpeg", "d.Jpeg", "e.PNG"]
+    assert inputs.photo_paths(tmp_path / "absent") == [] and inputs.photo_paths(None) == []
+
+
+def test_a_folder_of_jpegs_only_gives_photos_that_are_those_jpegs_in_the_range(tmp_path):
+    first = _jpeg(IMAGES / "coffee_rim.png", tmp_path / "coffee.jpg", (4, 2, 44, 34))
+    second = _jpeg(IMAGES / "astronaut_face.png", tmp_path / "astronaut.JPEG")
+    for required in (True, False):
+        built = inputs.build(FREE, RANGE, tmp_path, required=required)
+        photos = [p for p in built if p.is_photo]
+        assert [p.name for p in photos] == ["astronaut", "coffee"]
+        assert len([p for p in built if not p.is_photo]) == len(inputs.RANDOM_SIZES)
+        for photo, path in zip(photos, (second, first)):
+            expected = RANGE[0] + _decoded(path)[None] * (RANGE[1] - RANGE[0])
+            assert photo.array.dtype == np.float32 and photo.array.shape == expected.shape
+            np.testing.assert_allclose(photo.array, expected, rtol=0, atol=1e-6)
+    inputs.check_folder(tmp_path)  # and the early check agrees
+
+
+def test_a_png_and_a_jpeg_of_the_same_name_are_both_used_under_their_file_names(tmp_path):
+    Image.open(IMAGES / "coffee_rim.png").save(tmp_path / "coffee.png")
+    _jpeg(IMAGES / "coffee_rim.png", tmp_path / "coffee.jpg")
+    names = [p.name for p in inputs.build(FREE, (0.0, 1.0), tmp_path, required=True) if p.is_photo]
+    assert names == ["coffee.jpg", "coffee.png"]
+
+
+def test_the_default_folder_gives_its_photos():
+    photos = [p for p in inputs.build(FREE, (0.0, 1.0), inputs.DEFAULT_IMAGES) if p.is_photo]
+    assert [p.name for p in photos] == [p.stem for p in sorted(IMAGES.glob("*.png"))]
+
+
+def test_an_empty_folder_is_bad_input_when_named_and_random_tiles_only_when_not(tmp_path):
+    (tmp_path / "notes.txt").write_text("no photos here")
+    error = _error(lambda: inputs.build(FREE, RANGE, tmp_path, required=True))
+    assert error.path == tmp_path
+    assert "no PNG or JPEG photo" in error.message and "1 other file ignored" in error.message
+    assert "PNG or JPEG photos" in error.hint
+    assert _error(lambda: inputs.check_folder(tmp_path)).message == error.message
+    built = inputs.build(FREE, RANGE, tmp_path)
+    assert built and not any(p.is_photo for p in built) and len(built) == len(inputs.RANDOM_SIZES)
+
+
+def test_a_missing_folder_is_bad_input_when_named_and_random_tiles_only_when_not(tmp_path):
+    absent = tmp_path / "absent"
+    assert _error(lambda: inputs.build(FREE, RANGE, absent, required=True)).path == absent
+    assert "no such folder" in _error(lambda: inputs.check_folder(absent)).message
+    assert not any(p.is_photo for p in inputs.build(FREE, RANGE, absent))
+    # No folder at all: nothing to require.
+    assert not any(p.is_photo for p in inputs.build(FREE, RANGE, None, required=True))
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_a_corrupt_png_is_bad_input_naming_it_not_skipped(tmp_path, required):
+    Image.open(IMAGES / "coffee_rim.png").save(tmp_path / "a_good.png")
+    data = (IMAGES / "rocket_gantry.png").read_bytes()
+    corrupt = tmp_path / "b_corrupt.png"
+    corrupt.write_bytes(data[: len(data) // 2])
+    error = _error(lambda: inputs.build(FREE, RANGE, tmp_path, required=required))
+    assert error.path == corrupt and "cannot decode" in error.message
+    assert "Traceback" not in "\n".join(error.lines()) and len(error.lines()) == 2
+    assert _error(lambda: inputs.check_folder(tmp_path)).path == corrupt
+
+
+def test_a_file_that_is_no_image_at_all_is_bad_input_naming_it(tmp_path):
+    (tmp_path / "photo.jpg").write_text("this is text, not a JPEG")
+    error = _error(lambda: inputs.build(FREE, RANGE, tmp_path))
+    assert error.path == tmp_path / "photo.jpg" and "cannot decode" in error.message
+
+
+def test_photos_smaller_than_a_fixed_size_are_bad_input_when_the_folder_is_named(tmp_path):
+    for name in ("astronaut_face", "coffee_rim", "rocket_gantry"):  # 64x48, 60x44, 36x52: none is 64x64
+        _jpeg(IMAGES / f"{name}.png", tmp_path / f"{name}.jpg")
+    fixed = [None, 64, 64, 3]
+    error = _error(lambda: inputs.build(fixed, RANGE, tmp_path, required=True))
+    assert error.path == tmp_path
+    assert "none of its 3 photos fits a 64x64 fixed-size model" in error.message
+    early = _error(lambda: inputs.check_folder(tmp_path, 3, InputSize(64, 64)))
+    assert early.message == error.message
+    assert _error(lambda: inputs.check_folder(tmp_path, input_size=(64, 64))).message == error.message
+    built = inputs.build(fixed, RANGE, tmp_path)  # not named: one random tile, as before
+    assert [p.is_photo for p in built] == [False] and built[0].array.shape == (1, 64, 64, 3)
+    fits = [None, 40, 32, 3]  # every photo is at least 40 high and 32 wide: each cropped to it
+    photos = [p for p in inputs.build(fits, RANGE, tmp_path, required=True) if p.is_photo]
+    assert len(photos) == 3 and all(p.array.shape == (1, 40, 32, 3) for p in photos)
+    inputs.check_folder(tmp_path, 3, InputSize(40, 32))
+
+
+def test_one_photo_too_small_says_so(tmp_path):
+    _jpeg(IMAGES / "rocket_gantry.png", tmp_path / "rocket.jpg")
+    error = _error(lambda: inputs.build([None, 64, 64, 3], RANGE, tmp_path, required=True))
+    assert error.message.startswith("its only photo does not fit a 64x64 fixed-size model")
+
+
+def test_photos_with_the_wrong_channel_count_are_bad_input_when_the_folder_is_named(tmp_path):
+    _jpeg(IMAGES / "coffee_rim.png", tmp_path / "coffee.jpg")
+    _jpeg(IMAGES / "astronaut_face.png", tmp_path / "astronaut.jpg")
+    error = _error(lambda: inputs.build([None, None, None, 4], RANGE, tmp_path, required=True))
+    assert "none of its 2 photos fits a model taking 4 channels" in error.message
+    assert _error(lambda: inputs.check_folder(tmp_path, 4)).message == error.message
+    assert not any(p.is_photo for p in inputs.build([None, None, None, 4], RANGE, tmp_path))
+    gray = [p for p in inputs.build([None, None, None, 1], (0.0, 1.0), tmp_path, required=True) if p.is_photo]
+    assert len(gray) == 2 and gray[0].array.shape[-1] == 1  # 1 channel: read as grayscale
+    np.testing.assert_allclose(gray[0].array[0], _decoded(tmp_path / "astronaut.jpg", "L")[..., None], atol=1e-6)
