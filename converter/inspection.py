@@ -36,8 +36,9 @@ def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, A
     patch size (a PyTorch checkpoint is then exported, as convert does)."""
     path = Path(path)
     # A PyTorch checkpoint is detected, not exported, unless a size asks for its graph.
-    info = describe(path, SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory,
-                                        input_size=input_size, export_graph=input_size is not None))
+    options = SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory,
+                            input_size=input_size, export_graph=input_size is not None)
+    info = describe(path, options)
     if input_size is not None and info.format not in detect.GRAPH_FORMATS:
         raise BadInput("--input-size applies to ONNX and PyTorch sources", path=path,
                        hint="a Keras model's input size is set in the model itself")
@@ -45,14 +46,14 @@ def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, A
         return _checkpoint_facts(path, info, input_size)
     if info.format in detect.GRAPH_FORMATS:
         return _onnx_facts(path, info, input_size)
-    return _keras_facts(path, info)
+    return _keras_facts(path, info, options)
 
 
-def _keras_facts(path: Path, info) -> dict[str, Any]:
+def _keras_facts(path: Path, info, options: SourceOptions) -> dict[str, Any]:
     model = topology_of(info)
     shape, multiple = topology.input_shape(model), _input_multiple(model)
     return {
-        **input_range_facts(info, shape, multiple),
+        **input_range_facts(info, shape, multiple, options),
         **_common(path, info),
         **_translation_facts(model),
         "params": _params(info),
@@ -75,11 +76,13 @@ def _onnx_facts(path: Path, info, input_size) -> dict[str, Any]:
             why_not = f"the Keras rebuild fails: {error.message}"
     facts = {**_common(path, info), **_translation_facts(model), **graph,
              "keras_facts_unavailable": why_not}
-    facts.update(input_range_facts(info, facts["input_shape"], facts["input_multiple"], input_size))
+    facts.update(input_range_facts(info, facts["input_shape"], facts["input_multiple"], SourceOptions(),
+                                   input_size))
     return facts
 
 
-def input_range_facts(info, input_shape, multiple: int, input_size=None) -> dict[str, Any]:
+def input_range_facts(info, input_shape, multiple: int, options: SourceOptions,
+                      input_size=None) -> dict[str, Any]:
     """The input range as convert would find it (parity.input_range): the
     source run on a photo at 0:1 and at 0:255, under the memory guard."""
     from converter.convert import source_form
@@ -88,7 +91,7 @@ def input_range_facts(info, input_shape, multiple: int, input_size=None) -> dict
 
     with memory.guard(info.budget, info.path):
         runner = (info.reference() if info.format in detect.CHECKPOINT_FORMATS
-                  else source_form(info, SourceOptions(), input_size=input_size).reference())
+                  else source_form(info, options, input_size=input_size).reference())
         finding = input_range.measure(runner, input_shape, multiple, input_range.photo(DEFAULT_IMAGES))
     return {"input_range": input_range.text(finding.range), "input_range_origin": finding.origin,
             "input_range_reason": finding.reason}
@@ -194,7 +197,7 @@ def _checkpoint_facts(path: Path, info, input_size=None) -> dict[str, Any]:
              "architecture": arch, "params": arch["parameters"], "scale": arch["scale"],
              "input_channels": info.input_channels}
     facts.update(input_range_facts(info, [None, None, None, info.input_channels],
-                                   arch["size_requirements"]["multiple_of"]))
+                                   arch["size_requirements"]["multiple_of"], SourceOptions()))
     if info.payload is None:
         facts["graph"] = None
         facts["graph_unavailable"] = ("not exported: inspect reads the checkpoint only; with an input size "

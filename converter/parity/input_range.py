@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from converter.errors import SrconvertError, first_line
+
 CANDIDATES = ((0.0, 1.0), (0.0, 255.0))
 DEFAULT = CANDIDATES[0]
 RESEMBLES_DB = 20.0
@@ -96,9 +98,9 @@ def measure(runner, input_shape, multiple: int, photo: Path | None) -> RangeFind
             for candidate in CANDIDATES:
                 output = active.infer((crop * candidate[1])[None].astype(np.float32))
                 scores[text(candidate)] = _resemblance(crop, output[0], candidate)
+    except SrconvertError:  # the source itself is at fault (cannot load, over budget): that is the run's error
+        raise
     except Exception as exc:  # noqa: BLE001 - any runtime's error: the range stays a guess, and says why
-        from converter.errors import first_line
-
         return RangeFinding(DEFAULT, "assumed", f"the model could not be run to measure it ({first_line(exc, 160)})")
     return _decide(scores)
 
