@@ -129,6 +129,8 @@ def test_a_constant_reference_fails_as_vacuous(tmp_path):
     assert_clean_error(result, 1, "vacuous check", "constant")
     report = (tmp_path / "o.failed" / "parity.md").read_text()
     assert "Verdict: FAILED" in report and "inf" not in report
+    page = (tmp_path / "o.failed" / "parity.html").read_text()
+    assert "Verdict: FAILED" in page and "PSNR inf" not in page and "FAIL (vacuous check" in page
     results = json.loads((tmp_path / "o.failed" / "manifest.json").read_text())["artifacts"][0]["parity"]["results"]
     assert results and all(not r["pass"] and "vacuous" in r["error"] for r in results)
 

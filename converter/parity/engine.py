@@ -303,6 +303,7 @@ class Verification:
 
 
 def _outcome(result: dict[str, Any]) -> str:
+    """A result in a few words, for progress lines and parity.html."""
     from converter.parity.report import psnr_text
 
     if result.get("error"):
@@ -317,8 +318,5 @@ def _write_html(path: Path, reference: Reference, gallery, artifacts: list[Artif
     summaries = {}
     for artifact in artifacts:
         for result in artifact.parity["results"]:
-            psnr = result.get("psnr_db")
-            summaries[f"{artifact.entry} in {result['runtime']}"] = (
-                f"{'pass' if result['pass'] else 'FAIL'}, PSNR {'inf' if psnr is None else f'{psnr:.1f}'} dB"
-            )
+            summaries[f"{artifact.entry} in {result['runtime']}"] = _outcome(result)
     html.write(path, photos, gallery, summaries, reference.low, reference.high, head)
