@@ -89,10 +89,14 @@ def input_range_facts(info, input_shape, multiple: int, options: SourceOptions,
     from converter.parity import input_range
     from converter.parity.inputs import DEFAULT_IMAGES
 
-    with memory.guard(info.budget, info.path):
-        runner = (info.reference() if info.format in detect.CHECKPOINT_FORMATS
-                  else source_form(info, options, input_size=input_size).reference())
-        finding = input_range.measure(runner, input_shape, multiple, input_range.photo(DEFAULT_IMAGES))
+    try:
+        with memory.guard(info.budget, info.path):
+            runner = (info.reference() if info.format in detect.CHECKPOINT_FORMATS
+                      else source_form(info, options, input_size=input_size).reference())
+            finding = input_range.measure(runner, input_shape, multiple, input_range.photo(DEFAULT_IMAGES))
+    except BadInput as error:  # inspect still describes a source convert would refuse (an unknown layer)
+        finding = input_range.RangeFinding(input_range.DEFAULT, "assumed",
+                                           f"the model cannot be loaded to measure it ({error.message})")
     return {"input_range": input_range.text(finding.range), "input_range_origin": finding.origin,
             "input_range_reason": finding.reason}
 
