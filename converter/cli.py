@@ -102,11 +102,38 @@ def _input_size(ctx, param, value):
 quiet_option = click.option("--quiet", "-q", is_flag=True,
                             help="No progress lines on stderr (warnings and errors still go there).")
 
-# Every command that reads a source takes the run's memory budget.
-max_memory_option = click.option(
-    "--max-memory", callback=_max_memory, default=None, metavar="SIZE",
-    help="Memory budget for the run (e.g. 4G). Default: 3/4 of available memory, at most what the source's "
-         "size justifies. A source that cannot fit stops with exit 2 before loading.")
+def _max_time(ctx, param, value: float | None) -> float | None:
+    """The whole run's time limit, which the run's clock enforces from here on."""
+    from converter import deadline
+
+    deadline.start(value)
+    return value
+
+
+def _max_compute(ctx, param, value: str | None) -> float | None:
+    from converter.compute import parse_count
+
+    try:
+        return None if value is None else parse_count(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-compute") from None
+
+
+def budget_options(command):
+    """The run's budgets, for every command that reads a source (see README, Safety)."""
+    command = click.option(
+        "--max-compute", callback=_max_compute, default=None, metavar="MACS",
+        help="Work a model may do per input pixel (e.g. 500M). Default: 100M multiply-accumulates; a model "
+             "over it stops with exit 2 before anything runs.")(command)
+    command = click.option(
+        "--max-time", callback=_max_time, default=None, type=click.FloatRange(min=1), metavar="SECONDS",
+        help="Time limit for the whole run. Default: none; each runtime call gets a deadline from its "
+             "estimated work instead. Past either, the run stops with exit 2 and nothing written.")(command)
+    return click.option(
+        "--max-memory", callback=_max_memory, default=None, metavar="SIZE",
+        help="Memory budget for the run (e.g. 4G). Default: what the process may use (its cgroup limit, else "
+             "total memory less a margin; split between build -j workers), at most what the source's size "
+             "justifies. A source that cannot fit stops with exit 2 before loading.")(command)
 
 
 def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
@@ -164,13 +191,13 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
               help="ONNX and PyTorch sources: fix the input to one patch size (e.g. 64x64), folding window "
                    "partitions and masks to constants. Windowed transformers need one for TF.js; for a PyTorch "
                    "checkpoint srconvert picks one when not given.")
-@max_memory_option
+@budget_options
 @quiet_option
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
             arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, max_memory,
-            quiet):
+            max_time, max_compute, quiet):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
@@ -218,6 +245,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         browser=browser,
         input_size=input_size,
         max_memory=max_memory,
+        max_compute=max_compute,
     )
     progress = Progress(not (as_json or quiet))
     try:
@@ -243,9 +271,9 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
 @click.option("--arch-params", default=None, metavar="K=V,...", help="Weights-only files: override inferred parameters.")
 @click.option("--input-size", callback=_input_size, default=None, metavar="HxW",
               help="ONNX and PyTorch sources: describe the graph fixed to this patch size, as convert would.")
-@max_memory_option
+@budget_options
 @click.pass_context
-def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory):
+def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory, max_time, max_compute):
     """Describe SOURCE: format, Keras version, layers, custom layers, params,
     scale, input range guess and the fixes a conversion would apply."""
     from converter import tf_runtime
@@ -253,7 +281,8 @@ def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory):
     from converter.inspection import inspect_source, render
 
     tf_runtime.quiet(debug=ctx.obj["debug"])
-    facts = inspect_source(source, arch, parse_overrides(arch_params), max_memory, input_size=input_size)
+    facts = inspect_source(source, arch, parse_overrides(arch_params), max_memory, input_size=input_size,
+                           max_compute=max_compute)
     click.echo(json.dumps(facts, indent=2, sort_keys=True) if as_json else render(facts))
 
 
@@ -268,10 +297,11 @@ def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
-@max_memory_option
+@budget_options
 @quiet_option
 @click.pass_context
-def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, max_memory, quiet):
+def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, max_memory, max_time,
+           max_compute, quiet):
     """Check BUNDLE's files against its manifest, then re-run parity against
     its source (exit 4 when the files match but parity could not be re-run)."""
     from converter import tf_runtime
@@ -294,6 +324,7 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
         progress=Progress(not (as_json or quiet)),
         browser=browser,
         max_memory=max_memory,
+        max_compute=max_compute,
     )
     click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
     outcome.raise_for_failure()
@@ -329,10 +360,11 @@ def list_recipes(folder, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome per recipe as JSON.")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
-@max_memory_option
+@budget_options
 @quiet_option
 @click.pass_context
-def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, max_memory, quiet):
+def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, max_memory, max_time,
+          max_compute, quiet):
     """Build release folders (bundle, manifest, parity report, npm package)
     from RECIPE files; identical inputs give byte-identical folders."""
     from dataclasses import asdict
@@ -342,7 +374,8 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
     if no_verify:
         click.echo("warning: --no-verify: the releases are NOT checked against their sources", err=True)
     outcomes = build_many(list(recipe_paths), dist, jobs or default_jobs(), weights, not no_verify, force,
-                          ctx.obj["debug"], browser, max_memory, progress=not (quiet or as_json))
+                          ctx.obj["debug"], browser, max_memory, progress=not (quiet or as_json),
+                          max_time=max_time, max_compute=max_compute)
     if as_json:
         click.echo(json.dumps([asdict(o) for o in outcomes], indent=2))
     for outcome in outcomes:

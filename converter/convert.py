@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from converter import manifest, memory, plan as planning, sources, staging
+from converter import deadline, manifest, memory, plan as planning, sources, staging
 from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.errors import BadInput, ParityFailed
 from converter.parity import gates as parity_gates
@@ -69,12 +69,14 @@ class ConvertOptions:
     """Verify in Chromium too (WebGL, WebGPU; see backends/chromium)."""
     max_memory: int | None = None
     """The run's memory budget in bytes (None: derived; see converter/memory)."""
+    max_compute: float | None = None
+    """MACs per input pixel a model may do (None: converter.compute's ceiling)."""
     input_size: Any = None
     """input_size.InputSize: the patch size a graph source is fixed to (--input-size; plan.resolve may pick one)."""
 
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
-                                     self.max_memory, self.input_size)
+                                     self.max_memory, self.input_size, max_compute=self.max_compute)
 
 
 @dataclass
@@ -151,10 +153,13 @@ def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[
     if info.format in sources.detect.GRAPH_FORMATS:
         from converter.onnx_form import OnnxForm
 
-        return OnnxForm(info, input_size)
+        return OnnxForm(info, input_size, options.max_compute)
+    from converter import compute
     from converter.keras_form import KerasForm
 
-    return KerasForm(info, options, disabled_fixes, optimize)
+    form = KerasForm(info, options, disabled_fixes, optimize)
+    compute.check(form.facts.compute, info.path, options.max_compute)
+    return form
 
 
 def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtimes, progress: Progress,
@@ -168,6 +173,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     if keras is None and any(step.form == KERAS_FORM for step in plan.steps):  # an ONNX graph, translated
         keras = KerasForm(info, options.source_options(), options.disabled_fixes, options.optimize)
     forms = {ONNX_FORM: form, KERAS_FORM: keras.canonical if keras is not None else None}
+    deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
     finding = decide_input_range(form, options, progress)
     options = dataclasses.replace(options, input_range=finding.range)
     verification = None
@@ -178,6 +184,8 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
                                            runtimes, progress, options.images_required)
     # A release verified in the browser is also run by its real client.
     client = release.client_check(form.facts) if release and verification and options.browser else None
+    if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work
+        verification.check_time(runtime_counts(plan), client)
     settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
     emitters, artifacts = [], []
     try:
@@ -236,6 +244,15 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     if release is not None and summary["pass"] is not False:
         release.write_package(stage, document, artifacts)
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False, finding)
+
+
+def runtime_counts(plan: planning.Plan) -> dict[str, int]:
+    """How many artifacts each runtime verifies."""
+    counts: dict[str, int] = {}
+    for step in plan.steps:
+        for name in step.runtimes:
+            counts[name] = counts.get(name, 0) + len(step.precisions)
+    return counts
 
 
 def decide_input_range(form, options: ConvertOptions, progress: Progress):

@@ -30,13 +30,14 @@ from converter.sources.tfjs_layers import model_json_path
 
 
 def inspect_source(path: Path, arch: str | None = None, arch_params: dict[str, Any] | None = None,
-                   max_memory: int | None = None, input_size: Any = None) -> dict[str, Any]:
+                   max_memory: int | None = None, input_size: Any = None,
+                   max_compute: float | None = None) -> dict[str, Any]:
     """The facts `render` prints. `input_size` (an input_size.InputSize) is
     `convert --input-size`: an ONNX or PyTorch source's graph fixed to one
     patch size (a PyTorch checkpoint is then exported, as convert does)."""
     path = Path(path)
     # A PyTorch checkpoint is detected, not exported, unless a size asks for its graph.
-    options = SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory,
+    options = SourceOptions(arch=arch, arch_params=arch_params or {}, max_memory=max_memory, max_compute=max_compute,
                             input_size=input_size, export_graph=input_size is not None)
     info = describe(path, options)
     if input_size is not None and info.format not in detect.GRAPH_FORMATS:
@@ -89,16 +90,30 @@ def input_range_facts(info, input_shape, multiple: int, options: SourceOptions,
     from converter.parity import input_range
     from converter.parity.inputs import DEFAULT_IMAGES
 
+    from converter import deadline
+
+    work = None
     try:
         with memory.guard(info.budget, info.path):
-            runner = (info.reference() if info.format in detect.CHECKPOINT_FORMATS
-                      else source_form(info, options, input_size=input_size).reference())
+            if info.format in detect.CHECKPOINT_FORMATS:
+                runner = info.reference()
+            else:
+                form = source_form(info, options, input_size=input_size)
+                runner, work = form.reference(), form.facts.compute
+                deadline.current().compute = work
             finding = input_range.measure(runner, input_shape, multiple, input_range.photo(DEFAULT_IMAGES))
     except BadInput as error:  # inspect still describes a source convert would refuse (an unknown layer)
         finding = input_range.RangeFinding(input_range.DEFAULT, "assumed",
                                            f"the model cannot be loaded to measure it ({error.message})")
     return {"input_range": input_range.text(finding.range), "input_range_origin": finding.origin,
-            "input_range_reason": finding.reason}
+            "input_range_reason": finding.reason, **compute_facts(work)}
+
+
+def compute_facts(work) -> dict[str, Any]:
+    """The work the model does per pixel (converter.compute), as inspect shows it."""
+    if work is None:
+        return {"compute": None}
+    return {"compute": work.as_dict()}
 
 
 def _common(path: Path, info) -> dict[str, Any]:
@@ -342,6 +357,16 @@ def _h5_params(source) -> int:
     return total
 
 
+def _work(facts: dict[str, Any]) -> str:
+    from converter.compute import Compute
+
+    if not facts.get("compute"):
+        return "unknown (the model could not be loaded)"
+    work = facts["compute"]
+    counted = Compute(work["macs_per_input_pixel"], work["exact"], tuple(work.get("uncounted", ())))
+    return counted.text(facts["scale"] or None) + " (multiply-accumulates)"
+
+
 def render(facts: dict[str, Any]) -> str:
     if facts["format"] in detect.CHECKPOINT_FORMATS:
         return _render_checkpoint(facts)
@@ -362,6 +387,7 @@ def render(facts: dict[str, Any]) -> str:
         _row("input multiple", _multiple(facts["input_multiple"])),
         _row("scale", f"x{facts['scale']}" if facts["scale"] else "unknown"),
         _row("input range", f"{facts['input_range']} ({facts['input_range_origin']}: {facts['input_range_reason']})"),
+        _row("work", _work(facts)),
     ])
     lines.extend(_graph_plan_lines(facts) if graph else [
         _row("TF.js model", f"{', '.join(facts['tfjs_models'])} (convert's default)"),

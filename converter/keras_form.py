@@ -18,7 +18,7 @@ import dataclasses
 import threading
 from typing import Any
 
-from converter import fixes, keras_model, sources
+from converter import deadline, fixes, keras_model, sources
 from converter.sources import native
 from converter.errors import BadInput
 from converter.keras_model import Canonical, ModelFacts
@@ -92,7 +92,9 @@ class KerasForm:
 
     def _load(self, keep_canonical: bool = False) -> None:
         info = self.info
-        source = sources.load(info, self.options)
+        with deadline.current().call(f"loading {info.path.name} ({info.format})",
+                                     deadline.load_seconds(info.path)):
+            source = sources.load(info, self.options)
         if not keep_canonical:
             self.fixed_topology, self.fixes = fixes.apply_fixes(source.topology, self.disabled_fixes)
         if source.keras2_model is not None:

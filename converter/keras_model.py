@@ -87,6 +87,8 @@ class ModelFacts:
     """Batch input shape, e.g. [None, None, None, 3]."""
     input_multiple: int = 1
     """Input height and width must be multiples of this (pixel-unshuffle, strides)."""
+    compute: Any = None
+    """converter.compute.Compute: the work it does per input pixel, counted in its graph."""
 
 
 def build(fixed_topology: dict[str, Any], layer_weights: dict[str, list[Any]], user_layers: dict[str, type], path) -> Any:
@@ -137,12 +139,16 @@ def facts(model: Any) -> ModelFacts:
             f"the model maps {probe.shape[1:3]} to {out.shape[1:3]}: not an integer upscale",
             hint="srconvert converts super-resolution models",
         )
+    from converter import compute
+
     return ModelFacts(
         params=int(model.count_params()),
         input_channels=int(shape[3]),
         scale=int(out.shape[1] // height),
         input_shape=shape,
         input_multiple=multiple,
+        compute=compute.of_keras(topology_of(model),
+                                 {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers}),
     )
 
 
@@ -167,12 +173,16 @@ def facts_from_topology(topology: dict[str, Any], layer_weights: dict[str, list[
     shape = inputs[0].get("config", {}).get("batch_input_shape") if len(inputs) == 1 else None
     if not isinstance(shape, list) or len(shape) != 4 or not isinstance(shape[3], int):
         return None
+    from converter import compute
+
     return ModelFacts(
         params=sum(int(np.size(value)) for values in layer_weights.values() for value in values),
         input_channels=shape[3],
         scale=0,
         input_shape=shape,
         input_multiple=input_multiple((layer["class_name"], layer.get("config", {})) for layer in layers),
+        compute=compute.of_keras(topology, {name: [np.shape(v) for v in values]
+                                            for name, values in layer_weights.items()}),
     )
 
 

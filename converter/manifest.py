@@ -122,6 +122,7 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     `output_range` what the model is meant to produce (default: its input
     range); `bundle` the folder the manifest is for, which the source's
     relative path starts from."""
+    from converter import deadline
     from converter.emitters.custom_layers_js import used_layers
     from converter.hashing import sha256_path
     from converter.parity.report import without_timings
@@ -141,10 +142,13 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
             "architecture": info.architecture,
         },
         "memory": info.budget.manifest_entry(),
+        "time": deadline.current().manifest_entry(),
         "model": {
             "input_multiple": facts.input_multiple,
             "params": facts.params,
             "scale": facts.scale,
+            # The work it does per input pixel, counted in its graph (converter.compute).
+            "compute": facts.compute.as_dict() if facts.compute is not None else None,
             "input_channels": facts.input_channels,
             "input_shape": facts.input_shape,
             # The patch size a fixed-size model is built for (HxW), else None.

@@ -9,12 +9,17 @@ emitted artifact and each runtime). A source whose estimate exceeds the
 budget stops with exit 2 before anything heavy starts.
 
 The budget defaults to the smaller of
-  - three quarters of the memory available to this process now (the cgroup
-    limit where there is one, else the machine's available memory), and
+  - the memory this process may use at all: the cgroup's limit where there
+    is one, else the machine's total memory less a margin (MARGIN_SHARE of
+    it, at least MARGIN_MIN, for the system), split evenly between the
+    workers of a `build -j N`; and
   - what the source's size justifies: its estimate were its content four
     times its file size (weights compress a little, never a lot), or
     DEFAULT_FLOOR, whichever is larger;
 so a 10 KB file cannot claim the machine, and `--max-memory` overrides both.
+It never comes from the memory *available* at the moment: what a neighbour
+holds for a second must not decide whether a sound model converts. A run
+that really exhausts the machine is still stopped by `guard`.
 
 While the run goes on, `guard` samples the resident memory of the process
 and its children (the Node and Chromium runtimes) and ends the run, exit 2,
@@ -30,9 +35,12 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from converter.errors import BadInput
+
+if TYPE_CHECKING:
+    from converter import deadline
 
 GIB = 1 << 30
 # Measured peaks of the whole process tree, `convert` with three precisions
@@ -42,7 +50,8 @@ BASE_BYTES = 3 * GIB // 2
 CONTENT_FACTOR = 16
 PLAUSIBLE_EXPANSION = 4
 DEFAULT_FLOOR = 8 * GIB  # leaves room for the browser lane's Chromium on a tiny model
-AVAILABLE_SHARE = 0.75
+MARGIN_SHARE = 0.1
+MARGIN_MIN = 2 * GIB
 SAMPLE_SECONDS = 0.05
 CHILDREN_REFRESH = 4  # runtimes start rarely: look for new ones every 200 ms
 
@@ -70,14 +79,29 @@ def estimate(content_bytes: int) -> int:
     return BASE_BYTES + CONTENT_FACTOR * content_bytes
 
 
-def available() -> int:
-    """Memory this process may still use: the cgroup's room if it is limited,
-    else what the machine reports available."""
+def process_limit() -> int:
+    """The memory this process may use at all: its cgroup's limit, else
+    the machine's total less a margin for the system."""
     import psutil
 
-    machine = psutil.virtual_memory().available
-    limit, used = _cgroup_file("memory.max"), _cgroup_file("memory.current")
-    return min(machine, limit - used) if limit and used is not None else machine
+    total = psutil.virtual_memory().total
+    machine = total - max(MARGIN_MIN, int(MARGIN_SHARE * total))
+    limit = _cgroup_file("memory.max")  # "max" (no limit) reads as None
+    return min(limit, total) if limit else machine
+
+
+_workers = 1
+
+
+def share_between(workers: int) -> None:
+    """This process is one of `workers` running side by side (build -j): its
+    default budget is its share of the limit."""
+    global _workers
+    _workers = max(1, workers)
+
+
+def default_limit() -> int:
+    return process_limit() // _workers
 
 
 def _cgroup_file(name: str) -> int | None:
@@ -112,7 +136,7 @@ def budget_for(path: Path, content_bytes: int, file_bytes: int, max_memory: int 
         budget = Budget(max_memory, need, "--max-memory")
     else:
         justified = max(DEFAULT_FLOOR, estimate(PLAUSIBLE_EXPANSION * file_bytes))
-        budget = Budget(int(min(AVAILABLE_SHARE * available(), justified)), need, "default")
+        budget = Budget(int(min(default_limit(), justified)), need, "default")
     if need > budget.limit:
         raise BadInput(
             f"this source needs about {format_bytes(need)} of memory to convert ({format_bytes(content_bytes)} of "
@@ -163,45 +187,59 @@ class ProcessTree:
 
 
 @contextmanager
-def guard(budget: Budget, source: Path, cleanup: Callable[[], None] = lambda: None) -> Iterator[None]:
-    """Enforce `budget` over this process tree while the block runs.
+def guard(budget: Budget, source: Path, cleanup: Callable[[], None] = lambda: None,
+          clock: "deadline.Clock | None" = None) -> Iterator[None]:
+    """Enforce `budget` over this process tree, and `clock`'s deadlines
+    (converter.deadline; the current one by default), while the block runs.
 
-    Past the budget the run cannot be unwound politely (the main thread may
-    be inside one long allocation in C), so the watcher kills the child
-    runtimes, runs `cleanup` (the staging folder), prints the one error and
-    exits 2 at once."""
+    Past either the run cannot be unwound politely (the main thread may be
+    inside one long allocation or kernel in C), so the watcher kills the
+    child runtimes, runs `cleanup` (the staging folder), prints the one
+    error and exits 2 at once."""
+    from converter import deadline
+
+    clock = clock or deadline.current()
     stop = threading.Event()
 
-    def watch() -> None:
-        import psutil
+    def over_memory(tree: ProcessTree) -> BadInput | None:
+        used = tree.rss()
+        if used <= budget.limit:
+            return None
+        return BadInput(
+            f"the run passed its memory budget ({format_bytes(used)} in use, budget "
+            f"{format_bytes(budget.limit)}, {budget.origin}) and was stopped",
+            path=source,
+            hint="nothing was written; if the model is genuine, raise --max-memory",
+        )
 
+    def watch() -> None:
         tree = ProcessTree(refresh=CHILDREN_REFRESH)
         while not stop.wait(SAMPLE_SECONDS):
-            used = tree.rss()
-            if used <= budget.limit:
-                continue
-            for child in psutil.Process().children(recursive=True):
-                try:
-                    child.kill()
-                except psutil.Error:
-                    pass
-            error = BadInput(
-                f"the run passed its memory budget ({format_bytes(used)} in use, budget "
-                f"{format_bytes(budget.limit)}, {budget.origin}) and was stopped",
-                path=source,
-                hint="nothing was written; if the model is genuine, raise --max-memory",
-            )
-            try:
-                cleanup()
-            finally:
-                sys.stderr.write("\n".join(error.lines()) + "\n")
-                sys.stderr.flush()
-                os._exit(error.exit_code)
+            error = over_memory(tree) or clock.overdue(source)
+            if error is not None:
+                stop_run(error, cleanup)
 
-    watcher = threading.Thread(target=watch, name="srconvert-memory-guard", daemon=True)
+    watcher = threading.Thread(target=watch, name="srconvert-budget-guard", daemon=True)
     watcher.start()
     try:
         yield
     finally:
         stop.set()
         watcher.join()
+
+
+def stop_run(error: BadInput, cleanup: Callable[[], None]) -> None:
+    """End the process now: kill the child runtimes, `cleanup`, print `error`, exit."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    try:
+        cleanup()
+    finally:
+        sys.stderr.write("\n".join(error.lines()) + "\n")
+        sys.stderr.flush()
+        os._exit(error.exit_code)

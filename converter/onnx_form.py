@@ -31,7 +31,7 @@ MULTIPLE_PROBES = ((17, 1), (18, 2), (20, 4), (24, 8), (32, 16))
 
 
 class OnnxForm:
-    def __init__(self, info: Any, input_size: InputSize | None = None) -> None:
+    def __init__(self, info: Any, input_size: InputSize | None = None, max_compute: float | None = None) -> None:
         self.info = info
         self.model = info.payload
         self.applied: list[Applied] = []
@@ -47,7 +47,7 @@ class OnnxForm:
             raise BadInput(f"the model was exported for {static[0]}x{static[1]} inputs, not --input-size {input_size}",
                            path=info.path, hint=f"use --input-size {static[0]}x{static[1]}, or re-export")
         self.input_size = input_size or (InputSize(*static) if static else None)
-        self.facts = facts_of(self.model, info.input_channels, self.input_size, info.path)
+        self.facts = facts_of(self.model, info.input_channels, self.input_size, info.path, max_compute)
 
     @property
     def input_channels(self) -> int:
@@ -180,27 +180,39 @@ def _drop_unused_domains(model: Any) -> None:
     model.opset_import.extend(kept)
 
 
-def facts_of(model: Any, channels: int, size: InputSize | None, path: Path) -> ModelFacts:
-    """The model's facts, from its weights and onnxruntime runs (one
-    session) at small sizes."""
+def facts_of(model: Any, channels: int, size: InputSize | None, path: Path,
+             max_compute: float | None = None) -> ModelFacts:
+    """The model's facts, from its weights, its graph's work (counted and
+    checked against the ceiling before anything runs) and onnxruntime runs
+    (one session) at small sizes, each under a deadline."""
     import onnxruntime
 
+    from converter import compute as counting
+    from converter import deadline
+
+    work = counting.of_onnx(model, path, (size.height, size.width) if size else None)
+    counting.check(work, path, max_compute)
+    clock = deadline.current()
     params = sum(int(np.prod(i.dims)) for i in model.graph.initializer if i.data_type in (1, 10, 11, 16))
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     try:
-        session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        with clock.call("loading the model in onnxruntime"):
+            session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                                   providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
         raise BadInput(f"onnxruntime cannot load the model: {one_line(exc, 200)}", path=path) from None
     if size is not None:
-        return ModelFacts(params, channels, _scale(session, channels, size.height, size.width, path),
-                          [None, size.height, size.width, channels], 1)
+        with clock.call(f"probing the model at {size}", clock.inference(size.height * size.width, "cpu", work)):
+            scale = _scale(session, channels, size.height, size.width, path)
+        return ModelFacts(params, channels, scale, [None, size.height, size.width, channels], 1, work)
     for side, multiple in MULTIPLE_PROBES:
         try:
-            scale = _scale(session, channels, side, side, path)
+            with clock.call(f"probing the model at {side}x{side}", clock.inference(side * side, "cpu", work)):
+                scale = _scale(session, channels, side, side, path)
         except BadInput:
             continue
-        return ModelFacts(params, channels, scale, [None, None, None, channels], multiple)
+        return ModelFacts(params, channels, scale, [None, None, None, channels], multiple, work)
     raise BadInput("onnxruntime cannot run the model at any small input size (17 to 32 pixels)", path=path,
                    hint="if it needs one size, pass it with --input-size HxW")
 

@@ -118,20 +118,25 @@ class Outcome:
 
 
 def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool,
-              browser: bool = False, max_memory: int | None = None, progress: bool = True) -> Outcome:
+              browser: bool = False, max_memory: int | None = None, progress: bool = True,
+              workers: int = 1, max_time: float | None = None, max_compute: float | None = None) -> Outcome:
     """Build one recipe; runs in a worker process, so it reports instead of
     raising. `progress`: progress lines on stderr, each after the recipe's
-    name (warnings go out either way)."""
-    from converter import signals, tf_runtime
+    name (warnings go out either way). `workers`: how many run side by side,
+    which share the default memory budget. `max_time`: the build's limit,
+    applied to each release."""
+    from converter import deadline, memory, signals, tf_runtime
     from converter.progress import Progress
 
+    memory.share_between(workers)
+    deadline.start(max_time)
     signals.install()  # a cancelled build's worker removes its staging folder too
     tf_runtime.quiet(debug=debug)
     try:
         recipe = recipes.load(Path(recipe_path))
         reporter = Progress(progress, prefix=f"{recipe.name}: ")
         return _build(recipe, Path(dist), Path(weights) if weights else None, verify, force, browser or recipe.browser,
-                      max_memory, reporter)
+                      max_memory, reporter, max_compute)
     except SrconvertError as error:
         return Outcome(recipe_path, error.exit_code, error.lines())
     except Exception as error:  # a bug: keep the worker's message
@@ -139,7 +144,7 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
 
 
 def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
-           browser: bool, max_memory: int | None, progress) -> Outcome:
+           browser: bool, max_memory: int | None, progress, max_compute: float | None = None) -> Outcome:
     from converter import package_npm
     from converter.convert import ConvertOptions, convert
     from converter.parity import report
@@ -174,6 +179,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         input_size=recipe.input_size,
         browser=browser,
         max_memory=max_memory,
+        max_compute=max_compute,
     )
     spec = ReleaseSpec(recipe, source_label=source.name)
     if recipe.input_size:  # a recipe whose tiling cannot hold stops before converting
@@ -190,7 +196,8 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
 
 def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, verify: bool, force: bool,
                debug: bool = False, browser: bool = False, max_memory: int | None = None,
-               progress: bool = True) -> list[Outcome]:
+               progress: bool = True, max_time: float | None = None,
+               max_compute: float | None = None) -> list[Outcome]:
     """Build every recipe, each in a fresh worker process. `progress`: the
     workers' progress lines (off for --quiet and --json)."""
     from converter import signals
@@ -205,9 +212,10 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
     signals.install()
     signals.sweep_on_exit(dist)
     context = multiprocessing.get_context("spawn")
+    workers = max(1, min(jobs, len(paths)))
     args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
-             progress) for p in paths]
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
+             progress, workers, max_time, max_compute) for p in paths]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                 max_tasks_per_child=1) as pool:
         futures = [pool.submit(build_one, *arg) for arg in args]
         return [_outcome(future, path) for future, path in zip(futures, paths)]

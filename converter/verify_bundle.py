@@ -3,11 +3,12 @@ it still compute what the source computes?"""
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter import manifest, memory, sources
+from converter import deadline, manifest, memory, sources
 from converter.errors import EXIT_NOT_VERIFIED, EXIT_OK, ParityFailed
 from converter.hashing import sha256_file, sha256_path
 from converter.manifest import Artifact
@@ -114,6 +115,7 @@ def verify_bundle(
     progress: Progress,
     browser: bool = False,
     max_memory: int | None = None,
+    max_compute: float | None = None,
     images_required: bool = False,
 ) -> VerifyOutcome:
     document = manifest.read(bundle)
@@ -137,7 +139,7 @@ def verify_bundle(
     from converter.plan import runtimes_of
     from converter.targets import BY_NAME
 
-    options = sources.SourceOptions(max_memory=max_memory)
+    options = sources.SourceOptions(max_memory=max_memory, max_compute=max_compute)
     info = sources.describe(source, options)
     with memory.guard(info.budget, source):
         progress.step(f"loading {source} ({info.format})")
@@ -149,10 +151,13 @@ def verify_bundle(
         runtimes = Runtimes(names, backend, custom_layers_override=custom_layers_js)
         runtimes.prestart()
         try:
+            deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
             verification = Verification.start(
                 form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress,
                 images_required,
             )
+            counts = collections.Counter(name for entry in verifiers.values() for name in entry)
+            verification.check_time(dict(counts))
             verification.start_reference(form.reference())
             for artifact in artifacts:
                 verification.submit(artifact, verifiers[artifact.entry])

@@ -1,6 +1,10 @@
 """The one interface every runtime runner sits behind (after Polygraphy):
 activate, infer, deactivate. The parity comparator never sees a runner; it
-only gets the arrays runners return."""
+only gets the arrays runners return.
+
+Callers enter a runner (`with runner:`) and call `run`: each then runs under
+its deadline (converter.deadline), derived from the work the batch asks of
+the model and the runner's `speed`."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import abc
 import time
 
 import numpy as np
+
+from converter import deadline
 
 
 class Runner(abc.ABC):
@@ -18,6 +24,8 @@ class Runner(abc.ABC):
     small_inputs: bool = False
     """Run on the small subset of the parity inputs (a software-rendered GPU
     is slow; one tile and one photo still catch layout and value errors)."""
+    speed: str = "cpu"
+    """How fast it computes, a key of converter.deadline.SPEEDS."""
 
     def __init__(self) -> None:
         self.last_ms: float = float("nan")
@@ -32,8 +40,17 @@ class Runner(abc.ABC):
     def deactivate(self) -> None:
         """Release the model."""
 
+    def run(self, batch: np.ndarray, **options) -> np.ndarray:
+        """`infer`, under the deadline the batch's work gives it."""
+        clock = deadline.current()
+        _, height, width = batch.shape[:3]
+        with clock.call(f"{self.runtime} inference on a {width}x{height} input",
+                        clock.inference(batch.shape[0] * height * width, self.speed)):
+            return self.infer(batch, **options)
+
     def __enter__(self) -> "Runner":
-        self.activate()
+        with deadline.current().call(f"loading the model in {self.runtime}"):
+            self.activate()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -49,9 +66,9 @@ class Deferred:
         self._runner = None
 
     def __enter__(self) -> Runner:
-        self._runner = self._make()
-        self._runner.activate()
-        return self._runner
+        with deadline.current().call("loading the source model"):
+            self._runner = self._make()
+        return self._runner.__enter__()
 
     def __exit__(self, *exc: object) -> None:
         self._runner.deactivate()

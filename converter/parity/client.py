@@ -129,7 +129,7 @@ class ClientCheck:
         }
         try:
             with runner:
-                whole = [runner.infer(p.pixels) for p in self.photos]
+                whole = [runner.run(p.pixels) for p in self.photos]
                 untiled = parity_metrics.compare(expected, whole, PIXEL_RANGE)
                 verdict, worst = self._judge(runner, self.tiling, whole, expected, gate, range(len(self.photos)))
                 result.update(verdict, whole=untiled.as_dict())
@@ -145,7 +145,8 @@ class ClientCheck:
         """Tile the photos at `indices` and judge them against the source and
         against whole-image inference; also says which photo seams worst."""
         indices = list(indices)
-        tiled = [runner.infer(self.photos[i].pixels, tiling.patch_size, tiling.padding) for i in indices]
+        tiled = [runner.run(self.photos[i].pixels, patch_size=tiling.patch_size, padding=tiling.padding)
+                 for i in indices]
         source = parity_metrics.compare([expected[i] for i in indices], tiled, PIXEL_RANGE)
         seams = [(*worst_line(whole[i], t), i) for i, t in zip(indices, tiled)]
         seam, line, photo = min(seams, key=lambda s: s[0].psnr_db)

@@ -19,7 +19,7 @@ import numpy as np
 from converter.backends import RUNTIMES, host_class, make_runner
 from converter.backends.base import Runner
 from converter.backends.node.host import NodeHost, check_node
-from converter.errors import one_line
+from converter.errors import BadInput, one_line
 from converter.manifest import Artifact
 from converter.parity import inputs as parity_inputs
 from converter.parity import metrics as parity_metrics
@@ -129,9 +129,9 @@ def compute_reference(runner: Runner, inputs: list[ParityInput], extra: list[Par
     outputs, times = [], []
     with runner as active:
         for item in inputs:
-            outputs.append(active.infer(item.array))
+            outputs.append(active.run(item.array))
             times.append(active.last_ms)
-        extra_outputs = [active.infer(item.array) for item in extra]
+        extra_outputs = [active.run(item.array) for item in extra]
     low = min(float(o.min()) for o in outputs)
     high = max(float(o.max()) for o in outputs)
     return Reference(
@@ -168,10 +168,10 @@ def run_inputs(runner: Runner, inputs: list[ParityInput]) -> Run:
     try:
         outputs, times = [], []
         with runner:
-            runner.infer(inputs[indices[0]].array)  # warm-up: the first call sets up kernels and buffers
+            runner.run(inputs[indices[0]].array)  # warm-up: the first call sets up kernels and buffers
             first = runner.last_ms
             for index in indices:
-                outputs.append(runner.infer(inputs[index].array))
+                outputs.append(runner.run(inputs[index].array))
                 times.append(runner.last_ms)
     except Exception as exc:  # noqa: BLE001 - every runtime has its own exception types
         message = one_line(exc, 400)
@@ -224,9 +224,86 @@ class Verification:
               images_required: bool = False) -> "Verification":
         """Compute the parity inputs once, for a model with these `facts`
         (`images_required`: the user named `images_dir`, so it must give a photo)."""
-        inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, facts.params,
+        work = facts.compute.macs_per_pixel if facts.compute is not None else facts.params
+        inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, work,
                                      required=images_required)
         return cls(inputs, root, gates, runtimes, progress)
+
+    def check_time(self, runtime_counts: dict[str, int], client=None) -> None:
+        """Refuse, before any runtime starts its work, a run whose lanes the
+        estimate says cannot finish in reasonable time on this machine
+        (converter.deadline.LANE_SECONDS, or --max-time): with the estimate,
+        and what to do. `runtime_counts`: artifacts per runtime; `client`:
+        the release's client check, if one runs."""
+        from converter import deadline
+
+        clock = deadline.current()
+        if clock.compute is None:
+            return
+        seconds = self.lane_seconds(runtime_counts, client)
+        lane, worst = max(seconds.items(), key=lambda item: item[1], default=("", 0.0))
+        allowed = clock.max_time if clock.max_time is not None else deadline.LANE_SECONDS
+        if worst <= allowed:
+            return
+        browser = lane == "chromium"
+        where = ("Chromium, on a software renderer (no GPU)" if browser and self._software_browser()
+                 else f"the {lane} lane")
+        allow = f"allow it with --max-time {int(worst * 1.5)}"
+        raise BadInput(
+            f"parity in {where} would take about {deadline.estimate_text(worst)} on this machine "
+            f"(estimated from the model's {clock.compute.text()}), over the {deadline.estimate_text(allowed)} "
+            "a run may take; nothing was run",
+            hint=(f"run --browser on a machine with a GPU, leave --browser out, or {allow}" if browser
+                  else allow))
+
+    def lane_seconds(self, runtime_counts: dict[str, int], client=None) -> dict[str, float]:
+        """The estimated seconds of each lane's parity work (converter.deadline.SPEEDS)."""
+        from converter import deadline
+
+        clock = deadline.current()
+        seconds: dict[str, float] = {}
+        for name, count in runtime_counts.items():
+            lane = RUNTIMES[name].node_lane or "local"
+            indices = small_set(self.inputs) if lane == "chromium" else list(range(len(self.inputs)))
+            speed = self._speed(lane, name)
+            one = sum(clock.inference(_pixels(self.inputs[i]), speed) for i in [indices[0], *indices])  # warm-up too
+            seconds[lane] = seconds.get(lane, 0.0) + count * one
+        if client is not None:
+            seconds["chromium"] = seconds.get("chromium", 0.0) + self._client_seconds(client)
+        return seconds
+
+    def _client_seconds(self, client) -> float:
+        """The client check: whole-image inference of each photo, then tiled
+        (each tile an inference; tiles overlap by the padding)."""
+        from converter import deadline
+
+        clock = deadline.current()
+        speed = self._speed("chromium", "upscalerjs-webgl")
+        total = 0.0
+        size, padding = client.tiling.patch_size, client.tiling.padding
+        for photo in client.photos:
+            height, width = photo.pixels.shape[1:3]
+            total += clock.inference(height * width, speed)
+            tiles = -(-height // size) * -(-width // size)
+            total += tiles * clock.inference((size + 2 * padding) ** 2, speed)
+        return total
+
+    def _speed(self, lane: str, runtime: str) -> str:
+        from converter.backends.chromium.runner import browser_speed
+
+        if lane == "chromium":
+            return browser_speed(self._browser_host(), runtime)
+        return "cpu" if lane == "local" else "wasm"
+
+    def _browser_host(self):
+        host = self.runtimes.host("chromium")
+        self.runtimes.lane("chromium").submit(lambda: None).result()  # prestart's launch has finished
+        return host
+
+    def _software_browser(self) -> bool:
+        from converter.backends.chromium.runner import software_adapter
+
+        return software_adapter(self._browser_host().versions)
 
     def start_reference(self, runner: Runner, extra: list[ParityInput] = ()) -> None:
         """Run the source model on the inputs (and `extra`), on its own lane."""
@@ -300,6 +377,10 @@ class Verification:
     def _run(self, artifact: Artifact, runner: Runner) -> Run:
         self.progress.step(f"verifying {artifact.name} in {runner.runtime}")
         return run_inputs(runner, self.inputs)
+
+
+def _pixels(item: ParityInput) -> int:
+    return int(item.array.shape[1] * item.array.shape[2])
 
 
 def _outcome(result: dict[str, Any]) -> str:

@@ -96,7 +96,7 @@ def measure(runner, input_shape, multiple: int, photo: Path | None) -> RangeFind
     try:
         with runner as active:
             for candidate in CANDIDATES:
-                output = active.infer((crop * candidate[1])[None].astype(np.float32))
+                output = active.run((crop * candidate[1])[None].astype(np.float32))
                 scores[text(candidate)] = _resemblance(crop, output[0], candidate)
     except SrconvertError:  # the source itself is at fault (cannot load, over budget): that is the run's error
         raise

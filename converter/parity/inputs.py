@@ -24,11 +24,12 @@ from converter.errors import BadInput, first_line
 RANDOM_SIZES = ((37, 29), (64, 48))
 SEED = 1234
 # Parity proves the artifacts compute what the source computes; it is not a
-# benchmark, and every runtime pass costs about params x pixels. Above this
-# budget (a 4 M-parameter RRDN lands near 3,000 pixels) the inputs shrink by one
-# factor: random tiles keep their odd, non-square proportions and photos are
-# centre-cropped, so natural-image statistics survive. Fixture-sized models
-# stay far below it and keep the full inputs.
+# benchmark, and every runtime pass costs the model's MACs per input pixel
+# (converter.compute, counted in the graph) x pixels. Above this budget per
+# input (a 4 M-parameter RRDN lands near 2,000 pixels) the inputs shrink by
+# one factor: random tiles keep their odd, non-square proportions and photos
+# are centre-cropped, so natural-image statistics survive. Fixture-sized
+# models stay far below it and keep the full inputs.
 MACS_PER_PASS = 8e9
 MIN_SIDE = 12
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "fixtures" / "images"
@@ -89,11 +90,11 @@ def build(
     input_range: tuple[float, float],
     images_dir: Path | None = DEFAULT_IMAGES,
     multiple: int = 1,
-    params: int = 0,
+    macs_per_pixel: float = 0.0,
     required: bool = False,
 ) -> list[ParityInput]:
     """`multiple`: sizes are rounded down to it, for models that downsample first.
-    `params`: the model's parameter count, which sets the pixel budget.
+    `macs_per_pixel`: the model's work per input pixel, which sets the pixel budget.
     `required`: the user named `images_dir`, so it must give at least one photo
     the model can take (BadInput naming the folder otherwise); when False (the
     default folder) a missing folder or one without a usable photo leaves the
@@ -114,7 +115,7 @@ def build(
     factor = 1.0
     if not (fixed_h and fixed_w):
         pixels = sum(w * h for w, h in randoms) + sum(p.shape[1] * p.shape[2] for _, p in photos)
-        factor = shrink_factor(pixels, params)
+        factor = shrink_factor(pixels, macs_per_pixel)
     rng = np.random.default_rng(SEED)
     inputs = []
     for width, height in randoms:
@@ -127,9 +128,9 @@ def build(
     return inputs
 
 
-def shrink_factor(pixels: int, params: int) -> float:
-    """The linear factor that brings `pixels` within the budget for `params`."""
-    budget = MACS_PER_PASS / max(params, 1)
+def shrink_factor(pixels: int, macs_per_pixel: float) -> float:
+    """The linear factor that brings `pixels` within the budget for a model doing `macs_per_pixel`."""
+    budget = MACS_PER_PASS / max(macs_per_pixel, 1.0)
     return min(1.0, (budget / pixels) ** 0.5) if pixels else 1.0
 
 

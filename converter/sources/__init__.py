@@ -41,6 +41,8 @@ class SourceOptions:
     """input_size.InputSize: the size a PyTorch checkpoint is exported at (None: free)."""
     export_graph: bool = True
     """PyTorch checkpoints: export the ONNX graph (False: detect only, as `inspect` does)."""
+    max_compute: float | None = None
+    """MACs per input pixel a model may do; None: converter.compute's ceiling."""
 
 
 @dataclass

@@ -84,6 +84,10 @@ async function init({ executable }) {
   browser = await puppeteer.launch({
     executablePath: executable,
     headless: true,
+    // No fixed per-call limit of puppeteer's (180 s by default): srconvert
+    // gives every call a deadline from its estimated work (converter/deadline.py)
+    // and stops the whole run, with its own message, past it.
+    protocolTimeout: 0,
     args: [
       // SwiftShader gives WebGL and WebGPU on machines without a GPU; on one
       // with a GPU, Chromium uses it as users' browsers do.

@@ -26,8 +26,30 @@ class ChromiumRunner(NodeRunner):
         self.layout = layout
         self.runtime = runtime
 
+    @property
+    def speed(self) -> str:
+        return browser_speed(self.host, self.runtime)
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
         return from_layout(super().infer(to_layout(batch, self.layout)), self.layout)
+
+
+def browser_speed(host: NodeHost, runtime: str) -> str:
+    """converter.deadline's speed for `runtime` in this browser: wasm runs
+    on the CPU; WebGL and WebGPU on the GPU adapter, or on SwiftShader, the
+    software one a machine without a GPU gets."""
+    if runtime.endswith("-wasm"):
+        return "wasm"
+    if not software_adapter(host.versions):
+        return "gpu"
+    return "software-webgl" if runtime.endswith("-webgl") else "software-webgpu"
+
+
+def software_adapter(versions: dict) -> bool:
+    """Whether the browser renders on the CPU (SwiftShader, llvmpipe); true
+    until the browser has said otherwise."""
+    described = " ".join(str(v) for v in [versions.get("webgl"), *(versions.get("adapter") or {}).values()])
+    return not versions or any(name in described.lower() for name in ("swiftshader", "llvmpipe", "software"))
 
 
 def for_artifact(artifact, root: Path, runtimes, engine: str, backend: str) -> ChromiumRunner:

@@ -18,6 +18,12 @@ ENTRY = "model.js"
 class UpscalerJSRunner(NodeRunner):
     lane = "chromium"
 
+    @property
+    def speed(self) -> str:
+        from converter.backends.chromium.runner import browser_speed
+
+        return browser_speed(self.host, self.runtime)
+
     def __init__(self, host: NodeHost, package: Path, backend: str = "webgl") -> None:
         super().__init__(host, package / ENTRY, "upscalerjs", None)
         self.load_fields = {"backend": backend}

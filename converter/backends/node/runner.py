@@ -14,6 +14,7 @@ _handles = itertools.count(1)
 
 
 class NodeRunner(Runner):
+    speed = "wasm"  # TF.js's wasm backend and onnxruntime-web under Node
     def __init__(self, host: NodeHost, entry: Path, kind: str, custom_layers_js: Path | None) -> None:
         super().__init__()
         self.host = host

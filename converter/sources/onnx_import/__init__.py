@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from converter import compute, deadline
 from converter.errors import BadInput
 from converter.sources import declared
 from converter.sources.detect import ONNX, Probe
@@ -56,6 +57,7 @@ def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     (the ONNX target takes any graph onnxruntime runs)."""
     model = graph.load_model(path)
     graph.graph_input(model)
+    compute.check_control_flow(model, path)  # a loop bomb is refused before anything runs it
     producer = f"{model.producer_name} {model.producer_version}".strip() or None
     return {"keras_version": None, "topology": None, "producer": producer, "payload": model,
             "input_channels": graph.input_channels(model, path)}
@@ -78,7 +80,8 @@ def refuse_unsupported(unsupported: list[str], path: Path, purpose: str,
 def derive_topology(info) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The graph translated to a Keras topology, and its weights by layer."""
     model = info.payload
-    probe = graph.probe(model, info.input_channels, info.path)
+    with deadline.current().call("probing the graph in onnxruntime for the Keras rebuild"):
+        probe = graph.probe(model, info.input_channels, info.path)
     translator = translate.Translator(model, probe, info.path)
     topology = translator.run(graph.graph_input(model).name, info.input_channels, model.graph.output[0].name)
     return topology, translator.graph.weights

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from converter import deadline
 from converter.errors import BadInput, first_line
 from converter.input_size import InputSize
 
@@ -19,6 +20,7 @@ OPSET = 17
 # training patch size (48, 64), so that branches a network takes only at its
 # training size (a cached attention mask) are not the ones recorded.
 TRACE_SIDE = 40
+TRACE_SECONDS_PER_MODULE = 0.01
 FALLBACK_SIDE = 64
 
 
@@ -53,7 +55,12 @@ def _export(module: Any, channels: int, hw: tuple[int, int], dynamic: bool, path
     example = torch.rand(1, channels, *hw, generator=torch.Generator().manual_seed(0))
     axes = {"input": {2: "height", 3: "width"}, "output": {2: "out_height", 3: "out_width"}} if dynamic else None
     buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
+    # Tracing runs the network once (about its parameters x pixels in MACs,
+    # before its graph can be counted) and records every module it passes.
+    estimate = (deadline.SPEEDS["cpu"].seconds(sum(p.numel() for p in module.parameters()) * hw[0] * hw[1], 0)
+                + TRACE_SECONDS_PER_MODULE * sum(1 for _ in module.modules()))
+    with deadline.current().call(f"exporting the checkpoint's graph at {hw[0]}x{hw[1]}", estimate), \
+            warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings are about Python branches, which parity checks
         # Some networks scale their input in place (RCAN: x *= rgb_range): export a copy.
         torch.onnx.export(module, (example.clone(),), buffer, dynamo=False, opset_version=OPSET,
