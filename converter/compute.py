@@ -165,6 +165,12 @@ def _symbolic() -> Any:
     return sys.modules[name]
 
 
+def check_control_flow(model: Any, path: Path) -> None:
+    """BadInput for a Loop of an absurd constant trip count, or control
+    flow nested absurdly deep: before anything runs the graph."""
+    _check_loops(model.graph, _constants(model.graph), path)
+
+
 def _skeleton(model: Any, height: int, width: int) -> Any:
     """A copy of the graph without its weights' data (inference needs only
     their shapes, and the small constants shape computations read), its
