@@ -81,6 +81,7 @@ test: setup setup-pytorch test-tools $(FIXTURES)
 
 bench: setup
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/budgets.py
 
 bench-onnx: setup
 	$(BIN)/python bench/onnx_import.py

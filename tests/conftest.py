@@ -103,3 +103,46 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], code: int, *fra
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in result.stderr, result.stderr
+
+
+def run_cli_sampled(*args: str, timeout: float = 600, env: dict[str, str] | None = None
+                    ) -> tuple[subprocess.CompletedProcess[str], int, float]:
+    """`run_cli`, the peak resident memory of its process tree (sampled every
+    50 ms: a run stopped by a budget exits at once, before any exit hook of
+    run_cli_measured's could record it) and the seconds it took. The result's
+    `children` are the child processes seen while it ran (psutil.Process)."""
+    import threading
+    import time
+
+    import psutil
+
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "converter", *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
+    peak = [0]
+    seen: dict[int, object] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        root = psutil.Process(process.pid)
+        while not done.wait(0.05):
+            try:
+                children = root.children(recursive=True)
+                seen.update((child.pid, child) for child in children)
+                tree = [root, *children]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        done.set()
+        sampler.join()
+        if process.poll() is None:
+            process.kill()
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    result.children = list(seen.values())
+    return result, peak[0], time.monotonic() - started

@@ -31,7 +31,7 @@ def _default_budget(file_bytes: int) -> int:
 
 
 def test_a_tiny_file_cannot_claim_the_machine_and_a_large_one_gets_what_its_size_justifies():
-    share = memory.AVAILABLE_SHARE * memory.available()
+    share = memory.default_limit()
     for file_bytes, justified in ((10_000, memory.DEFAULT_FLOOR),
                                   (400 * MIB, memory.estimate(memory.PLAUSIBLE_EXPANSION * 400 * MIB))):
         assert _default_budget(file_bytes) == pytest.approx(min(share, justified), rel=0.02)
