@@ -217,3 +217,33 @@ def test_build_workers_share_the_default_budget():
     assert int(share[0]) == int(share[1]) // 4
     total = psutil.virtual_memory().total
     assert int(share[1]) <= total - memory.MARGIN_MIN
+
+
+# --- a lane the estimate says cannot finish ---------------------------------------------------------------
+
+def _isr_size_rrdn(path: Path) -> Path:
+    """An RRDN of ISR's gans size (C4 D3 G32 G0 32 T10 x4, 4.2 M parameters), seeded weights."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT / 'bench')!r})
+sys.path.insert(0, {str(ROOT)!r})
+import run
+run.OUT = __import__("pathlib").Path({str(path.parent)!r})
+print(run.make_models(["rrdn"])["rrdn"][0])
+"""
+    made = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return Path(made.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_browser_release_the_estimate_says_cannot_finish_stops_before_the_lane(tmp_path):
+    source = _isr_size_rrdn(tmp_path / "rrdn.h5")
+    dist = tmp_path / "dist"
+    result, peak, seconds = run_cli_sampled("build", ROOT / "recipes" / "isr-gans-x4.toml", "--weights", source,
+                                            "--browser", "-o", dist, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "parity in Chromium, on a software renderer (no GPU) would take about" in result.stderr
+    assert "run --browser on a machine with a GPU" in result.stderr and "--max-time" in result.stderr
+    assert "protocolTimeout" not in result.stderr and "Traceback" not in result.stderr
+    assert seconds < 120  # before any browser work, instead of half an hour
+    assert not dist.exists() or not any(dist.iterdir())
