@@ -129,6 +129,22 @@ class Budget:
         return entry
 
 
+READING_FLOOR = 2 * GIB
+READING_FACTOR = 3
+
+
+def reading_budget(path: Path, max_memory: int | None = None) -> Budget:
+    """What detecting a source and reading its metadata may use, before its
+    own budget is known: a few times the file (a protobuf is parsed whole),
+    at least READING_FLOOR, within --max-memory or the default limit."""
+    try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        size = 0
+    limit = max(READING_FLOOR, READING_FACTOR * size)
+    return Budget(min(limit, max_memory or default_limit()), 0, "--max-memory" if max_memory else "default")
+
+
 def budget_for(path: Path, content_bytes: int, file_bytes: int, max_memory: int | None) -> Budget:
     """The run's budget; BadInput (exit 2) when the source cannot fit in it."""
     need = estimate(content_bytes)

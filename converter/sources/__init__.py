@@ -98,9 +98,12 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     """Admit, detect, check what the file declares against it and the memory
     budget, then describe: nothing heavy is read before the budget holds."""
     path, options = Path(path), options or SourceOptions()
-    fmt = detect_format(path)
-    module = MODULES[fmt]
-    content = module.content_bytes(path)
+    # Reading metadata has a budget too: an HDF5 attribute of many pointers
+    # to one long string expands to gigabytes, and no call sizes it first.
+    with memory.guard(memory.reading_budget(path, options.max_memory), path):
+        fmt = detect_format(path)
+        module = MODULES[fmt]
+        content = module.content_bytes(path)
     budget = memory.budget_for(path, content.loaded, content.stored, options.max_memory)
     with memory.guard(budget, path):  # describing a PyTorch checkpoint loads and exports it
         fields = module.describe(path, fmt, options)

@@ -13,7 +13,6 @@ loaded: the figure the memory budget is checked against (`converter.memory`).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import struct
@@ -24,6 +23,7 @@ from typing import Any, Iterable
 
 from converter.errors import BadInput
 from converter.memory import format_bytes
+from converter.sources import safe_json
 from converter.sources.admission import open_regular
 
 # Deflate peaks near 1032:1 on constant data; float weights compress about
@@ -31,8 +31,10 @@ from converter.sources.admission import open_regular
 MAX_EXPANSION = 100
 # Items this small may expand freely: a zero bias compresses very well.
 EXPANSION_FLOOR = 1 << 20
-# A Keras config for a thousand-layer network is a few MB.
-MAX_JSON_BYTES = 64 << 20
+MAX_JSON_BYTES = safe_json.MAX_BYTES  # one limit for every JSON a source holds
+# Keras keeps lists of layer and weight names in HDF5 attributes: a
+# thousand-layer model lists a thousand layers.
+MAX_ATTRIBUTE_ITEMS = 100_000
 MAX_ARCHIVE_MEMBERS = 10_000
 HINT = "the file is damaged or was made to exhaust memory; nothing was loaded"
 
@@ -95,6 +97,42 @@ def hdf5_handle(handle: Any, path: Path, item_prefix: str = "") -> int:
         if isinstance(obj, h5py.Dataset):
             total += _dataset(path, f"dataset {item_prefix}{name}", obj)
     return total
+
+
+def hdf5_attribute(path: Path, attrs: Any, name: str, default: Any = None) -> Any:
+    """`attrs[name]`, text decoded and arrays as lists, refused when it
+    declares more than Keras keeps in an attribute: an attribute is read
+    whole. A variable-length string is only a reference to text elsewhere in
+    the file, and neither h5py nor HDF5 can size that text before reading it
+    (one string's is within the file; array elements may share one), so the
+    number of such strings is bounded here and a config's text after reading
+    (`safe_json`)."""
+    import h5py
+
+    if name not in attrs:
+        return default
+    item = f"HDF5 attribute {name}"
+    attribute = attrs.get_id(name)
+    count = math.prod(attribute.shape or ())
+    vlen = h5py.check_vlen_dtype(attribute.dtype)
+    if vlen is not None and vlen not in (str, bytes):
+        raise refuse(path, f"{item} holds variable-length sequences; Keras writes none")
+    if count > MAX_ATTRIBUTE_ITEMS:
+        raise refuse(path, f"{item} lists {count} items; Keras writes one per layer or weight")
+    if count * attribute.dtype.itemsize > MAX_JSON_BYTES:  # fixed-length strings: their length
+        raise refuse(path, f"{item} declares {format_bytes(count * attribute.dtype.itemsize)}; Keras's are at "
+                           f"most {format_bytes(MAX_JSON_BYTES)}")
+    try:
+        value = attrs[name]
+        if getattr(value, "ndim", 0):  # an array (Keras writes empty ones as float64)
+            return [_text(v) for v in value.flat]
+        return _text(value)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise refuse(path, f"{item} cannot be read as text ({exc})") from None
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def _dataset(path: Path, item: str, dataset: Any) -> int:
@@ -249,10 +287,7 @@ def safetensors_header(path: Path) -> dict[str, Any]:
             raise refuse(path, f"the safetensors header declares {format_bytes(length)}; the file holds "
                                f"{format_bytes(size)}")
         json_size(path, "the safetensors header", length)
-        try:
-            header = json.loads(handle.read(length))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise refuse(path, f"the safetensors header is not JSON ({exc})") from None
+        header = safe_json.loads(handle.read(length), path, "the safetensors header")
     if not isinstance(header, dict):
         raise refuse(path, "the safetensors header is not a JSON object")
     data = size - 8 - length

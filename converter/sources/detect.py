@@ -4,19 +4,18 @@
 attributes, the zip member names) and the format modules' `detect`
 predicates ask it. When no module claims a path, `unclaimed` says what kind
 of container it was and what to give instead. Only headers and JSON are read
-here (h5py, zipfile, json): no TensorFlow.
+here (h5py, zipfile, safe_json): no TensorFlow.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import zipfile
 from pathlib import Path
 
 from converter.errors import BadInput
-from converter.sources import admission, declared
+from converter.sources import admission, declared, safe_json
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -101,12 +100,17 @@ def unclaimed(probe: Probe) -> BadInput:
     )
 
 
+# The root attributes the format modules ask about; no other is read.
+H5_ATTRS = ("model_config", "keras_version", "layer_names")
+
+
 def h5_attrs(path: Path) -> dict[str, object]:
     import h5py
 
     try:
         with h5py.File(path, "r") as handle:
-            return {key: _text(value) for key, value in handle.attrs.items()}
+            attrs = handle.attrs
+            return {key: declared.hdf5_attribute(path, attrs, key) for key in H5_ATTRS if key in attrs}
     except OSError as exc:
         raise BadInput(
             f"not a readable HDF5 file ({exc.args[0] if exc.args else exc})",
@@ -119,13 +123,10 @@ def read_json(path: Path) -> dict:
     try:
         with admission.open_regular(path) as handle:
             declared.json_size(path, path.name, os.fstat(handle.fileno()).st_size)
-            value = json.loads(handle.read().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = handle.read()
+    except OSError as exc:
         raise BadInput(f"not valid JSON ({exc})", path=path, hint="re-export the model") from None
+    value = safe_json.loads(data, path, path.name)
     if not isinstance(value, dict):
         raise BadInput("JSON is not an object", path=path, hint="re-export the model")
     return value
-
-
-def _text(value: object) -> object:
-    return value.decode("utf-8") if isinstance(value, bytes) else value

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from converter.keras_model import short_weight_name
+from converter.sources import declared
 
 
 def read(path: Path) -> tuple[dict[str, list[np.ndarray]], dict[str, list[str]]]:
@@ -22,13 +23,19 @@ def read(path: Path) -> tuple[dict[str, list[np.ndarray]], dict[str, list[str]]]
     names: dict[str, list[str]] = {}
     with h5py.File(path, "r") as handle:
         root = handle["model_weights"] if "model_weights" in handle else handle
-        for layer in map(_text, root.attrs.get("layer_names", [])):
+        for layer in map(_text, _names(path, root, "layer_names")):
             group = root[layer]
-            full = [_text(n) for n in group.attrs.get("weight_names", [])]
+            full = [_text(n) for n in _names(path, group, "weight_names")]
             if full:
                 arrays[layer] = [np.asarray(group[name]) for name in full]
                 names[layer] = [short_weight_name(name) for name in full]
     return arrays, names
+
+
+def _names(path: Path, group, name: str) -> list:
+    """A name-list attribute, its size checked before it is read."""
+    names = declared.hdf5_attribute(path, group.attrs, name, [])
+    return names if isinstance(names, list) else [names]
 
 
 def _text(value) -> str:

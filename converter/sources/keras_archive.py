@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from converter import tf_runtime
 from converter.errors import BadInput
-from converter.sources import declared, native
+from converter.sources import declared, native, safe_json
 from converter.sources.detect import KERAS3_ARCHIVE, Probe
 
 FORMATS = {KERAS3_ARCHIVE: "Keras 3 .keras archive"}
@@ -30,10 +29,13 @@ def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(path) as archive:
             _check_members(path, archive.namelist())
-            topology = json.loads(archive.read("config.json"))
-            metadata = json.loads(archive.read("metadata.json"))
+            topology = safe_json.loads(archive.read("config.json"), path, "config.json")
+            metadata = safe_json.loads(archive.read("metadata.json"), path, "metadata.json")
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise BadInput(f"a damaged .keras archive ({exc})", path=path, hint="re-export the model") from None
+    for name, value in (("config.json", topology), ("metadata.json", metadata)):
+        if not isinstance(value, dict):
+            raise BadInput(f"{name} is not a JSON object", path=path, hint="re-export the model")
     return {"keras_version": metadata.get("keras_version"), "topology": topology}
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from converter import tf_runtime
 from converter.errors import BadInput
-from converter.sources import declared, native
+from converter.sources import declared, native, safe_json
 from converter.sources.detect import KERAS2_H5, KERAS3_H5, Probe, h5_attrs
 
 FORMATS = {KERAS2_H5: "Keras 2 (tf_keras) HDF5 full model", KERAS3_H5: "Keras 3 HDF5 full model"}
@@ -26,10 +25,12 @@ def content_bytes(path: Path) -> declared.Content:
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     attrs = h5_attrs(path)
-    try:
-        topology = json.loads(attrs["model_config"])
-    except (TypeError, ValueError) as exc:
-        raise BadInput(f"the model_config attribute is not valid JSON ({exc})", path=path) from None
+    if not isinstance(attrs["model_config"], str):
+        raise BadInput("the model_config attribute is not text", path=path, hint="re-save the model with Keras")
+    topology = safe_json.loads(attrs["model_config"], path, "the model_config attribute")
+    if not isinstance(topology, dict):
+        raise BadInput("the model_config attribute is not a JSON object", path=path,
+                       hint="re-save the model with Keras")
     version = str(attrs.get("keras_version")) if "keras_version" in attrs else None
     return {"keras_version": version, "topology": topology}
 

@@ -6,13 +6,12 @@ is what makes a SavedModel convertible to a TFJS layers model.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from converter import tf_runtime
 from converter.errors import BadInput
-from converter.sources import declared, native
+from converter.sources import declared, native, safe_json
 from converter.sources.detect import SAVEDMODEL, Probe
 
 FORMATS = {SAVEDMODEL: "TensorFlow SavedModel folder"}
@@ -42,9 +41,11 @@ def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     try:
         saved.ParseFromString(metadata_file.read_bytes())
         root = next(node for node in saved.nodes if node.node_path == "root")
-        metadata = json.loads(root.metadata)
     except (StopIteration, ValueError, Exception) as exc:  # protobuf's DecodeError has no public base
         raise BadInput(f"unreadable keras_metadata.pb ({exc})", path=metadata_file) from None
+    metadata = safe_json.loads(root.metadata, metadata_file, "the root's Keras metadata")
+    if not isinstance(metadata, dict):
+        raise BadInput("the root's Keras metadata is not a JSON object", path=metadata_file)
     version = metadata.get("keras_version") or None
     topology = {"class_name": metadata.get("class_name"), "config": metadata.get("config", {})}
     return {"keras_version": version, "topology": topology}

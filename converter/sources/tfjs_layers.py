@@ -52,6 +52,9 @@ def content_bytes(path: Path) -> declared.Content:
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     document = read_json(model_json_path(path))
     topology = document.get("modelTopology") or {}
+    if not isinstance(topology, dict):
+        raise BadInput("the modelTopology is not a JSON object", path=model_json_path(path),
+                       hint="re-export the model")
     version = topology.get("keras_version")
     return {"keras_version": version, "topology": model_config(topology)}
 
