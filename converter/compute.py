@@ -390,31 +390,45 @@ def of_keras(topology: dict[str, Any], weight_shapes: dict[str, list[tuple[int, 
 
 
 def _keras_graph(config: dict[str, Any], weight_shapes, input_areas: list[float], counter: _Counter) -> list[float]:
-    """Counts one functional graph whose inputs have `input_areas`; returns its outputs' areas."""
-    layers = config.get("layers", [])
+    """Counts one functional graph whose inputs have `input_areas`; returns
+    its outputs' areas. A call is counted once the areas of its inputs are
+    known: a layer called several times is listed once, before the layers
+    its later calls take."""
     areas: dict[tuple[str, int], float] = {}
-    inputs = [ref[0] for ref in config.get("input_layers", [])]
-    for index, name in enumerate(inputs):
-        areas[(name, 0)] = input_areas[min(index, len(input_areas) - 1)] if input_areas else 1.0
-    for layer in layers:
-        class_name, name, layer_config = layer.get("class_name"), layer.get("name"), layer.get("config", {})
-        for node_index, node in enumerate(layer.get("inbound_nodes", [])):
-            refs = _inbound_refs(node)
-            area = areas.get(refs[0], 1.0) if refs else 1.0
-            if class_name in ("Functional", "Model", "Sequential") and "layers" in layer_config:
-                outs = _keras_graph(layer_config, weight_shapes, [areas.get(r, 1.0) for r in refs], counter)
-                areas[(name, node_index)] = outs[0] if outs else area
-                continue
-            counter.nodes += 1
-            out_area = area * _area_factor(class_name, layer_config)
-            kernel_elements = sum(math.prod(shape) for shape in weight_shapes.get(name, [])[:2] if len(shape) > 1)
-            if kernel_elements:
-                at = area if class_name == "Conv2DTranspose" else out_area
-                counter.add(class_name, kernel_elements * at)
-            areas[(name, node_index)] = out_area
-        if class_name == "InputLayer":
-            areas.setdefault((name, 0), 1.0)
+    for index, ref in enumerate(config.get("input_layers", [])):
+        areas[(ref[0], 0)] = input_areas[min(index, len(input_areas) - 1)] if input_areas else 1.0
+    pending = [(layer, node_index, _inbound_refs(node)) for layer in config.get("layers", [])
+               for node_index, node in enumerate(layer.get("inbound_nodes", []))]
+    for layer in config.get("layers", []):
+        if layer.get("class_name") == "InputLayer":
+            areas.setdefault((layer.get("name"), 0), 1.0)
+    while pending:
+        deferred = []
+        for call in pending:  # in list order, which is the order of the calls but for shared layers
+            if all(ref in areas for ref in call[2]):
+                _keras_call(*call, areas, weight_shapes, counter)
+            else:
+                deferred.append(call)
+        if len(deferred) == len(pending):  # a reference to nothing listed: count it at the input's area
+            _keras_call(*deferred.pop(0), areas, weight_shapes, counter)
+        pending = deferred
     return [areas.get((ref[0], ref[1]), 1.0) for ref in config.get("output_layers", [])]
+
+
+def _keras_call(layer: dict[str, Any], node_index: int, refs: list[tuple[str, int]],
+                areas: dict[tuple[str, int], float], weight_shapes, counter: _Counter) -> None:
+    class_name, name, layer_config = layer.get("class_name"), layer.get("name"), layer.get("config", {})
+    area = areas.get(refs[0], 1.0) if refs else 1.0
+    if class_name in ("Functional", "Model", "Sequential") and "layers" in layer_config:
+        outs = _keras_graph(layer_config, weight_shapes, [areas.get(r, 1.0) for r in refs], counter)
+        areas[(name, node_index)] = outs[0] if outs else area
+        return
+    counter.nodes += 1
+    out_area = area * _area_factor(class_name, layer_config)
+    kernel_elements = sum(math.prod(shape) for shape in weight_shapes.get(name, [])[:2] if len(shape) > 1)
+    if kernel_elements:
+        counter.add(class_name, kernel_elements * (area if class_name == "Conv2DTranspose" else out_area))
+    areas[(name, node_index)] = out_area
 
 
 def _inbound_refs(node: Any) -> list[tuple[str, int]]:

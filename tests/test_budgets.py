@@ -64,21 +64,24 @@ def test_a_shared_kernel_counts_at_every_use():
 
 
 def test_a_keras_layer_called_twice_counts_twice_at_the_area_it_runs():
-    conv = {"class_name": "Conv2D", "name": "conv", "config": {"strides": [1, 1]}}
+    # conv (4->4) on the input, a x2 UpSampling2D, then the same conv again (listed
+    # once, before the upsampling its second call takes), then a 4->3 conv.
     topology = {"config": {
-        "input_layers": [["in", 0, 0]], "output_layers": [["up_conv", 0, 0]],
+        "input_layers": [["in", 0, 0]], "output_layers": [["out", 0, 0]],
         "layers": [
             {"class_name": "InputLayer", "name": "in", "config": {}, "inbound_nodes": []},
-            {**conv, "inbound_nodes": [[["in", 0, 0, {}]], [["in", 0, 0, {}]]]},
-            {"class_name": "PixelShuffle", "name": "shuffle", "config": {"scale": 2},
+            {"class_name": "Conv2D", "name": "conv", "config": {"strides": [1, 1]},
+             "inbound_nodes": [[["in", 0, 0, {}]], [["up", 0, 0, {}]]]},
+            {"class_name": "UpSampling2D", "name": "up", "config": {"size": [2, 2]},
+             "inbound_nodes": [[["conv", 0, 0, {}]]]},
+            {"class_name": "Conv2D", "name": "out", "config": {"strides": [1, 1]},
              "inbound_nodes": [[["conv", 1, 0, {}]]]},
-            {"class_name": "Conv2D", "name": "up_conv", "config": {"strides": [1, 1]},
-             "inbound_nodes": [[["shuffle", 0, 0, {}]]]},
         ]}}
-    shapes = {"conv": [(3, 3, 4, 4), (4,)], "up_conv": [(3, 3, 1, 3), (3,)]}
+    shapes = {"conv": [(3, 3, 4, 4), (4,)], "out": [(3, 3, 4, 3), (3,)]}
     work = compute.of_keras(topology, shapes)
-    # Two calls of the shared conv at the input's area, and one conv at four times it.
-    assert work.macs_per_pixel == 2 * 144 + 4 * 27
+    # The shared conv at the input's area and at four times it; the last conv at four times it.
+    assert work.macs_per_pixel == 144 + 4 * 144 + 4 * 108
+    assert work.nodes == 4
 
 
 def test_the_fixture_models_are_counted_from_their_graphs(fixtures_dir):

@@ -7,11 +7,14 @@ bytes are what `tensorflowjs_converter` would produce.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 import custom_layers
 from converter import fixes, tf_runtime
@@ -87,7 +90,40 @@ def function_graph_model(fn: Any, input_shape: list[int | None], keep: Any = Non
         document = json.loads((converted / "model.json").read_text())
         weights = read_weights.read_weights(document.pop("weightsManifest"), str(converted), flatten=True)
     document["convertedBy"] = f"srconvert ({document.get('convertedBy')})"
-    return TfjsModel("graph", document, weights)
+    return TfjsModel("graph", document, _one_constant_per_value(document["modelTopology"], weights))
+
+
+def _one_constant_per_value(graph: dict[str, Any], weights: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The graph's constants of equal dtype, shape and bytes as one, read by
+    every node that read any of them. Freezing makes each read of a variable
+    its own constant (a Keras layer called 400 times reads its kernel 400
+    times), and a graph traced from ONNX one per node reading an
+    initializer: kept apart, a shared kernel is written once per use."""
+    consts = {node["name"] for node in graph.get("node", []) if node.get("op") == "Const"}  # not a function's
+    first: dict[tuple[Any, ...], str] = {}
+    renamed: dict[str, str] = {}
+    for entry in weights:
+        data = entry["data"]
+        if entry["name"] not in consts or data.dtype.kind not in "fiub":
+            continue
+        key = (data.dtype.str, data.shape, hashlib.sha256(np.ascontiguousarray(data).tobytes()).digest())
+        kept = first.setdefault(key, entry["name"])
+        if kept != entry["name"]:
+            renamed[entry["name"]] = kept
+    if not renamed:
+        return weights
+    graph["node"] = [node for node in graph["node"] if node["name"] not in renamed]
+    for node in graph["node"]:
+        if "input" in node:
+            node["input"] = [_input_renamed(ref, renamed) for ref in node["input"]]
+    return [entry for entry in weights if entry["name"] not in renamed]
+
+
+def _input_renamed(ref: str, renamed: dict[str, str]) -> str:
+    """A node input (`name`, `name:1` or control `^name`) with its node renamed."""
+    control = "^" if ref.startswith("^") else ""
+    name, colon, port = ref[len(control):].partition(":")
+    return control + renamed.get(name, name) + colon + port
 
 
 @contextlib.contextmanager

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from converter.errors import BadInput
 
 if TYPE_CHECKING:
     from converter.manifest import Artifact
@@ -15,6 +18,18 @@ KERAS_FORM = "keras"
 """The canonical Keras form: keras_model.Canonical (NHWC topology and weights)."""
 ONNX_FORM = "onnx"
 """The canonical ONNX form of an ONNX source: onnx_form.OnnxForm (the source graph)."""
+
+# An artifact's weights, counted at float32 whatever it stores them as, may
+# outweigh the source's (a float16 source, a TF.js layers model's 1x1 channel
+# permutation), but over this many times they hold a weight the source shares
+# written once per use: refused, not written.
+MAX_WEIGHT_RATIO = 4.0
+# Weights this small are never refused: a tiny model's constants can outweigh
+# its weights.
+WEIGHT_RATIO_FLOOR = 1 << 20
+# An artifact's files that hold no weights: a TF.js model.json and the layers' JavaScript.
+NOT_WEIGHTS = (".json", ".js", ".cjs", ".mjs")
+LAYERS_HINT = "--tfjs-model graph and --format onnx write a shared weight once; nothing was written"
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,8 @@ class Target:
     """Whether emitting it imports TensorFlow (those that don't go first)."""
     unsupported: dict[tuple[str, str], str] = field(default_factory=dict)
     """(precision, runtime) -> why that runtime cannot run that precision."""
+    label: str = ""
+    """How errors name it (TF.js layers); its name when empty."""
 
     def unsupported_for(self, precision: str) -> dict[str, str] | None:
         """The runtimes an artifact of `precision` is exempt from, and why."""
@@ -85,8 +102,20 @@ class Emitter(abc.ABC):
         return self.stage / self.target.folder / precision
 
     def artifact(self, precision: str, files: list[Path], **fields: Any) -> "Artifact":
-        """The manifest entry of `files`, the first of which a runtime opens."""
+        """The manifest entry of `files`, the first of which a runtime opens.
+        Every target's every precision passes here, so this is where an
+        artifact that outweighs its source is refused (`check_weight_bytes`)."""
         from converter import manifest
+        from converter.onnx_form import OnnxForm
+
+        if isinstance(self.form, OnnxForm):  # the graph as fixed to its input size: folded masks count as its own
+            source, source_bytes = self.form.info.path, onnx_tensor_bytes(self.form.model)
+        else:
+            source, source_bytes = self.form.path, source_weight_bytes(self.form.path)
+        check_weight_bytes(self.target.label or self.target.name, precision,
+                           sum(f.stat().st_size for f in files if f.suffix not in NOT_WEIGHTS),
+                           weights_at_float32(files), source_bytes, source,
+                           LAYERS_HINT if self.target.variant == "layers" else "nothing was written")
 
         return manifest.Artifact(
             format=self.target.name,
@@ -95,3 +124,78 @@ class Emitter(abc.ABC):
             files=manifest.describe_files(self.stage, files),
             **fields,
         )
+
+
+def check_weight_bytes(label: str, precision: str, stored: int, at_float32: int, source_bytes: int, path: Path,
+                       hint: str = "nothing was written") -> None:
+    """Refuse (BadInput, exit 2) an artifact whose weights, `stored` in
+    `precision` and `at_float32` bytes counted at float32, are over
+    MAX_WEIGHT_RATIO times the `source_bytes` its source declares."""
+    from converter.memory import format_bytes
+
+    if at_float32 <= WEIGHT_RATIO_FLOOR or at_float32 <= MAX_WEIGHT_RATIO * source_bytes:
+        return
+    ratio = f"{at_float32 / source_bytes:.1f}x more than" if source_bytes else "more than"
+    held = "" if precision == "float32" else f" ({format_bytes(stored)} as {precision})"
+    raise BadInput(
+        f"the {label} artifact would weigh {format_bytes(at_float32)} at float32{held}, {ratio} the source's "
+        f"{format_bytes(source_bytes)} of weights: weights the source shares between several layers would be "
+        "written once per use",
+        path=path,
+        hint=hint,
+    )
+
+
+def weights_at_float32(files: list[Path]) -> int:
+    """4 bytes per weight an artifact's files declare, whatever they store
+    them as (a TF.js model.json's manifest, an ONNX file's tensors): a uint8
+    ONNX model keeps some tensors float32, so its bytes tell less."""
+    import json
+    import math
+
+    total = 0
+    for path in files:
+        if path.name == "model.json":
+            manifest = json.loads(path.read_text(encoding="utf-8")).get("weightsManifest", [])
+            total += sum(math.prod(w["shape"]) for group in manifest for w in group["weights"])
+        elif path.suffix == ".onnx":
+            import onnx
+            from onnx import external_data_helper
+
+            model = onnx.load_model(str(path), load_external_data=False)
+            total += sum(math.prod(t.dims) for t in external_data_helper._get_all_tensors(model))
+    return 4 * total
+
+
+def source_weight_bytes(path: Path) -> int:
+    """The bytes the source declares its content takes once loaded, as its
+    format module reads them for the memory budget (metadata only)."""
+    stat = Path(path).stat()
+    return _declared(Path(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _declared(path: Path, mtime_ns: int, size: int) -> int:
+    # Once per source and run, not per artifact: an ONNX source is parsed for it.
+    from converter import sources
+    from converter.sources import detect
+
+    fmt = sources.detect_format(path)
+    if fmt != detect.ONNX:
+        return sources.MODULES[fmt].content_bytes(path).loaded
+    # An ONNX file's `loaded` counts the parsed graph too, which holds inline
+    # weights a second time: count the tensors alone.
+    from converter.sources.onnx_import import graph
+
+    return onnx_tensor_bytes(graph.parse(path))
+
+
+def onnx_tensor_bytes(model: Any) -> int:
+    """The bytes an ONNX graph's tensors (initializers and constants) declare."""
+    import math
+
+    from onnx import TensorProto, external_data_helper, helper
+
+    return sum(math.prod(t.dims) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+               for t in external_data_helper._get_all_tensors(model)
+               if t.data_type not in (TensorProto.STRING, TensorProto.UNDEFINED))

@@ -21,7 +21,7 @@ ONNX = Target(
     "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
     ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), __name__,
     needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
-    unsupported=UNSUPPORTED,
+    unsupported=UNSUPPORTED, label="ONNX",
 )
 # precision -> module in converter.quantizers (float32 is the export itself)
 QUANTIZERS = {"float16": "onnx_float16", "uint8": "onnx_weight_uint8", "int8": "onnx_int8_static"}

@@ -16,11 +16,11 @@ RUNTIMES = ("tfjs",)
 BROWSER_RUNTIMES = ("chromium-webgl", "chromium-webgpu")
 
 TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
-                     __name__)
+                     __name__, label="TF.js layers")
 # From an ONNX source, a graph model is traced from the Keras translation
 # where one exists (it runs at any size), else from the graph itself.
 TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, (KERAS_FORM, ONNX_FORM), RUNTIMES,
-                    BROWSER_RUNTIMES, __name__)
+                    BROWSER_RUNTIMES, __name__, label="TF.js graph")
 
 QUANTIZATION = {
     "float16": {"weights": "float16", "activations": "float32"},

@@ -6,6 +6,10 @@ Reshape/Transpose are matched against pixel (un)shuffle by the values they
 move at the probe. Channel orders that differ between PyTorch and TensorFlow
 (DepthToSpace CRD, pixel_unshuffle) are fixed by permuting the adjacent
 convolution's channels, or an exact 1x1 permutation convolution.
+
+Nodes that read the same initializers with the same attributes (a recursive
+network's block, applied again and again) become one Keras layer called once
+per node, so its weights are written once (`KerasGraph.share`).
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class Translator:
     values: dict[str, Any] = field(default_factory=dict)  # ONNX name -> Act | Moved | np.ndarray | None
     consumers: dict[str, int] = field(default_factory=dict)
     producer_layer: dict[str, str] = field(default_factory=dict)  # Keras layer -> its ONNX output
+    producers: dict[str, Any] = field(default_factory=dict)  # ONNX name -> the node computing it
+    converted: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # see `_converted`
 
     def __post_init__(self) -> None:
         from onnx import numpy_helper
@@ -78,6 +84,8 @@ class Translator:
         for node in self.model.graph.node:
             for name in node.input:
                 self.consumers[name] = self.consumers.get(name, 0) + 1
+            for name in node.output:
+                self.producers[name] = node
 
     # -- values ---------------------------------------------------------------------------------
 
@@ -113,6 +121,7 @@ class Translator:
         for node in self.model.graph.node:
             self._node(node)
         layer = self.act(output_name, self.model.graph.node[-1])
+        self.graph.share()
         return self.graph.topology(layer)
 
     def _node(self, node: Any) -> None:
@@ -180,6 +189,20 @@ class Translator:
             return squeezed.astype(np.float32)
         raise self._error(node, f"a constant shaped {list(value.shape)} is neither a scalar nor per-channel")
 
+    def _converted(self, name: str, layout: str, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Constant `name` in a Keras `layout`, converted once: the nodes that
+        share an initializer then hold one array, not a copy each (400 of them
+        in issue 24's model)."""
+        key = (name, layout)
+        if key not in self.converted:
+            self.converted[key] = np.ascontiguousarray(convert(self.const(name)), dtype=np.float32)
+        return self.converted[key]
+
+    def _kernel_shared(self, layer: str) -> bool:
+        """Whether other ONNX nodes read the kernel of the Conv `layer` was made from."""
+        node = self.producers.get(self.producer_layer.get(layer, ""))
+        return node is not None and node.op_type == "Conv" and self.consumers.get(node.input[1], 0) > 1
+
     def _per_channel(self, hint: str, source: str, scale, offset) -> str:
         """x * scale + offset, per channel (exact: a 1x1 depthwise convolution)
         or for scalars a MultiplyBeta / Rescaling layer."""
@@ -199,10 +222,14 @@ class Translator:
 
     def _permute_channels(self, hint: str, source: str, order: np.ndarray) -> str:
         """Output channel j = input channel order[j]: folded into the producing
-        convolution when nothing else reads it, else an exact 1x1 convolution."""
+        convolution when nothing else reads it, else an exact 1x1 convolution.
+        A convolution whose weights other nodes share keeps them: a 1x1
+        permutation costs channels^2 weights, a permuted copy of a 3x3 kernel
+        nine times that."""
         layer = self.graph.layer(source)
         onnx_name = self.producer_layer.get(source)
-        if layer["class_name"] == "Conv2D" and onnx_name is not None and self.consumers.get(onnx_name, 0) == 1:
+        if (layer["class_name"] == "Conv2D" and onnx_name is not None and self.consumers.get(onnx_name, 0) == 1
+                and not self._kernel_shared(source)):
             kernel, *bias = self.graph.weights[source]
             self.graph.weights[source] = [kernel[..., order], *(b[order] for b in bias)]
             return source
@@ -274,11 +301,13 @@ class Translator:
                   "activation": "linear", "use_bias": bias is not None}
         extra = [] if bias is None else [bias]
         if group == 1:
+            kernel = self._converted(node.input[1], "hwio", lambda w: w.transpose(2, 3, 1, 0))
             return self.graph.add("Conv2D", self._hint(node), [source], {"filters": out_ch, **common},
-                                  [weight.transpose(2, 3, 1, 0), *extra])
+                                  [kernel, *extra])
         if in_per_group == 1 and out_ch % group == 0:
             multiplier = out_ch // group
-            kernel = weight.reshape(group, multiplier, kh, kw).transpose(2, 3, 0, 1)
+            kernel = self._converted(node.input[1], f"depthwise{group}",
+                                     lambda w: w.reshape(group, multiplier, kh, kw).transpose(2, 3, 0, 1))
             return self.graph.add("DepthwiseConv2D", self._hint(node), [source],
                                   {"depth_multiplier": multiplier, **common}, [kernel, *extra])
         raise self._error(node, f"grouped convolution (group={group}) other than depthwise")
@@ -322,7 +351,8 @@ class Translator:
             "Conv2DTranspose", self._hint(node), [source],
             {"filters": out_ch, "kernel_size": [kh, kw], "strides": strides, "padding": "same" if same else "valid",
              "activation": "linear", "use_bias": bias is not None},
-            [weight.transpose(2, 3, 1, 0), *([] if bias is None else [bias])],
+            [self._converted(node.input[1], "hwoi", lambda w: w.transpose(2, 3, 1, 0)),
+             *([] if bias is None else [bias])],
         )
         if not same and any(pads):
             layer = self.graph.add("Cropping2D", self._hint(node) + "_crop", [layer],
