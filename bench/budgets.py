@@ -12,7 +12,7 @@ RDN (16 M) of bench/run.py, measures:
     this machine: with no GPU it stops before the browser lane, with the
     estimate; the seconds until it does, and the estimate it gives;
   - with --allowed, the same build under `--max-time`, run to the end: its
-    real time against that estimate (half an hour on SwiftShader).
+    real time against that estimate (most of an hour on SwiftShader).
 Writes build/bench/budgets.json and build/bench/budgets.md.
 
     .venv/bin/python bench/budgets.py [--models rrdn,rdn] [--allowed]
