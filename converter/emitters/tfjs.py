@@ -93,6 +93,12 @@ def function_graph_model(fn: Any, input_shape: list[int | None], keep: Any = Non
     return TfjsModel("graph", document, _one_constant_per_value(document["modelTopology"], weights))
 
 
+MIN_SHARED_ELEMENTS = 1024
+"""Only weights are merged; the small shape and index constants stay one per
+node. Merged, they broke TF.js's WebGPU backend on SwinIR (its window roll
+concatenated wrong shapes: "Error in concat4D"), for a reason not pinned down."""
+
+
 def _one_constant_per_value(graph: dict[str, Any], weights: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The graph's constants of equal dtype, shape and bytes as one, read by
     every node that read any of them. Freezing makes each read of a variable
@@ -104,7 +110,7 @@ def _one_constant_per_value(graph: dict[str, Any], weights: list[dict[str, Any]]
     renamed: dict[str, str] = {}
     for entry in weights:
         data = entry["data"]
-        if entry["name"] not in consts or data.dtype.kind not in "fiub":
+        if entry["name"] not in consts or data.dtype.kind not in "fiub" or data.size < MIN_SHARED_ELEMENTS:
             continue
         key = (data.dtype.str, data.shape, hashlib.sha256(np.ascontiguousarray(data).tobytes()).digest())
         kept = first.setdefault(key, entry["name"])
