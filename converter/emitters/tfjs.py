@@ -93,10 +93,17 @@ def function_graph_model(fn: Any, input_shape: list[int | None], keep: Any = Non
     return TfjsModel("graph", document, _one_constant_per_value(document["modelTopology"], weights))
 
 
+MIN_SHARED_FLOATS = 8
 MIN_SHARED_ELEMENTS = 1024
-"""Only weights are merged; the small shape and index constants stay one per
-node. Merged, they broke TF.js's WebGPU backend on SwinIR (its window roll
-concatenated wrong shapes: "Error in concat4D"), for a reason not pinned down."""
+"""Only weights are merged (float tensors of a few values up, kernels and
+biases; any tensor of 1,024 values up); the shape and index constants stay
+one per node. Merged, they broke TF.js's WebGPU backend on SwinIR (its window
+roll concatenated wrong shapes: "Error in concat4D"), for a reason not pinned
+down."""
+
+
+def _weight_like(data: np.ndarray) -> bool:
+    return data.size >= (MIN_SHARED_FLOATS if data.dtype.kind == "f" else MIN_SHARED_ELEMENTS)
 
 
 def _one_constant_per_value(graph: dict[str, Any], weights: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -110,7 +117,7 @@ def _one_constant_per_value(graph: dict[str, Any], weights: list[dict[str, Any]]
     renamed: dict[str, str] = {}
     for entry in weights:
         data = entry["data"]
-        if entry["name"] not in consts or data.dtype.kind not in "fiub" or data.size < MIN_SHARED_ELEMENTS:
+        if entry["name"] not in consts or data.dtype.kind not in "fiub" or not _weight_like(data):
             continue
         key = (data.dtype.str, data.shape, hashlib.sha256(np.ascontiguousarray(data).tobytes()).digest())
         kept = first.setdefault(key, entry["name"])
