@@ -91,13 +91,14 @@ def parse_count(text: str) -> float:
 
 
 def check(compute: Compute, path: Path, ceiling: float | None = None) -> None:
-    """BadInput (exit 2) before any work when the model is over the ceiling."""
+    """BadInput (exit 2) when the model is over the ceiling: for a graph
+    before anything runs it, for a Keras source once it has loaded."""
     ceiling = MAX_MACS_PER_PIXEL if ceiling is None else ceiling
     if compute.macs_per_pixel > ceiling:
         raise BadInput(
             f"the model does {si(compute.macs_per_pixel)} multiply-accumulates per input pixel, over the "
             f"{si(ceiling)} ceiling ({si(compute.macs(1 << 20))} for one megapixel)",
-            path=path, hint="nothing was run; " + COMPUTE_HINT)
+            path=path, hint="nothing was written; " + COMPUTE_HINT)
 
 
 # --- ONNX ---------------------------------------------------------------------------------------------------

@@ -257,7 +257,7 @@ class Verification:
         raise BadInput(
             f"parity in {where} would take about {deadline.estimate_text(worst)} on this machine "
             f"(estimated from the model's {clock.compute.text()}), over the {deadline.estimate_text(allowed)} "
-            "a run may take; nothing was run",
+            "a run may take; no artifact was verified and nothing was written",
             hint=(f"run --browser on a machine with a GPU, leave --browser out, or {allow}" if browser
                   else allow))
 
