@@ -15,14 +15,15 @@ JOBS       ?= 2
 
 setup: $(PY_STAMP) $(NODE_STAMP) chromium
 
-# PyTorch checkpoints in: the pytorch extra (torch's CPU build, spandrel).
+# PyTorch checkpoints in: the pytorch extra (torch's CPU build, spandrel),
+# with the extra-arches one (SRFormer and others under restrictive licences).
 # `make test` installs it, so CI exercises that source; users add it with
 # `make setup-pytorch` (or `pip install 'srconvert[pytorch]'`).
 PYTORCH_STAMP := $(VENV)/.srconvert-pytorch
 .PHONY: setup-pytorch
 setup-pytorch: setup $(PYTORCH_STAMP)
 $(PYTORCH_STAMP): $(PY_STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,pytorch]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,pytorch,extra-arches]'
 	touch $@
 
 # Python side: a venv at the repo root with the pinned, tested set.
