@@ -188,16 +188,20 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
 @click.option("--input-size", callback=_input_size, default=None, metavar="HxW",
-              help="ONNX and PyTorch sources: fix the input to one patch size (e.g. 64x64), folding window "
-                   "partitions and masks to constants. Windowed transformers need one for TF.js; for a PyTorch "
-                   "checkpoint srconvert picks one when not given.")
+              help="ONNX and PyTorch sources: the patch size a TF.js graph model is built at (e.g. 64x64), window "
+                   "partitions and masks folded to constants; srconvert picks one for a graph that reads its size. "
+                   "ONNX artifacts keep every size the source takes.")
+@click.option("--tfjs-free-size", is_flag=True,
+              help="ONNX and PyTorch sources whose graph reads its size: write that arithmetic as TF.js shape ops, "
+                   "so the TF.js graph model takes every size the source takes (wasm and WebGL; TF.js 4.22's "
+                   "WebGPU backend fails such graphs, so the default is one patch size).")
 @budget_options
 @quiet_option
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
-            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, max_memory,
-            max_time, max_compute, quiet):
+            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, tfjs_free_size,
+            max_memory, max_time, max_compute, quiet):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
     from converter import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
@@ -244,6 +248,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         arch_params=parse_arch_params(arch_params),
         browser=browser,
         input_size=input_size,
+        tfjs_free_size=tfjs_free_size,
         max_memory=max_memory,
         max_compute=max_compute,
     )

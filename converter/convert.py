@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from converter import deadline, manifest, memory, plan as planning, sources, staging
 from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.errors import BadInput, ParityFailed
+from converter.input_size import Sizes
 from converter.parity import gates as parity_gates
 from converter.parity import report
 from converter.parity.client import failed as client_failed
@@ -72,7 +73,10 @@ class ConvertOptions:
     max_compute: float | None = None
     """MACs per input pixel a model may do (None: converter.compute's ceiling)."""
     input_size: Any = None
-    """input_size.InputSize: the patch size a graph source is fixed to (--input-size; plan.resolve may pick one)."""
+    """input_size.InputSize: the patch a TF.js graph of a graph source is built at (--input-size; plan.resolve
+    picks one for a graph that reads its size)."""
+    tfjs_free_size: bool = False
+    """--tfjs-free-size: a graph that reads its size gets TF.js shape ops instead of a patch size."""
 
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
@@ -174,6 +178,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         keras = KerasForm(info, options.source_options(), options.disabled_fixes, options.optimize)
     forms = {ONNX_FORM: form, KERAS_FORM: keras.canonical if keras is not None else None}
     deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
+    sizes = Sizes.of_shape(form.facts.input_shape, form.facts.input_multiple)
     finding = decide_input_range(form, options, progress)
     options = dataclasses.replace(options, input_range=finding.range)
     verification = None
@@ -181,16 +186,16 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         from converter.parity.engine import Verification
 
         verification = Verification.start(form.facts, stage, options.input_range, options.images_dir, options.gates,
-                                           runtimes, progress, options.images_required)
+                                           runtimes, progress, options.images_required, plan.patch)
     # A release verified in the browser is also run by its real client.
-    client = release.client_check(form.facts) if release and verification and options.browser else None
+    client = release.client_check(form.facts, plan.patch) if release and verification and options.browser else None
     if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work
         verification.check_time(runtime_counts(plan), client)
     settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
     emitters, artifacts = [], []
     try:
         for step in plan.steps:
-            emitter = step.target.open(forms[step.form], settings, stage, progress)
+            emitter = step.target.open(forms[step.form], settings, stage, progress, sizes)
             emitters.append(emitter)
             for precision in step.precisions:
                 artifact = emitter.emit(precision)

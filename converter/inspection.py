@@ -147,11 +147,12 @@ def graph_facts(info, input_size) -> dict[str, Any]:
     export) before it writes anything: the canonical ONNX form's facts, the
     ops, and the plan's choices, all read from the graph as convert reads it."""
     from converter import onnx_form, plan
+    from converter.emitters import onnx_to_tf
     from converter.sources.onnx_import import translate
 
     source = info.payload
     with memory.guard(info.budget, info.path):  # the facts come from onnxruntime runs
-        form = onnx_form.OnnxForm(info, input_size)
+        form = onnx_form.OnnxForm(info, input_size).at_patch()  # as the TF.js graph is built
     facts = form.facts
     static = onnx_form.static_size(source)
     sized = onnx_form.computes_from_size(source)
@@ -173,6 +174,8 @@ def graph_facts(info, input_size) -> dict[str, Any]:
         "exported_size": f"{static[0]}x{static[1]}" if static else None,
         "computes_from_size": sized,
         "suggested_size": onnx_form.suggested_size(source) if sized else None,
+        # What keeps a TF.js graph model of it from taking every size ([]: nothing).
+        "free_size_blockers": onnx_to_tf.free_size_blockers(source) if sized else [],
         "keras_rebuild": plan.translatable(info),
         "rebuild_lacks": lacks,
         "keras_why_not": why_not,
@@ -206,7 +209,7 @@ def convert_verdicts(info, input_size=None) -> dict[str, dict[str, Any]]:
             verdicts[fmt] = {"refused": error.message, "hint": error.hint}
             continue
         verdicts[fmt] = {"targets": [{"target": step.target.name, "from": step.form} for step in made.steps],
-                         "input_size": str(options.input_size) if options.input_size is not None else None}
+                         "input_size": str(made.patch) if made.patch is not None else None}
     return verdicts
 
 
@@ -443,9 +446,15 @@ def _graph_plan_lines(facts: dict[str, Any], indent: str = "  ") -> list[str]:
     elif facts["keras_rebuild"]:
         sized = ("yes (it reads its input's shape); the TF.js layers model rebuilt from it takes any size "
                  f"(a TF.js graph model of the graph itself would be built for one, e.g. {facts['suggested_size']})")
-    else:
+    elif not facts["free_size_blockers"]:
         sized = ("yes (window partitions, masks or crops): its TF.js graph model is built for one patch size, "
-                 f"e.g. {facts['suggested_size']}")
+                 f"e.g. {facts['suggested_size']}, or with --tfjs-free-size computes those sizes at run time "
+                 "(wasm and WebGL)")
+    else:
+        blockers = facts["free_size_blockers"]
+        more = f" and {len(blockers) - 1} more" if len(blockers) > 1 else ""
+        sized = ("yes (window partitions, masks or crops): its TF.js graph model is built for one patch size, "
+                 f"e.g. {facts['suggested_size']} (at a free size, {blockers[0]}{more} would need a constant)")
     if facts["keras_rebuild"]:
         rebuild = "covers every op: a TF.js layers model is possible"
     else:

@@ -41,6 +41,8 @@ class Artifact:
     """How a lossy precision stores and computes (the quantizer's SCHEME)."""
     unsupported_backends: dict[str, str] | None = None
     """Runtimes that cannot run it, and why: not run, never claimed to pass."""
+    input_sizes: dict[str, Any] | None = None
+    """The input sizes it takes (input_size.Sizes.as_dict()): parity ran it at those only."""
 
     @property
     def bytes(self) -> int:
@@ -60,6 +62,7 @@ class Artifact:
             "layout": self.layout,
             "quantization": self.quantization,
             "unsupported_backends": self.unsupported_backends,
+            "input_sizes": self.input_sizes,
         }
 
     @classmethod
@@ -67,6 +70,7 @@ class Artifact:
         return cls(
             data["format"], data["precision"], data["entry"], list(data["files"]), data.get("parity"),
             data.get("layout", "nhwc"), data.get("quantization"), data.get("unsupported_backends"),
+            data.get("input_sizes"),
         )
 
 
@@ -151,8 +155,9 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
             "compute": facts.compute.as_dict() if facts.compute is not None else None,
             "input_channels": facts.input_channels,
             "input_shape": facts.input_shape,
-            # The patch size a fixed-size model is built for (HxW), else None.
-            "input_size": str(size) if (size := InputSize.of_shape(facts.input_shape)) else None,
+            # The patch size the fixed-size artifacts are built for (HxW), else None;
+            # each artifact's `input_sizes` says what it takes.
+            "input_size": patch_size(facts, artifacts),
             "input_range": list(finding.range),
             "input_range_origin": finding.origin,
             "input_range_evidence": finding.as_dict(),
@@ -172,6 +177,15 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     result = with_parity(result, summary)
     result["artifacts"] = [without_timings(a.as_dict()) for a in artifacts]
     return result
+
+
+def patch_size(facts, artifacts: list[Artifact]) -> str | None:
+    """The one size the run fixed artifacts to: a size-dependent graph's TF.js
+    patch, or the size the source itself declares."""
+    fixed = sorted({a.input_sizes["fixed"] for a in artifacts if (a.input_sizes or {}).get("fixed")})
+    if fixed:
+        return fixed[0]
+    return str(size) if (size := InputSize.of_shape(facts.input_shape)) else None
 
 
 def with_parity(document: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:

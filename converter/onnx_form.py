@@ -6,11 +6,15 @@ verified ONNX bundle without a Keras rebuild. The TF.js graph target reads it
 through `emitters.onnx_to_tf`; only the TF.js layers target needs the Keras
 form, translated from it by `sources.onnx_import`.
 
-With `--input-size HxW` the graph is fixed to that patch size first: its
-input dims become constants and onnxruntime's basic optimisations (constant
-folding and standard-op rewrites, nothing runtime-specific) fold everything
-computed from the size: window partitions, shifted-window masks,
-relative-position indices. A source exported at a fixed size is fixed already.
+Every artifact keeps the sizes the source takes, except where a target needs
+one patch size: a TF.js graph of a graph whose size arithmetic the
+translation cannot follow (onnx_to_tf.free_size_blockers), or any TF.js
+graph when `--input-size HxW` is given. That target reads `at_patch()`: the
+graph with its input dims fixed and onnxruntime's basic optimisations
+(constant folding and standard-op rewrites, nothing runtime-specific)
+folding everything computed from the size: window partitions,
+shifted-window masks, relative-position indices. A source exported at a
+fixed size is fixed already.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from converter.errors import BadInput, one_line
-from converter.input_size import InputSize
+from converter.input_size import InputSize, Sizes
 from converter.keras_model import ModelFacts
 from converter.passes import OPTIMIZATION, Applied
 
@@ -31,23 +35,46 @@ MULTIPLE_PROBES = ((17, 1), (18, 2), (20, 4), (24, 8), (32, 16))
 
 
 class OnnxForm:
-    def __init__(self, info: Any, input_size: InputSize | None = None, max_compute: float | None = None) -> None:
+    def __init__(self, info: Any, patch_size: InputSize | None = None, max_compute: float | None = None,
+                 model: Any = None) -> None:
+        """`patch_size`: the one size the targets that need one (a TF.js graph
+        of a graph that computes from its size) are built at (`at_patch`);
+        every other target keeps the sizes the source takes. `model`: the
+        graph, when not the source's own (the graph fixed to the patch)."""
         self.info = info
-        self.model = info.payload
+        self.model = info.payload if model is None else model
         self.applied: list[Applied] = []
         self.fixed_topology = None
+        self.max_compute = max_compute
         static = static_size(self.model)
-        if input_size is not None and static is None:
-            folded_from = len(self.model.graph.node)
-            self.model = fix_size(self.model, input_size, info.path)
-            self.applied.append(Applied(
-                "fixed_input_size", f"input fixed to {input_size}; size-dependent subgraphs folded to constants",
-                folded_from - len(self.model.graph.node) or 1, OPTIMIZATION))
-        elif input_size is not None and static != (input_size.height, input_size.width):
-            raise BadInput(f"the model was exported for {static[0]}x{static[1]} inputs, not --input-size {input_size}",
+        if patch_size is not None and static is not None and static != (patch_size.height, patch_size.width):
+            raise BadInput(f"the model was exported for {static[0]}x{static[1]} inputs, not --input-size {patch_size}",
                            path=info.path, hint=f"use --input-size {static[0]}x{static[1]}, or re-export")
-        self.input_size = input_size or (InputSize(*static) if static else None)
+        self.patch_size = patch_size
+        self.input_size = InputSize(*static) if static else None
+        """The one size the graph takes, where it declares one."""
         self.facts = facts_of(self.model, info.input_channels, self.input_size, info.path, max_compute)
+        self._patched: OnnxForm | None = None
+
+    @property
+    def sizes(self) -> Sizes:
+        """The input sizes this graph takes, as measured (facts_of)."""
+        return Sizes.of_shape(self.facts.input_shape, self.facts.input_multiple)
+
+    def at_patch(self) -> "OnnxForm":
+        """The graph fixed to the patch size, everything computed from the
+        size folded (`fix_size`), built once; the form itself where the graph
+        is fixed already or no patch size is set."""
+        if self.patch_size is None or self.input_size is not None:
+            return self
+        if self._patched is None:
+            fixed = fix_size(self.model, self.patch_size, self.info.path)
+            patched = OnnxForm(self.info, None, self.max_compute, model=fixed)
+            patched.applied.append(Applied(
+                "fixed_input_size", f"input fixed to {self.patch_size}; size-dependent subgraphs folded to constants",
+                len(self.model.graph.node) - len(fixed.graph.node) or 1, OPTIMIZATION))
+            self._patched = patched
+        return self._patched
 
     @property
     def input_channels(self) -> int:

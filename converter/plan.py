@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from converter import checks
 from converter.errors import BadInput
@@ -29,6 +30,10 @@ class Plan:
     """In emission order: targets that need no TensorFlow first, so their
     runtimes verify them while TensorFlow imports."""
     onnx_layout: str
+    patch: Any = None
+    """input_size.InputSize the TF.js graph of an ONNX graph is built at, where
+    one is set (onnx_form.OnnxForm.at_patch); every other artifact keeps the
+    sizes the source takes."""
 
     @property
     def runtimes(self) -> tuple[str, ...]:
@@ -40,7 +45,11 @@ def resolve(options, info: SourceInfo, progress=None):
     source: the TF.js model kind, and a PyTorch checkpoint's patch size."""
     tfjs_models = options.tfjs_models or default_tfjs_models(info)
     input_size = options.input_size
-    if input_size is None and info.format in detect.CHECKPOINT_FORMATS and "tfjs" in options.formats:
+    graph_traced = any(t.format == "tfjs" and form_for(t, info) == ONNX_FORM
+                       for t in selected(options.formats, tfjs_models))
+    if options.tfjs_free_size:
+        check_free_size(options, info, graph_traced)
+    elif input_size is None and info.format in detect.GRAPH_FORMATS and graph_traced:
         input_size = picked_size(info, progress)
     return dataclasses.replace(options, tfjs_models=tfjs_models, input_size=input_size)
 
@@ -54,9 +63,13 @@ def default_tfjs_models(info: SourceInfo) -> tuple[str, ...]:
 
 
 def picked_size(info: SourceInfo, progress=None):
-    """For a checkpoint srconvert exported itself, the patch size a TF.js
-    graph needs when its graph computes from its size (windowed
-    transformers): the size the error would suggest, said out loud."""
+    """For an ONNX graph, or a checkpoint srconvert exported to one, the
+    patch size its TF.js graph is built at when the graph computes from its
+    size (window partitions, crops): the size the error would suggest, said
+    out loud. The ONNX artifacts keep every size the source takes. One size,
+    not TF.js shape ops (--tfjs-free-size), because TF.js 4.22's WebGPU
+    backend fails the shape ops such graphs need (RCAN: "e.subarray is not a
+    function"), while a fixed graph runs on every backend."""
     from converter import onnx_form
     from converter.input_size import InputSize
 
@@ -64,9 +77,30 @@ def picked_size(info: SourceInfo, progress=None):
         return None
     size = InputSize.parse(onnx_form.suggested_size(info.payload))
     if progress is not None:
-        progress.note(f"{info.architecture['family']} computes from its input size: converting at {size} "
-                      "(--input-size chooses another; --format onnx alone keeps any size)")
+        what = info.architecture["family"] if info.architecture else "the graph"
+        progress.note(f"{what} computes from its input size: its TF.js model is built at {size} "
+                      "(--input-size chooses another); ONNX keeps every size the source takes")
     return size
+
+
+def check_free_size(options, info: SourceInfo, graph_traced: bool) -> None:
+    """--tfjs-free-size asks for a TF.js graph at every size: refused where
+    nothing would be written so, or where the translation cannot follow the size."""
+    from converter import onnx_form
+    from converter.emitters import onnx_to_tf
+
+    if options.input_size is not None:
+        raise BadInput("--tfjs-free-size and --input-size ask for opposite things", path=info.path,
+                       hint="give one of them")
+    if info.format not in detect.GRAPH_FORMATS or not graph_traced or not onnx_form.computes_from_size(info.payload):
+        raise BadInput("--tfjs-free-size would change nothing: no TF.js graph of this source reads its size",
+                       path=info.path, hint="leave it out; the TF.js model takes every size the source takes")
+    blockers = onnx_to_tf.free_size_blockers(info.payload)
+    if blockers:
+        raise BadInput(f"the TF.js graph cannot take a free size: {blockers[0]} needs a constant computed from "
+                       f"the input's size{f' (and {len(blockers) - 1} more)' if len(blockers) > 1 else ''}",
+                       path=info.path, hint="leave --tfjs-free-size out: its TF.js graph is then built at one "
+                       "patch size; nothing was written")
 
 
 def make(options, info: SourceInfo) -> Plan:
@@ -96,7 +130,14 @@ def make(options, info: SourceInfo) -> Plan:
                        "would check nothing", hint=f"this run builds {', '.join(sorted(built))}; add the precision "
                        "to --quantize, or drop the gate")
     layout = options.onnx_layout or ("nchw" if info.format in detect.GRAPH_FORMATS else "nhwc")
-    return Plan(tuple(steps), layout)
+    fixed = any(step.form == ONNX_FORM and step.target.format == "tfjs" for step in steps)
+    if options.input_size is not None and not fixed:
+        verb = "takes" if len(steps) == 1 else "take"
+        raise BadInput(f"--input-size {options.input_size} would fix nothing: "
+                       f"{' and '.join(step.target.label for step in steps)} {verb} every size the source takes",
+                       path=info.path, hint="leave --input-size (or a recipe's input_size) out; it sets the patch "
+                       "a TF.js graph model of an ONNX graph is built at")
+    return Plan(tuple(steps), layout, options.input_size if fixed else None)
 
 
 def form_for(target: Target, info: SourceInfo) -> str:

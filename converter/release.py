@@ -54,15 +54,15 @@ class ReleaseSpec:
             "metadata": recipe.metadata,
         }
 
-    def tiling(self, input_shape) -> "Tiling | None":
+    def tiling(self, fixed) -> "Tiling | None":
         """How UpscalerJS tiles the package's model: at the recipe's patch
-        size, or, for a model fixed to one input size, at that size, since
-        UpscalerJS then tiles at the model's size whatever it is told, and
-        only square. None when the recipe gives no tiling."""
-        from converter.input_size import InputSize
+        size, or, for a TF.js model `fixed` to one input size
+        (input_size.InputSize), at that size, since UpscalerJS then tiles at
+        the model's size whatever it is told, and only square. None when the
+        recipe gives no tiling."""
         from converter.parity.client import Tiling
 
-        recipe, fixed = self.recipe, InputSize.of_shape(input_shape)
+        recipe = self.recipe
         if fixed is None:
             return Tiling(recipe.patch_size, recipe.padding or 0) if recipe.patch_size else None
         if fixed.height != fixed.width:
@@ -77,12 +77,14 @@ class ReleaseSpec:
                            path=recipe.path, hint=f"set [model] padding below {(fixed.height + 1) // 2}")
         return Tiling(fixed.height, padding)
 
-    def client_check(self, facts) -> "ClientCheck | None":
+    def client_check(self, facts, patch=None) -> "ClientCheck | None":
         """The UpscalerJS check of the package; None when there is no tiling
-        (UpscalerJS then runs the whole image, as parity did)."""
+        (UpscalerJS then runs the whole image, as parity did). `patch`: the
+        size the TF.js model is fixed to, where the source's size is free."""
+        from converter.input_size import InputSize
         from converter.parity.client import ClientCheck
 
-        tiling = self.tiling(facts.input_shape)
+        tiling = self.tiling(patch or InputSize.of_shape(facts.input_shape))
         if tiling is None:
             return None
         return ClientCheck(tiling, self.recipe.input_range, self.recipe.output_range, facts.input_multiple)
@@ -98,15 +100,23 @@ class ReleaseSpec:
                 path=self.recipe.path,
                 hint="check the weights file belongs to this recipe",
             )
-        tiling = self.tiling(manifest["model"]["input_shape"])
+        tiling = self.tiling(_patch(manifest))
         return package_npm.write_entry(stage, self.recipe, tiling, manifest, artifacts)
 
     def write_package(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> None:
         """The rest of the npm package: package.json and the model card."""
         from converter import package_npm
 
-        tiling = self.tiling(manifest["model"]["input_shape"])
+        tiling = self.tiling(_patch(manifest))
         package_npm.write(stage, self.recipe, tiling, manifest, artifacts)
+
+
+def _patch(manifest: dict[str, Any]):
+    """The size the bundle's fixed-size artifacts take (manifest.patch_size), or None."""
+    from converter.input_size import InputSize
+
+    size = manifest["model"].get("input_size")
+    return InputSize.parse(size) if size else None
 
 
 @dataclass
@@ -183,7 +193,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
     )
     spec = ReleaseSpec(recipe, source_label=source.name)
     if recipe.input_size:  # a recipe whose tiling cannot hold stops before converting
-        spec.tiling((None, recipe.input_size.height, recipe.input_size.width, None))
+        spec.tiling(recipe.input_size)
     result = convert(options, progress, release=spec)
     for warning in package_npm.warnings(recipe, result.manifest):
         progress.warn(warning)

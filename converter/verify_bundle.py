@@ -144,7 +144,8 @@ def verify_bundle(
     with memory.guard(info.budget, source):
         progress.step(f"loading {source} ({info.format})")
         size = document["model"].get("input_size")
-        form = source_form(info, options, input_size=InputSize.parse(size) if size else None)
+        patch = InputSize.parse(size) if size else None
+        form = source_form(info, options, input_size=patch)
         gates = {a.precision: _recorded_gate(a) for a in artifacts}
         verifiers = {a.entry: runtimes_of(BY_NAME[a.format], browser) for a in artifacts}
         names = tuple(dict.fromkeys(name for entry in verifiers.values() for name in entry))
@@ -154,7 +155,7 @@ def verify_bundle(
             deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
             verification = Verification.start(
                 form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress,
-                images_required,
+                images_required, patch,
             )
             counts = collections.Counter(name for entry in verifiers.values() for name in entry)
             verification.check_time(dict(counts))

@@ -19,12 +19,16 @@ ARCHITECTURES = ONNX_DIR / "architectures"
 
 # Windowed transformers: the Keras rebuild lacks these ops, their graphs read
 # their input's size, and the probe finds the smallest multiple that runs.
+# The windowed transformers: what the Keras rebuild lacks, the size multiple
+# measured, and whether --tfjs-free-size can write their size arithmetic as
+# TF.js shape ops (their TF.js graph is built at 64x64 by default).
 WINDOWED = {
     "hat.onnx": {"lacks": ["Erf", "GlobalAveragePool", "LayerNormalization", "MatMul", "Not", "ScatterND", "Softmax"],
-                 "multiple": 4},
-    "swinir.onnx": {"lacks": ["Erf", "LayerNormalization", "MatMul", "Softmax"], "multiple": 16},
+                 "multiple": 4, "free": False},
+    "swinir.onnx": {"lacks": ["Erf", "LayerNormalization", "MatMul", "Not", "ScatterND", "Softmax"], "multiple": 4,
+                    "free": True},
     "dat.onnx": {"lacks": ["Erf", "Gemm", "GlobalAveragePool", "LayerNormalization", "MatMul", "Mod", "ReduceL2",
-                           "Softmax"], "multiple": 1},
+                           "Softmax"], "multiple": 1, "free": True},
 }
 FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
@@ -95,13 +99,13 @@ def test_a_windowed_transformer_is_described_from_its_graph(name):
     assert facts["params"] == initializer_params(path)
     assert facts["ops"] == op_counts(path) and facts["nodes"] == sum(facts["ops"].values())
     assert facts["input_shape"] == [None, None, None, 3] and facts["input_multiple"] == expected["multiple"]
-    # The rebuild lacks ops, so no layers model: a graph model, built at one size.
+    # The rebuild lacks ops, so no layers model: a graph model, at the suggested size.
     assert facts["keras_rebuild"] is False and facts["rebuild_lacks"] == expected["lacks"]
     assert facts["tfjs_models"] == ["graph"]
     assert facts["computes_from_size"] is True and facts["suggested_size"] == "64x64"
     assert facts["input_size"] is None and facts["exported_size"] is None
-    assert facts["convert"]["tfjs"]["refused"].startswith("the graph computes from its input size")
-    assert "--input-size 64x64" in facts["convert"]["tfjs"]["hint"]
+    assert bool(facts["free_size_blockers"]) != expected["free"]
+    assert facts["convert"]["tfjs"] == {"targets": [{"target": "tfjs-graph", "from": "onnx"}], "input_size": "64x64"}
     assert facts["convert"]["onnx"] == {"targets": [{"target": "onnx", "from": "onnx"}], "input_size": None}
     # No Keras translation: its facts are absent, and why is said in one line.
     assert facts["layer_classes"] is None and facts["fixes"] is None
@@ -112,7 +116,12 @@ def test_a_windowed_transformer_is_described_from_its_graph(name):
     text = inspect_text(path)
     assert_text_shows(text, facts)
     assert "no TF.js layers model, so convert makes a TF.js graph model" in text
-    assert "size-dependent    yes (window partitions, masks or crops)" in text
+    assert "size-dependent    yes (window partitions, masks or crops): its TF.js graph model is built for one " \
+           "patch size, e.g. 64x64" in text
+    if expected["free"]:
+        assert "or with --tfjs-free-size computes those sizes at run time" in text
+    else:
+        assert "(at a free size, Gather" in text
 
 
 @pytest.mark.parametrize("name, scale, multiple, custom", [
@@ -169,7 +178,9 @@ def test_input_size_fixes_the_graph_as_convert_does():
     assert facts["input_shape"] == [None, 32, 32, 3] and facts["input_size"] == "32x32"
     assert facts["scale"] == 2 and facts["input_multiple"] == 1
     assert facts["convert"]["tfjs"] == {"targets": [{"target": "tfjs-graph", "from": "onnx"}], "input_size": "32x32"}
-    assert facts["convert"]["onnx"]["input_size"] == "32x32"
+    # ONNX keeps every size the source takes: a size for it alone would fix nothing.
+    assert facts["convert"]["onnx"]["refused"] == "--input-size 32x32 would fix nothing: ONNX takes every size the " \
+                                                  "source takes"
     assert facts["ops"] == op_counts(path)  # the source's ops; the folded graph is convert's business
     text = render(facts)
     assert "fixed to 32x32 (--input-size" in text and "folded to constants at 32x32" in text

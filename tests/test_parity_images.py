@@ -148,3 +148,48 @@ def test_photos_with_the_wrong_channel_count_are_bad_input_when_the_folder_is_na
     gray = [p for p in inputs.build([None, None, None, 1], (0.0, 1.0), tmp_path, required=True) if p.is_photo]
     assert len(gray) == 2 and gray[0].array.shape[-1] == 1  # 1 channel: read as grayscale
     np.testing.assert_allclose(gray[0].array[0], _decoded(tmp_path / "astronaut.jpg", "L")[..., None], atol=1e-6)
+
+
+def test_a_patch_some_artifacts_are_fixed_to_adds_a_tile_and_every_photo_mirrored_out_to_it():
+    free = inputs.build(FREE, RANGE, IMAGES)
+    both = inputs.build(FREE, RANGE, IMAGES, also_at=InputSize(64, 80))
+    assert [i.name for i in both[:len(free)]] == [i.name for i in free]  # the free inputs first, unchanged
+    patch = both[len(free):]
+    assert [i.name for i in patch] == ["random-80x64"] + [f"{i.name}-64x80" for i in free if i.is_photo]
+    assert all(i.array.shape == (1, 64, 80, 3) for i in patch)
+    for item in patch[1:]:  # each photo, smaller than the patch, continues as its mirror image
+        photo = next(i for i in free if i.name == item.name[:-len("-64x80")]).array
+        h, w = photo.shape[1:3]
+        assert h < 64 or w < 80
+        np.testing.assert_array_equal(item.array[:, :h, :w], photo)
+        if w < 80:
+            np.testing.assert_array_equal(item.array[:, :h, w], photo[:, :, w - 1])
+    # A model fixed already takes no second size.
+    assert [i.name for i in inputs.build([None, 16, 16, 3], RANGE, IMAGES, also_at=InputSize(64, 80))] == [
+        i.name for i in inputs.build([None, 16, 16, 3], RANGE, IMAGES)]
+
+
+def test_an_artifact_runs_only_the_inputs_of_sizes_it_takes_and_fails_when_it_takes_none(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
+    from converter.input_size import Sizes
+    from converter.parity.engine import run_inputs
+
+    weight = numpy_helper.from_array(np.full((3, 3, 1, 1), 0.5, np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "m.onnx")
+    parity = inputs.build(FREE, RANGE, IMAGES, also_at=InputSize(64, 80))
+    runner = OnnxRuntimeRunner(tmp_path / "m.onnx", "nchw")
+    every = run_inputs(runner, parity, Sizes(None, 1))
+    assert every.error is None and every.indices == list(range(len(parity)))
+    fixed = run_inputs(runner, parity, Sizes(InputSize(64, 80)))
+    assert [parity[i].name for i in fixed.indices][0] == "random-80x64" and len(fixed.outputs) == len(fixed.indices)
+    assert all(parity[i].array.shape[1:3] == (64, 80) for i in fixed.indices)
+    none = run_inputs(runner, parity, Sizes(InputSize(7, 9)))
+    assert none.outputs == [] and none.error == "no parity input is of a size it takes (7x9 only)"

@@ -14,8 +14,11 @@ So a transformer block pays two transposes (into tokens and back), and a
 convolutional trunk none.
 
 Constant subgraphs are evaluated once with onnx's reference evaluator, so
-what reaches TensorFlow is the computation on the image alone. Integer
-tensors are int32, as TF.js has no int64.
+what reaches TensorFlow is the computation on the image alone. At a free
+input size, what the graph computes from its shape (window counts, pads to a
+multiple, crops by the scale) is computed at run time by TF's shape ops
+instead (see CONSTANT_INPUTS). Integer tensors are int32, as TF.js has no
+int64.
 """
 
 from __future__ import annotations
@@ -34,6 +37,18 @@ _op = registrar(HANDLERS)
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # NCHW axis -> where it lives in NHWC
 INT32_MAX = np.iinfo(np.int32).max
+# At a free size, what the graph computes from its input's shape is a value
+# like any other: int32 tensors of TF's shape ops (Shape, StridedSlice, Pack,
+# FloorDiv, Fill, Range), which TF.js implements, so window partitions and
+# crops follow the size at run time. These inputs must be constants (weights,
+# kernel sizes, split sizes, axes): where one is computed from the size, the
+# TF.js graph is built at one patch size instead (`free_size_blockers`).
+CONSTANT_INPUTS = {
+    "Conv": (1, 2), "InstanceNormalization": (1, 2), "BatchNormalization": (1, 2, 3, 4), "Clip": (1, 2),
+    "Split": (1,), "Tile": (1,), "TopK": (1,), "Gather": (1,), "Squeeze": (1,), "Unsqueeze": (1,),
+    "Upsample": (1,), "Resize": (1, 2), "Pad": (2, 3), "Slice": (3, 4), "Pow": (1,),
+    **{op: (1,) for op in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2")},
+}
 
 
 def unsupported_ops(model: Any, fixed_size: bool = False) -> list[str]:
@@ -45,6 +60,17 @@ def unsupported_ops(model: Any, fixed_size: bool = False) -> list[str]:
 
     image = image_path(model, through_shape=not fixed_size)
     return graph.unsupported([n for n in model.graph.node if any(o in image for o in n.output)], HANDLERS)
+
+
+def free_size_blockers(model: Any) -> list[str]:
+    """`OpType (node name)` for every node that keeps the graph from being
+    written at a free size: one without a handler, or one whose input that
+    must be a constant (CONSTANT_INPUTS) is computed from the input's size.
+    [] means the TF.js graph can take every size the source takes."""
+    reached = image_path(model, through_shape=True)
+    blocked = [f"{n.op_type} ({n.name or '?'})" for n in model.graph.node
+               if any(n.input[k] in reached for k in CONSTANT_INPUTS.get(n.op_type, ()) if k < len(n.input))]
+    return unsupported_ops(model, fixed_size=False) + blocked
 
 
 def image_path(model: Any, through_shape: bool = True) -> set[str]:
@@ -141,6 +167,34 @@ class Interpreter:
             return [self.nhwc(v) for v in inputs], True
         return [self.nchw(v) for v in inputs], False
 
+    def dynamic_shape(self, value: Any) -> Any:
+        """A held value's NCHW shape as an int32 tensor: its known dimensions
+        as constants, the others read at run time."""
+        tf = self.tf
+        static = _shape_of(self, value)
+        dynamic = tf.shape(value.tensor)
+        if value.nhwc:
+            dynamic = tf.gather(dynamic, list(TO_NCHW))
+        if all(d is None for d in static):
+            return dynamic
+        return tf.stack([d if d is not None else dynamic[k] for k, d in enumerate(static)])
+
+    def target_shape(self, shape: "Held", value: Any, node: Any) -> Any:
+        """A Reshape's shape tensor, its constant zeros ("keep this
+        dimension") replaced by the input's dimension; elements computed
+        from the size are sizes, never zero."""
+        from tensorflow.python.framework import tensor_util
+
+        tf = self.tf
+        target = tf.cast(shape.tensor, tf.int32)
+        if self.attrs(node).get("allowzero", 0) or target.shape.rank != 1 or target.shape[0] is None:
+            return target
+        known = tensor_util.constant_value_as_shape(target).as_list()
+        if 0 not in known:
+            return target
+        current = self.dynamic_shape(value) if isinstance(value, Held) else np.shape(value)
+        return tf.stack([current[k] if d == 0 else target[k] for k, d in enumerate(known)])
+
     def attrs(self, node: Any) -> dict[str, Any]:
         from onnx import helper
 
@@ -205,7 +259,7 @@ for _name, _fn in {
     "Add": lambda tf, a, b: tf.add(a, b),
     "Sub": lambda tf, a, b: tf.subtract(a, b),
     "Mul": lambda tf, a, b: tf.multiply(a, b),
-    "Div": lambda tf, a, b: tf.divide(a, b),
+    "Div": lambda tf, a, b: tf.math.floordiv(a, b) if _integer(a) else tf.divide(a, b),  # sizes: never negative
     "Pow": lambda tf, a, b: tf.square(a) if _is_two(b) else tf.pow(a, tf.cast(b, a.dtype)),
     "Max": lambda tf, *a: _fold(tf.maximum, a),
     "Min": lambda tf, *a: _fold(tf.minimum, a),
@@ -216,6 +270,11 @@ for _name, _fn in {
     "PRelu": lambda tf, x, slope: tf.where(x >= 0, x, x * slope),
 }.items():
     HANDLERS[_name] = _elementwise(_fn)
+
+
+def _integer(value: Any) -> bool:
+    dtype = value.dtype
+    return bool(dtype.is_integer) if hasattr(dtype, "is_integer") else np.issubdtype(dtype, np.integer)
 
 
 def _is_two(value: Any) -> bool:
@@ -383,7 +442,9 @@ def _resize(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     else:
         scales = inputs[2] if len(inputs) > 2 and inputs[2] is not None and np.size(inputs[2]) else None
         sizes = inputs[3] if len(inputs) > 3 and inputs[3] is not None else None
-    if sizes is not None:
+    if isinstance(sizes, Held):  # computed from the size at run time
+        size = tf.cast(sizes.tensor[2:4], tf.int32)
+    elif sizes is not None:
         size = [int(v) for v in _static(sizes, node)[2:4]]
     else:
         scale_h, scale_w = (float(v) for v in _static(scales, node)[2:4])
@@ -458,24 +519,94 @@ def _split(self: Interpreter, node: Any, inputs: list[Any]) -> list[Held]:
 
 @_op("Slice")
 def _slice(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
+    """Starts and ends may be computed from the size (a crop by the scale):
+    then begin and end are tensors, packed from constants and scalars."""
     tensor = inputs[0]
     rank = _rank(tensor)
-    starts, ends = _static(inputs[1], node), _static(inputs[2], node)
-    axes = _static(inputs[3], node) if len(inputs) > 3 and inputs[3] is not None else np.arange(len(starts))
-    steps = _static(inputs[4], node) if len(inputs) > 4 and inputs[4] is not None else np.ones(len(starts), np.int64)
+    count = len(_static(inputs[3], node)) if len(inputs) > 3 and inputs[3] is not None else _length(inputs[1])
+    starts, ends = _elements(inputs[1], count), _elements(inputs[2], count)
+    axes = _static(inputs[3], node) if len(inputs) > 3 and inputs[3] is not None else np.arange(count)
+    steps = _static(inputs[4], node) if len(inputs) > 4 and inputs[4] is not None else np.ones(count, np.int64)
     held, nhwc = (tensor.tensor, True) if isinstance(tensor, Held) and tensor.nhwc else (self.nchw(tensor), False)
     begin, end, stride = [0] * rank, [0] * rank, [1] * rank
     begin_mask = end_mask = (1 << rank) - 1
+    whole_reversal = [(a, st, sp) for st, sp, a, step in zip(starts, ends, axes, steps)
+                      if step == -1 and not _is_tensor(st) and st == -1 and not _is_tensor(sp) and sp <= -INT32_MAX]
+    if whole_reversal and len(whole_reversal) == count:
+        # torch's F.pad reverses its pads so. As a negative-stride strided
+        # slice of computed pads, TF.js 4.22 (wasm) padded nothing: DAT's
+        # graph failed at 37x29. tf.reverse (TF.js's Reverse) is right.
+        axes_at = [NHWC_AXIS[_axis(int(a), rank)] if nhwc else _axis(int(a), rank) for a, _, _ in whole_reversal]
+        return Held(self.tf.reverse(held, axes_at), nhwc)
     for start, stop, axis, step in zip(starts, ends, axes, steps):
         axis = _axis(int(axis), rank)
         at = NHWC_AXIS[axis] if nhwc else axis
-        begin[at], end[at], stride[at] = (int(np.clip(v, -INT32_MAX, INT32_MAX)) for v in (start, stop, step))
+        begin[at], end[at], stride[at] = (_clipped(v) for v in (start, stop, step))
         begin_mask &= ~(1 << at)
         end_mask &= ~(1 << at)
-        if step < 0 and stop <= -INT32_MAX:  # "to the very start", which a clipped end cannot say
+        if step < 0 and not _is_tensor(stop) and stop <= -INT32_MAX:  # "to the very start", which a clipped end cannot say
             end_mask |= 1 << at
+    free = any(_is_tensor(v) for v in begin + end) or None in held.shape.as_list()
+    if free and all(step == 1 for step in stride):
+        return Held(_sliced(self.tf, held, begin, end, begin_mask, end_mask), nhwc)
+    if any(_is_tensor(v) for v in begin + end):
+        begin, end = self.tf.stack(begin), self.tf.stack(end)
     out = self.tf.strided_slice(held, begin, end, stride, begin_mask=begin_mask, end_mask=end_mask)
     return Held(out, nhwc)
+
+
+def _sliced(tf: Any, held: Any, begin: list[Any], end: list[Any], begin_mask: int, end_mask: int) -> Any:
+    """A unit-stride slice of a tensor whose size is free, as tf.slice with
+    bounds counted from the start, clamped to the dimension, and a size that
+    is never negative (an empty slice is size 0). TF.js 4.22's strided slice
+    turns such bounds into a negative size and stops ("Negative size values
+    should be exactly -1", SwinIR's and SRFormer's shifted-window masks)."""
+    dims = held.shape.as_list()
+    shape = tf.shape(held)
+    starts, sizes = [], []
+    for at in range(len(dims)):
+        dim = dims[at] if dims[at] is not None else shape[at]
+        low = 0 if begin_mask & (1 << at) else _within(tf, begin[at], dim)
+        high = dim if end_mask & (1 << at) else _within(tf, end[at], dim)
+        starts.append(low)
+        sizes.append(max(0, high - low) if not (_is_tensor(low) or _is_tensor(high)) else tf.maximum(high - low, 0))
+    if not any(_is_tensor(v) for v in starts + sizes):
+        return tf.slice(held, starts, sizes)
+    return tf.slice(held, tf.stack(starts), tf.stack(sizes))
+
+
+def _within(tf: Any, bound: Any, dim: Any) -> Any:
+    """An ONNX slice bound (negative: from the end) as an index in [0, dim]."""
+    if not _is_tensor(bound) and not _is_tensor(dim):
+        return min(max(0, bound + dim if bound < 0 else bound), dim)
+    if not _is_tensor(bound) and bound >= 0:
+        return tf.minimum(bound, dim)
+    bound = tf.convert_to_tensor(bound, tf.int32)
+    return tf.clip_by_value(tf.where(bound < 0, bound + dim, bound), 0, dim)
+
+
+def _length(value: Any) -> int:
+    if isinstance(value, Held):
+        return int(value.tensor.shape[0])
+    return int(np.size(value))
+
+
+def _elements(value: Any, count: int) -> list[Any]:
+    """A 1-D value's elements: ints of a constant, int32 scalars of a tensor."""
+    if isinstance(value, Held):
+        import tensorflow as tf
+
+        vector = tf.cast(value.tensor, tf.int32)
+        return [vector[k] for k in range(count)]
+    return [int(v) for v in np.asarray(value).reshape(-1)[:count]]
+
+
+def _is_tensor(value: Any) -> bool:
+    return not isinstance(value, (int, np.integer))
+
+
+def _clipped(value: Any) -> Any:
+    return value if _is_tensor(value) else int(np.clip(value, -INT32_MAX, INT32_MAX))
 
 
 @_op("Softmax")
@@ -514,6 +645,8 @@ def _reduce(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
 def _pad(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     attrs = self.attrs(node)
     mode = attrs.get("mode", "constant")
+    if self.opset >= 11 and isinstance(inputs[1], Held):  # pads to a multiple of a window, at run time
+        return _pad_by(self, node, inputs, mode)
     pads = attrs.get("pads") if self.opset < 11 else _static(inputs[1], node).tolist()
     value = 0.0
     if len(inputs) > 2 and inputs[2] is not None and np.size(inputs[2]):
@@ -537,6 +670,48 @@ def _pad(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     raise Unsupported(f"Pad {node.name!r}: {mode} padding")
 
 
+def _pad_by(self: Interpreter, node: Any, inputs: list[Any], mode: str) -> Held:
+    """Pad whose amounts are computed from the size: ONNX's [begins, ends]
+    as TF's (rank, 2) pairs, in the held layout. Sizes padded up to a
+    multiple are never negative."""
+    tf = self.tf
+    if len(inputs) > 3 and inputs[3] is not None:
+        raise Unsupported(f"Pad {node.name!r}: the axes input")
+    if mode not in ("constant", "reflect"):
+        raise _needs_size(node, f"{mode} padding by an amount computed from the size")
+    value = 0.0
+    if len(inputs) > 2 and inputs[2] is not None and np.size(inputs[2]):
+        value = float(np.asarray(_static(inputs[2], node)).reshape(-1)[0])
+    rank = _rank(inputs[0])
+    pairs = tf.transpose(tf.reshape(tf.cast(inputs[1].tensor, tf.int32), [2, rank]))
+    nhwc = isinstance(inputs[0], Held) and inputs[0].nhwc
+    tensor = inputs[0].tensor if nhwc else self.nchw(inputs[0])
+    if nhwc:
+        pairs = tf.gather(pairs, list(TO_NHWC))
+    if mode == "reflect":
+        return Held(tf.pad(tensor, pairs, mode="REFLECT"), nhwc)
+    return Held(tf.pad(tensor, pairs, constant_values=value), nhwc)
+
+
+@_op("ConstantOfShape")
+def _constant_of_shape(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
+    from onnx import numpy_helper
+
+    attrs = {a.name: a for a in node.attribute}
+    value = numpy_helper.to_array(attrs["value"].t).reshape(-1)[0] if "value" in attrs else np.float32(0)
+    value = _tf_constant(np.asarray(value))
+    return Held(self.tf.fill(self.tf.cast(inputs[0].tensor, self.tf.int32), value))
+
+
+@_op("Range")
+def _range(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
+    tf = self.tf
+    dtype = tf.int32 if _integer(inputs[0]) else tf.float32
+    start, limit, delta = (tf.cast(v.tensor if isinstance(v, Held) else _tf_constant(np.asarray(v)), dtype)
+                           for v in inputs)
+    return Held(tf.range(start, limit, delta))
+
+
 # -- ops on the memory order: ONNX's layout ------------------------------------------------------
 
 def _shape_of(self: Interpreter, value: Any) -> list[int | None]:
@@ -547,25 +722,34 @@ def _shape_of(self: Interpreter, value: Any) -> list[int | None]:
 
 
 @_op("Shape", "Size")
-def _shape(self: Interpreter, node: Any, inputs: list[Any]) -> np.ndarray:
-    """A constant, once the input's size is fixed."""
+def _shape(self: Interpreter, node: Any, inputs: list[Any]) -> Any:
+    """A constant where every dimension is known; else an int32 tensor
+    holding the known ones as constants, so TF's shape inference keeps them."""
     shape = _shape_of(self, inputs[0])
-    if any(d is None for d in shape):
-        raise _needs_size(node, "the graph computes from the input size")
-    if node.op_type == "Size":
-        return np.asarray(np.prod(shape), np.int64)
     attrs = self.attrs(node)
-    return np.asarray(shape, np.int64)[attrs.get("start", 0):attrs.get("end", len(shape))]
+    if all(d is not None for d in shape):
+        if node.op_type == "Size":
+            return np.asarray(np.prod(shape), np.int64)
+        return np.asarray(shape, np.int64)[attrs.get("start", 0):attrs.get("end", len(shape))]
+    dynamic = self.dynamic_shape(inputs[0])
+    if node.op_type == "Size":
+        return Held(self.tf.reduce_prod(dynamic))
+    return Held(dynamic[attrs.get("start", 0):attrs.get("end", len(shape))])
 
 
 @_op("Reshape")
 def _reshape(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
+    if isinstance(inputs[1], Held):  # computed from the size: a shape tensor
+        return Held(self.tf.reshape(self.nchw(inputs[0]), self.target_shape(inputs[1], inputs[0], node)))
     shape = _static(inputs[1], node).astype(np.int64).tolist()
     current = _shape_of(self, inputs[0])
     if not self.attrs(node).get("allowzero", 0):
         shape = [current[i] if d == 0 else d for i, d in enumerate(shape)]
-    if any(d is None for d in shape):
-        raise _needs_size(node, "keeps a dimension of unknown size")
+    if any(d is None for d in shape):  # keeps a dimension of free size: read at run time
+        if not isinstance(inputs[0], Held):
+            raise _needs_size(node, "keeps a dimension of unknown size")
+        dynamic = self.dynamic_shape(inputs[0])
+        shape = self.tf.stack([dynamic[i] if d is None else d for i, d in enumerate(shape)])
     return Held(self.tf.reshape(self.nchw(inputs[0]), shape))
 
 
@@ -602,6 +786,10 @@ def _squeeze(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
 
 @_op("Expand")
 def _expand(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
+    if isinstance(inputs[1], Held):  # ONNX broadcasts both ways, as multiplying by ones does
+        tf, x = self.tf, self.nchw(inputs[0])
+        ones = tf.ones(tf.cast(inputs[1].tensor, tf.int32), dtype=tf.int32 if x.dtype == tf.bool else x.dtype)
+        return Held(tf.cast(tf.cast(x, tf.int32) * ones, tf.bool) if x.dtype == tf.bool else x * ones)
     shape = _shape_of(self, inputs[0])
     target = _static(inputs[1], node).tolist()
     full = np.broadcast_shapes(tuple(1 if d is None else d for d in shape), tuple(target))
@@ -676,5 +864,27 @@ def _layer_norm(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
 
 @_op("ScatterND")
 def _scatter_nd(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
-    indices = _static(inputs[1], node).astype(np.int32)
+    indices = inputs[1]
+    indices = self.tf.cast(indices.tensor, self.tf.int32) if isinstance(indices, Held) else indices.astype(np.int32)
     return Held(self.tf.tensor_scatter_nd_update(self.nchw(inputs[0]), indices, self.nchw(inputs[2])))
+
+
+@_op("TopK")
+def _top_k(self: Interpreter, node: Any, inputs: list[Any]) -> list[Held]:
+    """tf.math.top_k takes the largest along the last axis: other axes are
+    moved there and back, and the smallest are the largest of the negation.
+    Both outputs come sorted, which `sorted=0` (any order) allows."""
+    tf, attrs = self.tf, self.attrs(node)
+    k = int(np.asarray(_static(inputs[1], node)).reshape(-1)[0])
+    tensor, axis = _held_axis(self, inputs[0], attrs.get("axis", -1))
+    rank = _rank(inputs[0])
+    largest = attrs.get("largest", 1)
+    order = [a for a in range(rank) if a != axis] + [axis]
+    back = list(np.argsort(order))
+    moved = tensor if axis == rank - 1 else tf.transpose(tensor, order)
+    values, indices = tf.math.top_k(moved if largest else -moved, k=k, sorted=True)
+    values = values if largest else -values
+    if axis != rank - 1:
+        values, indices = tf.transpose(values, back), tf.transpose(indices, back)
+    nhwc = isinstance(inputs[0], Held) and inputs[0].nhwc
+    return [Held(values, nhwc), Held(indices, nhwc)]

@@ -24,6 +24,7 @@ from converter.manifest import Artifact
 from converter.parity import inputs as parity_inputs
 from converter.parity import metrics as parity_metrics
 from converter.parity.gates import Gate
+from converter.input_size import Sizes
 from converter.parity.inputs import ParityInput
 from converter.progress import Progress
 
@@ -160,16 +161,28 @@ class Run:
     error: str | None = None
 
 
-def small_set(inputs: list[ParityInput]) -> list[int]:
-    """One random tile and the first photo: what slow runtimes run."""
-    photos = [i for i, item in enumerate(inputs) if item.is_photo]
-    return [0, *photos[:1]] if photos and photos[0] != 0 else [0]
+def taken(inputs: list[ParityInput], sizes: Any = None) -> list[int]:
+    """The inputs an artifact takes (input_size.Sizes; None: every one)."""
+    return [i for i, item in enumerate(inputs) if sizes is None or sizes.takes(*item.array.shape[1:3])]
 
 
-def run_inputs(runner: Runner, inputs: list[ParityInput]) -> Run:
+def small_set(inputs: list[ParityInput], indices: list[int] | None = None) -> list[int]:
+    """One random tile and the first photo (of `indices`, default all): what slow runtimes run."""
+    indices = list(range(len(inputs))) if indices is None else indices
+    randoms = [i for i in indices if not inputs[i].is_photo]
+    photos = [i for i in indices if inputs[i].is_photo]
+    return [*randoms[:1], *photos[:1]] or indices[:1]
+
+
+def run_inputs(runner: Runner, inputs: list[ParityInput], sizes: Any = None) -> Run:
     """Any exception a runtime raises (a bad bundle, an op it lacks, a crash)
-    fails this artifact in this runtime, by name; it never ends the run."""
-    indices = small_set(inputs) if runner.small_inputs else list(range(len(inputs)))
+    fails this artifact in this runtime, by name; it never ends the run.
+    `sizes` (input_size.Sizes): the artifact runs only the inputs it takes,
+    and fails when it takes none."""
+    indices = taken(inputs, sizes)
+    if not indices:
+        return Run(runner.runtime, [], [], None, error=f"no parity input is of a size it takes ({sizes})")
+    indices = small_set(inputs, indices) if runner.small_inputs else indices
     try:
         outputs, times = [], []
         with runner:
@@ -226,12 +239,14 @@ class Verification:
     @classmethod
     def start(cls, facts, root: Path, input_range: tuple[float, float], images_dir: Path | None,
               gates: dict[str, Gate], runtimes: Runtimes, progress: Progress,
-              images_required: bool = False) -> "Verification":
+              images_required: bool = False, patch: Any = None) -> "Verification":
         """Compute the parity inputs once, for a model with these `facts`
-        (`images_required`: the user named `images_dir`, so it must give a photo)."""
+        (`images_required`: the user named `images_dir`, so it must give a
+        photo), with inputs at `patch` too (input_size.InputSize) where some
+        artifacts are fixed to it."""
         work = facts.compute.macs_per_pixel if facts.compute is not None else facts.params
         inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, work,
-                                     required=images_required)
+                                     required=images_required, also_at=patch)
         return cls(inputs, root, gates, runtimes, progress)
 
     def check_time(self, runtime_counts: dict[str, int], client=None) -> None:
@@ -267,7 +282,7 @@ class Verification:
 
         clock = deadline.current()
         seconds: dict[str, float] = {}
-        for name, count in runtime_counts.items():
+        for name, count in runtime_counts.items():  # every input, as a free-size artifact runs them
             lane = RUNTIMES[name].node_lane or "local"
             indices = small_set(self.inputs) if lane == "chromium" else list(range(len(self.inputs)))
             speed = self._speed(lane, name)
@@ -375,14 +390,15 @@ class Verification:
                 run = future.result()
                 results.append(judge(run, self.reference, gate))
                 self.progress.step(f"{artifact.name} in {run.runtime}: {_outcome(results[-1])}")
-                if run.outputs and len(run.indices) == len(self.inputs):
-                    gallery[f"{artifact.entry} in {run.runtime}"] = [run.outputs[i] for i in photos]
+                shown = {photos.index(i): out for i, out in zip(run.indices, run.outputs) if i in photos}
+                if shown:
+                    gallery[f"{artifact.entry} in {run.runtime}"] = shown
             artifact.parity = {"pass": all(r["pass"] for r in results), "gate": gate.as_dict(), "results": results}
         return all(artifact.parity["pass"] for artifact, _ in judged), gallery
 
     def _run(self, artifact: Artifact, runner: Runner) -> Run:
         self.progress.step(f"verifying {artifact.name} in {runner.runtime}")
-        return run_inputs(runner, self.inputs)
+        return run_inputs(runner, self.inputs, Sizes.from_dict(artifact.input_sizes))
 
 
 def _pixels(item: ParityInput) -> int:

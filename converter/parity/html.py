@@ -63,7 +63,7 @@ def write(
     head: list[str] = (),
 ) -> None:
     """`photos`: (name, input, reference output); `outputs`: per "artifact in
-    runtime" label, one output per photo; `summaries`: a line per label;
+    runtime" label, its output on each photo it ran, by index in `photos`; `summaries`: a line per label;
     `head`: lines above everything (the run's verdict, the input range)."""
     value_range = max(high - low, 1e-12)
     sections = []
@@ -74,7 +74,9 @@ def write(
             _figure(_jpeg(_to_image(reference, low, high)), "source model"),
         ]
         for label, results in outputs.items():
-            output = results[index]
+            output = results.get(index)
+            if output is None:  # an artifact that takes another size, or a slow runtime's small set
+                continue
             cells.append(
                 '<div class="pair">'
                 + _figure(_jpeg(_to_image(output, low, high)), label)

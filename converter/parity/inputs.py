@@ -92,13 +92,19 @@ def build(
     multiple: int = 1,
     macs_per_pixel: float = 0.0,
     required: bool = False,
+    also_at: Any = None,
+    photo_suffix: str = "",
 ) -> list[ParityInput]:
     """`multiple`: sizes are rounded down to it, for models that downsample first.
     `macs_per_pixel`: the model's work per input pixel, which sets the pixel budget.
     `required`: the user named `images_dir`, so it must give at least one photo
     the model can take (BadInput naming the folder otherwise); when False (the
     default folder) a missing folder or one without a usable photo leaves the
-    random tiles alone. A photo that cannot be decoded is BadInput either way."""
+    random tiles alone. A photo that cannot be decoded is BadInput either way.
+    `also_at` (input_size.InputSize): a patch size some artifacts are fixed
+    to, for a model whose size is free: a random tile and photo crops at it
+    follow the free inputs (photo names get `photo_suffix`, "-HxW" there;
+    photos smaller than the patch are mirrored out to it)."""
     _, fixed_h, fixed_w, channels = input_shape
     low, high = input_range
     required = required and images_dir is not None
@@ -106,9 +112,9 @@ def build(
     photos = []
     stems = [path.stem for path in paths]
     for path in paths:
-        photo = _photo(path, channels, fixed_h, fixed_w, multiple)
+        photo = _photo(path, channels, fixed_h, fixed_w, multiple, pad=bool(photo_suffix))
         if photo is not None:  # a.png and a.jpg both there: named by their file names
-            photos.append((path.stem if stems.count(path.stem) == 1 else path.name, photo))
+            photos.append(((path.stem if stems.count(path.stem) == 1 else path.name) + photo_suffix, photo))
     if required and not photos:
         raise BadInput(_none_fits(paths, channels, fixed_h, fixed_w, multiple), path=images_dir, hint=PHOTOS_HINT)
     randoms = RANDOM_SIZES[:1] if fixed_h and fixed_w else RANDOM_SIZES  # a fixed-size model gets one tile
@@ -125,6 +131,9 @@ def build(
         inputs.append(ParityInput(f"random-{w}x{h}", values, False))
     for name, photo in photos:
         inputs.append(ParityInput(name, low + _centre_crop(photo, factor, multiple) * (high - low), True))
+    if also_at is not None and not (fixed_h and fixed_w):
+        inputs += build([None, also_at.height, also_at.width, channels], input_range, images_dir, multiple,
+                        macs_per_pixel, photo_suffix=f"-{also_at}")
     return inputs
 
 
@@ -170,11 +179,17 @@ def load_photo(path: Path, channels: int, multiple: int = 1) -> np.ndarray | Non
     return pixels[:h, :w]
 
 
-def _photo(path: Path, channels: int, fixed_h: int | None, fixed_w: int | None, multiple: int) -> np.ndarray | None:
+def _photo(path: Path, channels: int, fixed_h: int | None, fixed_w: int | None, multiple: int,
+           pad: bool = False) -> np.ndarray | None:
+    """`pad`: a photo smaller than the fixed size is mirrored out to it, as a
+    tiler pads an edge tile, instead of left out."""
     pixels = load_photo(path, channels, multiple)
     if pixels is None or not pixels.shape[0] or not pixels.shape[1]:  # smaller than `multiple` crops to nothing
         return None
     if fixed_h and fixed_w:
+        if pad:
+            extra = ((0, max(0, fixed_h - pixels.shape[0])), (0, max(0, fixed_w - pixels.shape[1])), (0, 0))
+            pixels = np.pad(pixels, extra, mode="symmetric")
         if pixels.shape[0] < fixed_h or pixels.shape[1] < fixed_w:
             return None
         pixels = pixels[:fixed_h, :fixed_w]

@@ -64,10 +64,14 @@ class Target:
         found = {runtime: why for (p, runtime), why in self.unsupported.items() if p == precision}
         return found or None
 
-    def open(self, form: Any, options: Any, stage: Path, progress: Any) -> "Emitter":
+    def open(self, form: Any, options: Any, stage: Path, progress: Any, sizes: Any = None) -> "Emitter":
+        """`sizes` (input_size.Sizes): what the source takes, which an
+        artifact takes too unless its emitter fixes one size."""
         import importlib
 
-        return importlib.import_module(self.emitter).Emitter(self, form, options, stage, progress)
+        emitter = importlib.import_module(self.emitter).Emitter(self, form, options, stage, progress)
+        emitter.sizes = emitter.sizes or sizes
+        return emitter
 
     def check(self, info: Any, form: str, options: Any) -> None:
         """Refuse, before any work, a source this target cannot be made from
@@ -93,6 +97,8 @@ class Emitter(abc.ABC):
         """The passes this target ran on its own form."""
         self.record: dict[str, Any] = {}
         """What the manifest records of this target (e.g. the ONNX exporter)."""
+        self.sizes: Any = None
+        """input_size.Sizes its artifacts take, where the emitter fixes one (else the source's)."""
 
     @abc.abstractmethod
     def emit(self, precision: str) -> "Artifact":
@@ -122,6 +128,7 @@ class Emitter(abc.ABC):
             precision=precision,
             entry=files[0].relative_to(self.stage).as_posix(),
             files=manifest.describe_files(self.stage, files),
+            input_sizes=self.sizes.as_dict() if self.sizes is not None else None,
             **fields,
         )
 

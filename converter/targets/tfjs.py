@@ -70,13 +70,15 @@ def _check_onnx_graph(info: Any, options: Any) -> None:
     from converter.sources import onnx_import
 
     # What a fixed size folds away is never translated; a graph that reads its
-    # size is fixed to one (or refused below), so only its image path counts.
-    size_dependent = onnx_form.computes_from_size(info.payload)
-    fixed = options.input_size is not None or size_dependent or onnx_form.static_size(info.payload) is not None
+    # size is fixed to one (or refused below), and then only its image path
+    # counts, unless --tfjs-free-size writes its shape arithmetic as TF.js ops.
+    fixed = options.input_size is not None or onnx_form.static_size(info.payload) is not None
+    needs_size = not fixed and onnx_form.computes_from_size(info.payload) and (
+        not options.tfjs_free_size or bool(onnx_to_tf.free_size_blockers(info.payload)))
     onnx_import.refuse_unsupported(
-        onnx_to_tf.unsupported_ops(info.payload, fixed), info.path, "for TF.js",
+        onnx_to_tf.unsupported_ops(info.payload, fixed or needs_size), info.path, "for TF.js",
         "--format onnx converts it as it is; README lists the supported ops; nothing was written")
-    if options.input_size is None and size_dependent:
+    if needs_size:
         size = onnx_form.suggested_size(info.payload)
         raise BadInput(
             "the graph computes from its input size (window partitions, masks or crops), so its TF.js graph "
@@ -105,6 +107,10 @@ class Emitter(BaseEmitter):
         elif isinstance(form, OnnxForm):
             from converter.emitters.onnx_to_tf import Interpreter
 
+            # Built at the patch size where one is set; the ONNX target keeps the source's sizes.
+            self.form = form = form.at_patch()
+            self.applied.extend(form.applied)
+            self.sizes = form.sizes
             size = form.facts.input_shape[1:3]
             shape = [1, *size, form.facts.input_channels] if all(size) else [None, None, None,
                                                                               form.facts.input_channels]
