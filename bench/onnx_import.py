@@ -9,9 +9,8 @@ For each fixture in fixtures/onnx it times, as a user runs them:
   release  `srconvert convert X` with defaults (TFJS + ONNX in float32,
            float16, uint8, parity in every runtime included)
 and the import step alone, in-process (ONNX graph -> Keras topology and
-weights). For each architecture in fixtures/onnx/architectures (no Keras
-rebuild) it times the same two runs with `--tfjs-model graph`, at a 32x32
-patch where the graph computes from its input size. Writes
+weights). For each architecture in fixtures/onnx/architectures it times
+the same two runs with no flags (the TF.js model convert picks). Writes
 build/bench/onnx_import.json and .md.
 """
 
@@ -78,17 +77,13 @@ def main() -> None:
 
 
 def architecture_row(source: Path, repeat: int) -> dict:
-    import onnx
-
-    sys.path.insert(0, str(ROOT))
-    from converter.onnx_form import computes_from_size
-
-    size = ["--input-size", "32x32"] if computes_from_size(onnx.load(str(source))) else []
-    graph = ["--tfjs-model", "graph", *size]
+    """The same two runs with no flags, as a user runs them: the TF.js model
+    convert picks (a graph model at the sizes the source takes, or at the
+    suggested patch where it must be fixed)."""
     with tempfile.TemporaryDirectory() as tmp:
         convert = [timed(["convert", str(source), "-o", f"{tmp}/c{i}", "--format", "tfjs", "--quantize", "float32",
-                          "--no-verify", *graph]) for i in range(repeat)]
-        release = [timed(["convert", str(source), "-o", f"{tmp}/r{i}", *graph]) for i in range(repeat)]
+                          "--no-verify"]) for i in range(repeat)]
+        release = [timed(["convert", str(source), "-o", f"{tmp}/r{i}"]) for i in range(repeat)]
     row = {"family": source.stem, "exporter": "torchscript (spandrel)", "import_s": "–",
            "convert_s": round(statistics.median(convert), 2), "release_s": round(statistics.median(release), 2)}
     print(f"{source.name:28s} convert {row['convert_s']:6.2f}s  release+parity {row['release_s']:6.2f}s", flush=True)
