@@ -112,8 +112,14 @@ def of_onnx(model: Any, path: Path, size: tuple[int, int] | None = None) -> Comp
     height, width = size or (PROBE_SIDE, PROBE_SIDE)
     _check_loops(model.graph, _constants(model.graph), path)
     inferred = _inferred(_skeleton(model, height, width))
+    from converter.sources.onnx_import.graph import image_path
+
+    # Nodes a runtime dispatches: those on the image's own path. Shape
+    # arithmetic (window counts, pads to a multiple) is scalar work every
+    # runtime does on the CPU or folds, and a fixed-size artifact holds none.
+    image = image_path(model, through_shape=False)
     counter = _Counter(height * width, frozenset(i.name for i in model.graph.initializer))
-    counter.graph(inferred.graph, 1.0, _constants(model.graph))
+    counter.graph(inferred.graph, 1.0, _constants(model.graph), dispatched=image)
     return counter.result()
 
 
@@ -267,15 +273,18 @@ class _Counter:
         return Compute(sum(counted.values()), not self.unknown, tuple(dict.fromkeys(self.unknown)), counted,
                        int(min(self.nodes, 1e12)))
 
-    def graph(self, graph: Any, repeat: float, constants: dict[str, Any]) -> None:
+    def graph(self, graph: Any, repeat: float, constants: dict[str, Any], dispatched: set[str] | None = None) -> None:
+        """`dispatched`: the tensors whose nodes count as dispatches (None: every node's)."""
         shapes = _shapes(graph)
         for node in graph.node:
-            self.node(node, shapes, repeat, constants)
+            self.node(node, shapes, repeat, constants,
+                      dispatched is None or any(name in dispatched for name in node.output))
 
     def add(self, op: str, macs: float) -> None:
         self.by_op[op] = self.by_op.get(op, 0.0) + macs
 
-    def node(self, node: Any, shapes: dict[str, list[int | None]], repeat: float, constants: dict[str, Any]) -> None:
+    def node(self, node: Any, shapes: dict[str, list[int | None]], repeat: float, constants: dict[str, Any],
+             dispatch: bool = True) -> None:
         inner = {**constants, **{k: v for body in _bodies(node) for k, v in _constants(body).items()}}
         if node.op_type == "Loop":
             trips = _trip_count(node, constants)
@@ -304,7 +313,7 @@ class _Counter:
                     self.add(op, macs)
                 self.unknown.extend(heaviest.unknown)
             return
-        self.nodes += repeat
+        self.nodes += repeat if dispatch else 0
         macs = self._macs(node, shapes)
         if macs:
             self.add(node.op_type, macs * repeat)

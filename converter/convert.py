@@ -104,7 +104,7 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
     if options.images_required:  # the photos the range is measured and parity run on, before any work
         from converter.parity.inputs import check_folder
 
-        check_folder(options.images_dir, options.channels, options.input_size)
+        check_folder(options.images_dir, options.channels)  # a TF.js patch takes photos mirrored out to it
     runtimes = None
     if options.verify:
         from converter.parity.engine import Runtimes

@@ -134,7 +134,7 @@ def verify_bundle(
         return outcome
 
     from converter.convert import source_form
-    from converter.input_size import InputSize
+    from converter.input_size import InputSize, Sizes
     from converter.parity.engine import Runtimes, Verification
     from converter.plan import runtimes_of
     from converter.targets import BY_NAME
@@ -145,6 +145,9 @@ def verify_bundle(
         progress.step(f"loading {source} ({info.format})")
         size = document["model"].get("input_size")
         patch = InputSize.parse(size) if size else None
+        for artifact in artifacts:  # a bundle from before per-artifact sizes: every artifact was fixed to it
+            if artifact.input_sizes is None and patch is not None:
+                artifact.input_sizes = Sizes(patch).as_dict()
         form = source_form(info, options, input_size=patch)
         gates = {a.precision: _recorded_gate(a) for a in artifacts}
         verifiers = {a.entry: runtimes_of(BY_NAME[a.format], browser) for a in artifacts}

@@ -127,6 +127,13 @@ def test_an_input_size_fixes_only_the_tfjs_graph_and_onnx_keeps_free_sizes(tmp_p
         assert session.run(None, {session.get_inputs()[0].name: x})[0].shape == (1, 3, 2 * height, 2 * width)
 
 
+def test_slices_from_the_end_of_a_free_dimension_are_found_for_the_runtime_that_rejects_them():
+    from converter.targets.onnx import free_slices_from_the_end
+
+    found = {family for family in EXPECTED if free_slices_from_the_end(onnx.load(FIXTURES / f"{family}.onnx"))}
+    assert found == {"swinir", "hat", "srformer"}  # their shifted-window masks, img_mask[:, -w:-s]
+
+
 def test_topk_is_written_for_tfjs_on_any_axis_largest_or_smallest():
     import tensorflow as tf
 

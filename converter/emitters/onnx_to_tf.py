@@ -58,7 +58,7 @@ def unsupported_ops(model: Any, fixed_size: bool = False) -> list[str]:
     implementation of any op."""
     from converter.sources.onnx_import import graph
 
-    image = image_path(model, through_shape=not fixed_size)
+    image = graph.image_path(model, through_shape=not fixed_size)
     return graph.unsupported([n for n in model.graph.node if any(o in image for o in n.output)], HANDLERS)
 
 
@@ -67,24 +67,12 @@ def free_size_blockers(model: Any) -> list[str]:
     written at a free size: one without a handler, or one whose input that
     must be a constant (CONSTANT_INPUTS) is computed from the input's size.
     [] means the TF.js graph can take every size the source takes."""
+    from converter.sources.onnx_import.graph import image_path
+
     reached = image_path(model, through_shape=True)
     blocked = [f"{n.op_type} ({n.name or '?'})" for n in model.graph.node
                if any(n.input[k] in reached for k in CONSTANT_INPUTS.get(n.op_type, ()) if k < len(n.input))]
     return unsupported_ops(model, fixed_size=False) + blocked
-
-
-def image_path(model: Any, through_shape: bool = True) -> set[str]:
-    """The tensors computed from the graph's input (from its shape too, with
-    `through_shape`: at a free size the shape is a value like any other)."""
-    from converter.sources.onnx_import import graph
-
-    reached = {graph.graph_input(model).name}
-    for node in model.graph.node:
-        if node.op_type in ("Shape", "Size") and not through_shape:
-            continue
-        if any(name in reached for name in node.input):
-            reached.update(node.output)
-    return reached
 
 
 class Unsupported(ValueError):

@@ -10,7 +10,8 @@ from typing import Any
 from converter.targets.base import KERAS_FORM, ONNX_FORM, Emitter as BaseEmitter, Target
 
 # What a runtime really cannot run, recorded on the artifact instead of run
-# (float32 and TF.js artifacts are never exempt).
+# (TF.js artifacts are never exempt; float32 ones only for what their graph
+# holds: JSEP_FREE_SLICE).
 UNSUPPORTED = {
     ("int8", "chromium-ort-jsep"): (
         "the WebGPU kernels of onnxruntime-web's default build (JSEP, deprecated since 1.29) compute "
@@ -22,6 +23,11 @@ ONNX = Target(
     ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), __name__,
     needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
     unsupported=UNSUPPORTED, label="ONNX",
+)
+JSEP_FREE_SLICE = (
+    "the WebGPU kernels of onnxruntime-web's default build (JSEP, deprecated since 1.29) reject a Slice counted "
+    "from the end of a dimension of free size (such as {node}: \"cannot get valid size from specified dimension range\"), "
+    "which ONNX allows and onnxruntime-web/webgpu and wasm run; fix the size for such a runtime, or use those"
 )
 # precision -> module in converter.quantizers (float32 is the export itself)
 QUANTIZERS = {"float16": "onnx_float16", "uint8": "onnx_weight_uint8", "int8": "onnx_int8_static"}
@@ -45,6 +51,8 @@ class Emitter(BaseEmitter):
             self.record = {"onnx_exporter": onnx_bundle.exporter_of(self.base)}
         steps = fixes.ONNX_FIXES + (optimize.ONNX_PASSES if options.optimize else ())
         self.applied = passes.apply(steps, self.base, disabled=options.disabled_fixes)
+        slices = free_slices_from_the_end(self.base)
+        self.graph_exempt = {"chromium-ort-jsep": JSEP_FREE_SLICE.format(node=slices[0])} if slices else {}
 
     def emit(self, precision: str):
         from converter.emitters import onnx_bundle
@@ -52,8 +60,9 @@ class Emitter(BaseEmitter):
         self.progress.step(f"writing {self.target.folder}/{precision}")
         proto, scheme = self._quantize(precision)
         files = onnx_bundle.write(proto, self.folder(precision))
+        exempt = {**(self.target.unsupported_for(precision) or {}), **self.graph_exempt}
         return self.artifact(precision, files, layout=self.options.onnx_layout, quantization=scheme,
-                             unsupported_backends=self.target.unsupported_for(precision))
+                             unsupported_backends=exempt or None)
 
     def _quantize(self, precision: str) -> tuple[Any, dict[str, str] | None]:
         """The float32 export quantized to `precision`, and its scheme."""
@@ -73,3 +82,38 @@ class Emitter(BaseEmitter):
             )
 
         return quantizer.quantize(self.base, calibration), quantizer.SCHEME
+
+
+def free_slices_from_the_end(model: Any) -> list[str]:
+    """The Slice nodes counting from the end (a negative constant start or
+    end) along a dimension whose size is free, by ONNX shape inference: what
+    onnxruntime-web's JSEP WebGPU build rejects (measured on SwinIR's
+    shifted-window mask). Reversals to the very start are left out."""
+    import onnx
+    from onnx import numpy_helper
+
+    constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer if len(i.dims) <= 1}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    slices = [n for n in model.graph.node if n.op_type == "Slice" and len(n.input) > 3
+              and all(name in constants for name in n.input[1:4])]
+    if not slices:
+        return []
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # onnx raises its own error types; nothing inferred, nothing named
+        return []
+    dims = {v.name: v.type.tensor_type.shape.dim for v in (*inferred.graph.value_info, *inferred.graph.input)}
+    found = []
+    for node in slices:
+        starts, ends, axes = (constants[name].reshape(-1) for name in node.input[1:4])
+        steps = constants.get(node.input[4]) if len(node.input) > 4 else None
+        steps = steps.reshape(-1) if steps is not None else [1] * len(starts)
+        shape = dims.get(node.input[0])
+        for start, end, axis, step in zip(starts, ends, axes, steps):
+            counted_from_end = step > 0 and (start < 0 or -(2 ** 31) < end < 0)
+            if counted_from_end and shape is not None and axis < len(shape) and not shape[axis].HasField("dim_value"):
+                found.append(node.name or node.output[0])
+                break
+    return found

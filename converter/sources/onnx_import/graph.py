@@ -70,6 +70,18 @@ def graph_input(model: Any) -> Any:
     return inputs[0]
 
 
+def image_path(model: Any, through_shape: bool = True) -> set[str]:
+    """The tensors computed from the graph's input (from its shape too, with
+    `through_shape`: at a free size the shape is a value like any other)."""
+    reached = {graph_input(model).name}
+    for node in model.graph.node:
+        if node.op_type in ("Shape", "Size") and not through_shape:
+            continue
+        if any(name in reached for name in node.input):
+            reached.update(node.output)
+    return reached
+
+
 def input_channels(model: Any, path: Path) -> int:
     dims = graph_input(model).type.tensor_type.shape.dim
     if len(dims) != 4 or not dims[1].HasField("dim_value"):
