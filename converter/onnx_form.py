@@ -19,6 +19,7 @@ fixed size is fixed already.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,12 @@ MULTIPLE_PROBES = ((17, 1), (18, 2), (20, 4), (24, 8), (32, 16))
 
 class OnnxForm:
     def __init__(self, info: Any, patch_size: InputSize | None = None, max_compute: float | None = None,
-                 model: Any = None) -> None:
+                 model: Any = None, facts: ModelFacts | None = None) -> None:
         """`patch_size`: the one size the targets that need one (a TF.js graph
         of a graph that computes from its size) are built at (`at_patch`);
-        every other target keeps the sizes the source takes. `model`: the
-        graph, when not the source's own (the graph fixed to the patch)."""
+        every other target keeps the sizes the source takes. `model` and
+        `facts`: the graph and what is known of it, when not the source's
+        own (the graph fixed to the patch)."""
         self.info = info
         self.model = info.payload if model is None else model
         self.applied: list[Applied] = []
@@ -53,7 +55,7 @@ class OnnxForm:
         self.patch_size = patch_size
         self.input_size = InputSize(*static) if static else None
         """The one size the graph takes, where it declares one."""
-        self.facts = facts_of(self.model, info.input_channels, self.input_size, info.path, max_compute)
+        self.facts = facts or facts_of(self.model, info.input_channels, self.input_size, info.path, max_compute)
         self._patched: OnnxForm | None = None
 
     @property
@@ -68,8 +70,12 @@ class OnnxForm:
         if self.patch_size is None or self.input_size is not None:
             return self
         if self._patched is None:
-            fixed = fix_size(self.model, self.patch_size, self.info.path)
-            patched = OnnxForm(self.info, None, self.max_compute, model=fixed)
+            fixed = fix_size(self.model, self.patch_size, self.info.path)  # onnxruntime ran it at the size
+            # The source's facts at the patch: the same scale and work per pixel, measured already.
+            facts = dataclasses.replace(
+                self.facts, params=_params(fixed), input_multiple=1,
+                input_shape=[None, self.patch_size.height, self.patch_size.width, self.facts.input_channels])
+            patched = OnnxForm(self.info, None, self.max_compute, model=fixed, facts=facts)
             patched.applied.append(Applied(
                 "fixed_input_size", f"input fixed to {self.patch_size}; size-dependent subgraphs folded to constants",
                 len(self.model.graph.node) - len(fixed.graph.node) or 1, OPTIMIZATION))
@@ -220,7 +226,7 @@ def facts_of(model: Any, channels: int, size: InputSize | None, path: Path,
     work = counting.of_onnx(model, path, (size.height, size.width) if size else None)
     counting.check(work, path, max_compute)
     clock = deadline.current()
-    params = sum(int(np.prod(i.dims)) for i in model.graph.initializer if i.data_type in (1, 10, 11, 16))
+    params = _params(model)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     try:
@@ -242,6 +248,11 @@ def facts_of(model: Any, channels: int, size: InputSize | None, path: Path,
         return ModelFacts(params, channels, scale, [None, None, None, channels], multiple, work)
     raise BadInput("onnxruntime cannot run the model at any small input size (17 to 32 pixels)", path=path,
                    hint="if it needs one size, pass it with --input-size HxW")
+
+
+def _params(model: Any) -> int:
+    """The graph's float weights (FLOAT, FLOAT16, DOUBLE, BFLOAT16 initializers)."""
+    return sum(int(np.prod(i.dims)) for i in model.graph.initializer if i.data_type in (1, 10, 11, 16))
 
 
 def _scale(session: Any, channels: int, height: int, width: int, path: Path) -> int:

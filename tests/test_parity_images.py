@@ -156,7 +156,8 @@ def test_a_patch_some_artifacts_are_fixed_to_adds_a_tile_and_every_photo_mirrore
     assert [i.name for i in both[:len(free)]] == [i.name for i in free]  # the free inputs first, unchanged
     patch = both[len(free):]
     assert [i.name for i in patch] == ["random-80x64"] + [f"{i.name}-64x80" for i in free if i.is_photo]
-    assert all(i.array.shape == (1, 64, 80, 3) for i in patch)
+    assert all(i.array.shape == (1, 64, 80, 3) and i.at_patch for i in patch)
+    assert not any(i.at_patch for i in both[:len(free)])
     for item in patch[1:]:  # each photo, smaller than the patch, continues as its mirror image
         photo = next(i for i in free if i.name == item.name[:-len("-64x80")]).array
         h, w = photo.shape[1:3]
@@ -186,8 +187,9 @@ def test_an_artifact_runs_only_the_inputs_of_sizes_it_takes_and_fails_when_it_ta
     onnx.save(model, tmp_path / "m.onnx")
     parity = inputs.build(FREE, RANGE, IMAGES, also_at=InputSize(64, 80))
     runner = OnnxRuntimeRunner(tmp_path / "m.onnx", "nchw")
-    every = run_inputs(runner, parity, Sizes(None, 1))
-    assert every.error is None and every.indices == list(range(len(parity)))
+    every = run_inputs(runner, parity, Sizes(None, 1))  # a free artifact: its own inputs, not the patch's
+    assert every.error is None and every.indices == [i for i, item in enumerate(parity) if not item.at_patch]
+    assert len(every.indices) < len(parity)
     fixed = run_inputs(runner, parity, Sizes(InputSize(64, 80)))
     assert [parity[i].name for i in fixed.indices][0] == "random-80x64" and len(fixed.outputs) == len(fixed.indices)
     assert all(parity[i].array.shape[1:3] == (64, 80) for i in fixed.indices)

@@ -162,8 +162,13 @@ class Run:
 
 
 def taken(inputs: list[ParityInput], sizes: Any = None) -> list[int]:
-    """The inputs an artifact takes (input_size.Sizes; None: every one)."""
-    return [i for i, item in enumerate(inputs) if sizes is None or sizes.takes(*item.array.shape[1:3])]
+    """The inputs an artifact runs: those of sizes it takes (input_size.Sizes;
+    None: any), the ones made for a patch only if it is fixed to one (a free
+    artifact's own inputs already cover more sizes)."""
+    if sizes is None:
+        return [i for i, item in enumerate(inputs) if not item.at_patch]
+    return [i for i, item in enumerate(inputs)
+            if sizes.takes(*item.array.shape[1:3]) and (sizes.fixed is not None or not item.at_patch)]
 
 
 def small_set(inputs: list[ParityInput], indices: list[int] | None = None) -> list[int]:
@@ -282,7 +287,7 @@ class Verification:
 
         clock = deadline.current()
         seconds: dict[str, float] = {}
-        for name, count in runtime_counts.items():  # every input, as a free-size artifact runs them
+        for name, count in runtime_counts.items():  # every input, the patch's too: an upper bound
             lane = RUNTIMES[name].node_lane or "local"
             indices = small_set(self.inputs) if lane == "chromium" else list(range(len(self.inputs)))
             speed = self._speed(lane, name)
@@ -358,7 +363,8 @@ class Verification:
                 "output_range": reference.value_range,
                 "low": reference.low,
                 "high": reference.high,
-                "inputs": [{"name": i.name, "shape": list(i.array.shape)} for i in reference.inputs],
+                "inputs": [{"name": i.name, "shape": list(i.array.shape), **({"at_patch": True} if i.at_patch else {})}
+                           for i in reference.inputs],
             },
         }
 

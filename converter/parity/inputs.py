@@ -12,6 +12,7 @@ default folder, absent from an installed package, may give none.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,9 @@ class ParityInput:
     name: str
     array: np.ndarray  # (1, h, w, c) float32 in the model's input range
     is_photo: bool
+    at_patch: bool = False
+    """Made for the artifacts fixed to a patch size (build's `also_at`); a
+    free-size artifact has its own inputs, and runs these only if asked."""
 
 
 def parse_range(text: str) -> tuple[float, float]:
@@ -132,8 +136,9 @@ def build(
     for name, photo in photos:
         inputs.append(ParityInput(name, low + _centre_crop(photo, factor, multiple) * (high - low), True))
     if also_at is not None and not (fixed_h and fixed_w):
-        inputs += build([None, also_at.height, also_at.width, channels], input_range, images_dir, multiple,
-                        macs_per_pixel, photo_suffix=f"-{also_at}")
+        patch = build([None, also_at.height, also_at.width, channels], input_range, images_dir, multiple,
+                      macs_per_pixel, photo_suffix=f"-{also_at}")
+        inputs += [dataclasses.replace(item, at_patch=True) for item in patch]
     return inputs
 
 
