@@ -567,7 +567,9 @@ def _within(tf: Any, bound: Any, dim: Any) -> Any:
     """An ONNX slice bound (negative: from the end) as an index in [0, dim]."""
     if not _is_tensor(bound) and not _is_tensor(dim):
         return min(max(0, bound + dim if bound < 0 else bound), dim)
-    if not _is_tensor(bound) and bound >= 0:
+    if not _is_tensor(bound) and bound == 0:  # the start: within every dimension, no op needed
+        return 0
+    if not _is_tensor(bound) and bound > 0:
         return tf.minimum(bound, dim)
     bound = tf.convert_to_tensor(bound, tf.int32)
     return tf.clip_by_value(tf.where(bound < 0, bound + dim, bound), 0, dim)
