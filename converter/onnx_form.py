@@ -20,6 +20,7 @@ fixed size is fixed already.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,33 @@ class OnnxForm:
         self.patch_size = patch_size
         self.input_size = InputSize(*static) if static else None
         """The one size the graph takes, where it declares one."""
-        self.facts = facts or facts_of(self.model, info.input_channels, self.input_size, info.path, max_compute)
+        self._fixed = None
+        if facts is None and patch_size is not None and computes_from_size(self.model):
+            # The TF.js target needs the graph fixed to the patch anyway, and
+            # at a fixed size the work is counted from ONNX's own inference
+            # in milliseconds, where the free graph needs onnxruntime's
+            # symbolic inference (over a second, most of it importing sympy).
+            # Folding the graph runs only what its constants compute, as any
+            # onnxruntime session does; the work per pixel is still counted
+            # and checked before anything runs it on an input.
+            from converter import compute, deadline
+
+            compute.check_control_flow(self.model, info.path)
+            with deadline.current().call(f"fixing the graph at {patch_size}"):
+                self._fixed = fix_size(self.model, patch_size, info.path)
+        self._session = None
+        """The probes' onnxruntime session, until the first reference takes it."""
+        if facts is None:
+            self.facts, self._session = measure(
+                self.model, info.input_channels, self.input_size, info.path, max_compute,
+                counted=(self._fixed, patch_size) if self._fixed is not None else None)
+        else:
+            self.facts = facts
         self._patched: OnnxForm | None = None
 
     @property
     def sizes(self) -> Sizes:
-        """The input sizes this graph takes, as measured (facts_of)."""
+        """The input sizes this graph takes, as measured (`measure`)."""
         return Sizes.of_shape(self.facts.input_shape, self.facts.input_multiple)
 
     def at_patch(self) -> "OnnxForm":
@@ -70,7 +92,7 @@ class OnnxForm:
         if self.patch_size is None or self.input_size is not None:
             return self
         if self._patched is None:
-            fixed = fix_size(self.model, self.patch_size, self.info.path)  # onnxruntime ran it at the size
+            fixed = self._fixed or fix_size(self.model, self.patch_size, self.info.path)
             # The source's facts at the patch: the same scale and work per pixel, measured already.
             facts = dataclasses.replace(
                 self.facts, params=_params(fixed), input_multiple=1,
@@ -81,6 +103,13 @@ class OnnxForm:
                 len(self.model.graph.node) - len(fixed.graph.node) or 1, OPTIMIZATION))
             self._patched = patched
         return self._patched
+
+    @functools.cached_property
+    def tensor_bytes(self) -> int:
+        """The bytes its tensors declare (each artifact is weighed against them)."""
+        from converter.onnx_graph import tensor_bytes
+
+        return tensor_bytes(self.model)
 
     @property
     def input_channels(self) -> int:
@@ -120,6 +149,10 @@ class OnnxForm:
     def loaded(self) -> ModelFacts:
         return self.facts
 
+    reference_alongside = True
+    """Its reference (onnxruntime on the file, or the checkpoint's network)
+    shares nothing with the targets: it runs while they are built."""
+
     def reference(self):
         """The source in its own runtime: onnxruntime on the file, or a
         PyTorch checkpoint's network (the fixed-size graph is an artifact's
@@ -127,7 +160,8 @@ class OnnxForm:
         from converter.backends.base import Deferred
         from converter.sources.onnx_import import source_runner
 
-        return Deferred(lambda: source_runner(self.info))
+        session, self._session = self._session, None  # loaded once for the probes and the first reference
+        return Deferred(lambda: source_runner(self.info, session))
 
 
 def static_size(model: Any) -> tuple[int, int] | None:
@@ -213,22 +247,36 @@ def _drop_unused_domains(model: Any) -> None:
     model.opset_import.extend(kept)
 
 
-def facts_of(model: Any, channels: int, size: InputSize | None, path: Path,
-             max_compute: float | None = None) -> ModelFacts:
+def measure(model: Any, channels: int, size: InputSize | None, path: Path, max_compute: float | None = None,
+            counted: tuple[Any, InputSize] | None = None) -> tuple[ModelFacts, Any]:
     """The model's facts, from its weights, its graph's work (counted and
     checked against the ceiling before anything runs) and onnxruntime runs
-    (one session) at small sizes, each under a deadline."""
+    (one session) at small sizes, each under a deadline; and that session.
+    `counted`: the graph fixed to a size, and the size, to count the work on
+    instead."""
     import onnxruntime
 
     from converter import compute as counting
     from converter import deadline
 
-    work = counting.of_onnx(model, path, (size.height, size.width) if size else None)
+    if counted is not None:
+        fixed, at = counted
+        work = counting.of_onnx(fixed, path, (at.height, at.width))
+        # Exact for the fixed graph; the free one also builds its masks and
+        # indices from the size on every run (up to 12% more on the fixtures).
+        work = dataclasses.replace(work, exact=False, unknown=(
+            f"counted on the graph fixed to {at}, without the work the free graph does on its size",
+            *work.unknown))
+    else:
+        work = counting.of_onnx(model, path, (size.height, size.width) if size else None)
     counting.check(work, path, max_compute)
     clock = deadline.current()
     params = _params(model)
     options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
+    # Fatal only: a probe at a size the graph does not take fails by design,
+    # and onnxruntime would print each failure; its exception says why.
+    options.log_severity_level = 4
+    options.intra_op_num_threads = 1  # probes are tiny; a pool would spin beside the other work
     try:
         with clock.call("loading the model in onnxruntime"):
             session = onnxruntime.InferenceSession(model.SerializeToString(), options,
@@ -238,14 +286,14 @@ def facts_of(model: Any, channels: int, size: InputSize | None, path: Path,
     if size is not None:
         with clock.call(f"probing the model at {size}", clock.inference(size.height * size.width, "cpu", work)):
             scale = _scale(session, channels, size.height, size.width, path)
-        return ModelFacts(params, channels, scale, [None, size.height, size.width, channels], 1, work)
+        return ModelFacts(params, channels, scale, [None, size.height, size.width, channels], 1, work), session
     for side, multiple in MULTIPLE_PROBES:
         try:
             with clock.call(f"probing the model at {side}x{side}", clock.inference(side * side, "cpu", work)):
                 scale = _scale(session, channels, side, side, path)
         except BadInput:
             continue
-        return ModelFacts(params, channels, scale, [None, None, None, channels], multiple, work)
+        return ModelFacts(params, channels, scale, [None, None, None, channels], multiple, work), session
     raise BadInput("onnxruntime cannot run the model at any small input size (17 to 32 pixels)", path=path,
                    hint="if it needs one size, pass it with --input-size HxW")
 

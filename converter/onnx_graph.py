@@ -67,3 +67,14 @@ def probe(model: Any, names: list[str], make_input: Callable[[int, int], np.ndar
         values = session.run(names, {model_input.name: x})
         runs.append({model_input.name: x, **dict(zip(names, values))})
     return runs
+
+
+def tensor_bytes(model: Any) -> int:
+    """The bytes an ONNX graph's tensors (initializers and constants) declare."""
+    import math
+
+    from onnx import TensorProto, external_data_helper, helper
+
+    return sum(math.prod(t.dims) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+               for t in external_data_helper._get_all_tensors(model)
+               if t.data_type not in (TensorProto.STRING, TensorProto.UNDEFINED))

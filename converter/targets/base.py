@@ -114,8 +114,8 @@ class Emitter(abc.ABC):
         from converter import manifest
         from converter.onnx_form import OnnxForm
 
-        if isinstance(self.form, OnnxForm):  # the graph as fixed to its input size: folded masks count as its own
-            source, source_bytes = self.form.info.path, onnx_tensor_bytes(self.form.model)
+        if isinstance(self.form, OnnxForm):  # the source graph's tensors, initializers and constants alike
+            source, source_bytes = self.form.info.path, self.form.tensor_bytes
         else:
             source, source_bytes = self.form.path, source_weight_bytes(self.form.path)
         check_weight_bytes(self.target.label or self.target.name, precision,
@@ -194,15 +194,6 @@ def _declared(path: Path, mtime_ns: int, size: int) -> int:
     # weights a second time: count the tensors alone.
     from converter.sources.onnx_import import graph
 
-    return onnx_tensor_bytes(graph.parse(path))
+    from converter.onnx_graph import tensor_bytes
 
-
-def onnx_tensor_bytes(model: Any) -> int:
-    """The bytes an ONNX graph's tensors (initializers and constants) declare."""
-    import math
-
-    from onnx import TensorProto, external_data_helper, helper
-
-    return sum(math.prod(t.dims) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
-               for t in external_data_helper._get_all_tensors(model)
-               if t.data_type not in (TensorProto.STRING, TensorProto.UNDEFINED))
+    return tensor_bytes(graph.parse(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,13 +13,14 @@ from converter.backends.base import Runner, Stopwatch, from_layout, to_layout
 class OnnxRuntimeRunner(Runner):
     runtime = "onnxruntime"
 
-    def __init__(self, model_path: Path, layout: str, threads: int = 0) -> None:
-        """`threads`: intra-op threads; 0 lets onnxruntime use every core."""
+    def __init__(self, model_path: Path, layout: str, threads: int = 0, session: Any = None) -> None:
+        """`threads`: intra-op threads; 0 lets onnxruntime use every core.
+        `session`: the file's session, where the caller has one loaded."""
         super().__init__()
         self.model_path = model_path
         self.layout = layout
         self.threads = threads
-        self._session = None
+        self._session = session
 
     def activate(self) -> None:
         if self._session is None:

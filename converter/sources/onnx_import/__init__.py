@@ -92,9 +92,14 @@ def load(info, options):
     return Loaded(weights, source_runner(info), topology=topology)
 
 
-def source_runner(info):
+def source_runner(info, session=None):
     """The parity reference of a graph source: the network a PyTorch
-    checkpoint holds, or onnxruntime running the ONNX file itself."""
+    checkpoint holds, or onnxruntime running the ONNX file itself (on one
+    thread, as the artifacts run: a pool on every core spins while it waits,
+    and the conversion and the other lanes want those cores). `session`:
+    that file's onnxruntime session, where one is loaded already."""
     from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
 
-    return info.reference() if info.reference is not None else OnnxRuntimeRunner(info.path, "nchw")
+    if info.reference is not None:
+        return info.reference()
+    return OnnxRuntimeRunner(info.path, "nchw", threads=1, session=session)
