@@ -192,6 +192,9 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work
         verification.check_time(runtime_counts(plan), client)
     settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
+    reference_inputs = client.reference_inputs() if client else []
+    if verification is not None and form.reference_alongside:  # it runs while the targets are built
+        _start_reference(verification, form, reference_inputs, progress)
     emitters, artifacts = [], []
     try:
         for step in plan.steps:
@@ -208,9 +211,8 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     except Exception:
         form.loaded()  # a file Keras cannot load is reported as that
         raise
-    if verification is not None:
-        progress.step("running the source model on the parity inputs")
-        verification.start_reference(form.reference(), client.reference_inputs() if client else [])
+    if verification is not None and not form.reference_alongside:
+        _start_reference(verification, form, reference_inputs, progress)
     facts = form.loaded()
     artifacts = planning.display_order(artifacts)
     if verification is not None:
@@ -249,6 +251,11 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     if release is not None and summary["pass"] is not False:
         release.write_package(stage, document, artifacts)
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False, finding)
+
+
+def _start_reference(verification, form, inputs, progress: Progress) -> None:
+    progress.step("running the source model on the parity inputs")
+    verification.start_reference(form.reference(), inputs)
 
 
 def runtime_counts(plan: planning.Plan) -> dict[str, int]:

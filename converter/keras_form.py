@@ -125,6 +125,10 @@ class KerasForm:
         self.loaded()
         return self._plain
 
+    reference_alongside = False
+    """Its reference loads the source, which the targets read as they are
+    built: it starts once they are done."""
+
     def reference(self):
         """The source in its own runtime, loading on first use; for a source
         with none (a TFJS or weights-only file) the unoptimised rebuild, so

@@ -23,6 +23,7 @@ from converter.errors import BadInput, one_line
 from converter.manifest import Artifact
 from converter.parity import inputs as parity_inputs
 from converter.parity import metrics as parity_metrics
+from converter.backends import priority
 from converter.parity.gates import Gate
 from converter.input_size import Sizes
 from converter.parity.inputs import ParityInput
@@ -92,7 +93,9 @@ class Runtimes:
 
     def lane(self, name: str) -> ThreadPoolExecutor:
         if name not in self._lanes:
-            self._lanes[name] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"srconvert-{name}")
+            # A lane computes whenever the conversion leaves a core idle (backends.priority).
+            self._lanes[name] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"srconvert-{name}",
+                                                   initializer=priority.lower)
         return self._lanes[name]
 
     def prestart(self) -> None:

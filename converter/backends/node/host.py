@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from converter.backends import priority
 from converter.errors import EnvironmentProblem
 
 HOST_SCRIPT = Path(__file__).with_name("host.cjs")
@@ -92,6 +93,7 @@ class NodeHost:
             env=env,
             bufsize=1,
         )
+        priority.lower(self._process.pid)  # before it starts threads or a browser, which inherit it
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         try:
             self.versions = self.request("init", **self.init_fields())
