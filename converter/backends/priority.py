@@ -39,6 +39,9 @@ def lower(pid: int = 0) -> None:
         return
     who = pid or threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, who, min(19, os.getpriority(os.PRIO_PROCESS, who) + NICE))
+        # From srconvert's own priority, not `who`'s: a Node host is started
+        # on a lane's thread, lowered already, and inherits its value.
+        own = os.getpriority(os.PRIO_PROCESS, os.getpid())
+        os.setpriority(os.PRIO_PROCESS, who, min(19, own + NICE))
     except OSError:  # a thread id outside Linux, or a process that has exited
         pass
