@@ -407,7 +407,33 @@ def doctor(as_json):
 
 
 def main() -> None:
-    cli(prog_name="srconvert")
+    """The console entry point. Once a command has returned, every file is
+    written and closed and every runtime process ended; what the interpreter
+    would do next is free TensorFlow's, torch's and onnxruntime's modules
+    object by object, about a second that changes nothing. So the exit
+    handlers run, the output is flushed, and the process ends at once."""
+    try:
+        cli(prog_name="srconvert")
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    if code is not None and not isinstance(code, int):  # sys.exit("message"), as Python itself shows it
+        print(code, file=sys.stderr)
+        code = 1
+    _exit_now(code or 0)
+
+
+def _exit_now(code: int) -> None:
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()  # what libraries registered still runs (logging, temporary files)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`) or stream: nothing more can be said
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
