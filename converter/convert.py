@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from converter import deadline, manifest, memory, plan as planning, sources, staging
+from converter import deadline, manifest, memory, plan as planning, sources, staging, tf_runtime
 from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.errors import BadInput, ParityFailed
 from converter.input_size import Sizes
@@ -101,6 +101,8 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
     info = sources.describe(options.source, options.source_options())
     options = planning.resolve(options, info, progress)
     plan = planning.make(options, info)
+    if info.format in sources.detect.GRAPH_FORMATS and any(step.target.needs_tensorflow for step in plan.steps):
+        tf_runtime.preload()  # its start-up overlaps reading the graph and the ONNX bundle's work
     if options.images_required:  # the photos the range is measured and parity run on, before any work
         from converter.parity.inputs import check_folder
 

@@ -84,3 +84,22 @@ def tensorflowjs():
     import tensorflowjs
 
     return tensorflowjs
+
+
+def preload() -> None:
+    """Import TensorFlow and tensorflowjs on a background thread, so that
+    their 4 to 5 s of start-up overlap the work a run does before it first
+    needs them (reading an ONNX or PyTorch source, writing and verifying the
+    ONNX bundle). The first real use waits on Python's import lock; an
+    import that fails here is raised again, with its message, by that use."""
+    import threading
+
+    quiet()  # on this thread: it redirects file descriptor 2 and sys.stderr
+    threading.Thread(target=_import_quietly, name="srconvert-tf-import", daemon=True).start()
+
+
+def _import_quietly() -> None:
+    try:
+        tensorflowjs()
+    except Exception:  # noqa: BLE001 - the first real use raises it where it can be reported
+        pass
