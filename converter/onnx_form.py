@@ -71,7 +71,8 @@ class OnnxForm:
             with deadline.current().call(f"fixing the graph at {patch_size}"):
                 self._fixed = fix_size(self.model, patch_size, info.path)
         self._session = None
-        """The probes' onnxruntime session, until the first reference takes it."""
+        """The probes' onnxruntime session, which every reference reuses (on a
+        large free-size graph a session takes half a second to load)."""
         if facts is None:
             self.facts, self._session = measure(
                 self.model, info.input_channels, self.input_size, info.path, max_compute,
@@ -160,7 +161,7 @@ class OnnxForm:
         from converter.backends.base import Deferred
         from converter.sources.onnx_import import source_runner
 
-        session, self._session = self._session, None  # loaded once for the probes and the first reference
+        session = self._session  # loaded once, for the probes, the range measurement and parity's reference
         return Deferred(lambda: source_runner(self.info, session))
 
 
