@@ -188,7 +188,8 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         from converter.parity.engine import Verification
 
         verification = Verification.start(form.facts, stage, options.input_range, options.images_dir, options.gates,
-                                           runtimes, progress, options.images_required, plan.patch)
+                                           runtimes, progress, options.images_required, plan.patch,
+                                           source=info.path)
     # A release verified in the browser is also run by its real client.
     client = release.client_check(form.facts, plan.patch) if release and verification and options.browser else None
     if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work

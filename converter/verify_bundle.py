@@ -158,7 +158,7 @@ def verify_bundle(
             deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
             verification = Verification.start(
                 form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress,
-                images_required, patch,
+                images_required, patch, source=info.path,
             )
             counts = collections.Counter(name for entry in verifiers.values() for name in entry)
             verification.check_time(dict(counts))

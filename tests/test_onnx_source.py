@@ -4,6 +4,7 @@ the rest of the supported-op table; bad graphs stop before any output."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -52,6 +53,27 @@ def test_pixel_shuffle_crd_is_folded_into_the_conv_before_it(tmp_path):
     classes = [layer["class_name"] for layer in document["modelTopology"]["config"]["layers"]]
     assert "PixelShuffle" in classes
     assert classes.count("Conv2D") == 6  # no extra permutation conv: folded into the last conv's channels
+
+
+def test_an_artifact_that_is_the_source_file_is_not_run_again_where_the_reference_ran(tmp_path):
+    source = ROOT / "fixtures" / "onnx" / "compact_torchscript.onnx"
+    result = _convert(source, tmp_path / "o", formats=("onnx",), precisions=("float32", "float16"))
+    assert result.passed
+    by_name = {a.name: a for a in result.artifacts}
+    same = by_name["onnx/float32"]
+    assert same.files[0]["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    runs = {r["runtime"]: r for r in same.parity["results"]}
+    assert runs["onnxruntime"]["identical_to_source"] is True and runs["onnxruntime"]["max_abs"] == 0.0
+    assert "identical_to_source" not in runs["onnxruntime-web"]  # another runtime: a real check
+    assert runs["onnxruntime-web"]["max_abs"] > 0.0
+    changed = {r["runtime"]: r for r in by_name["onnx/float16"].parity["results"]}
+    assert not any("identical_to_source" in r for r in changed.values())
+    assert "onnx/float32/model.onnx is the source file, byte for byte" in (result.out / "parity.md").read_text()
+    # The same graph with transposes around it is another file: run like any other.
+    nhwc = _convert(source, tmp_path / "nhwc", formats=("onnx",), precisions=("float32",), onnx_layout="nhwc")
+    (artifact,) = nhwc.artifacts
+    assert not any("identical_to_source" in r for r in artifact.parity["results"])
+    assert all(r["pass"] for r in artifact.parity["results"])
 
 
 # --- hand-built graphs: the rest of the op table ---------------------------------------------------

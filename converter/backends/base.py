@@ -40,6 +40,11 @@ class Runner(abc.ABC):
     def deactivate(self) -> None:
         """Release the model."""
 
+    def runs_file(self):
+        """The one file it runs as it is on disk (pathlib.Path), or None
+        where it runs something made from it (a network, a translation)."""
+        return None
+
     def run(self, batch: np.ndarray, **options) -> np.ndarray:
         """`infer`, under the deadline the batch's work gives it."""
         clock = deadline.current()

@@ -20,6 +20,7 @@ from converter.backends import RUNTIMES, host_class, make_runner
 from converter.backends.base import Runner
 from converter.backends.node.host import NodeHost, check_node
 from converter.errors import BadInput, one_line
+from converter.hashing import sha256_file
 from converter.manifest import Artifact
 from converter.parity import inputs as parity_inputs
 from converter.parity import metrics as parity_metrics
@@ -51,6 +52,8 @@ class Reference:
     high: float
     extra_outputs: list[np.ndarray] = field(default_factory=list)
     """The outputs on `extra` inputs (see compute_reference)."""
+    file: Path | None = None
+    """The file the reference's runtime ran as it is (Runner.runs_file), if any."""
 
     def vacuous(self) -> str | None:
         """Why comparing against this reference would prove nothing, or None."""
@@ -145,7 +148,7 @@ def compute_reference(runner: Runner, inputs: list[ParityInput], extra: list[Par
     high = max(float(o.max()) for o in outputs)
     return Reference(
         inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), active.runtime, low, high,
-        extra_outputs,
+        extra_outputs, active.runs_file(),
     )
 
 
@@ -162,6 +165,9 @@ class Run:
     first_ms: float | None = None
     """The first inference: kernel set-up, shader compilation, warm-up."""
     error: str | None = None
+    identical: bool = False
+    """The artifact is the source file, byte for byte, in the runtime the
+    reference ran it in: its outputs are the reference's (not run again)."""
 
 
 def taken(inputs: list[ParityInput], sizes: Any = None) -> list[int]:
@@ -216,11 +222,13 @@ def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
     result = {
         "runtime": run.runtime,
         **measured.as_dict(),
-        "ms": round(run.ms, 3),
-        "first_ms": round(run.first_ms, 3),
+        "ms": None if run.ms is None else round(run.ms, 3),
+        "first_ms": None if run.first_ms is None else round(run.first_ms, 3),
         "pass": gate.passes(measured),
         "error": None,
     }
+    if run.identical:
+        result["identical_to_source"] = True
     if len(run.indices) < len(reference.outputs):
         result["inputs"] = [reference.inputs[i].name for i in run.indices]
     return result
@@ -232,8 +240,12 @@ class Verification:
     reference lane. `finish` waits, then judges them all."""
 
     def __init__(self, inputs: list[ParityInput], root: Path, gates: dict[str, Gate], runtimes: Runtimes,
-                 progress: Progress) -> None:
+                 progress: Progress, source: Path | None = None) -> None:
+        """`source`: the file the run converts, so that an artifact which is
+        that file, byte for byte, is not run again where the reference ran it."""
         self.inputs = inputs
+        self.source = source
+        self._source_sha256: str | None = None
         self._reference: Future[Reference] | None = None
         self.root = root
         self.gates = gates
@@ -247,7 +259,7 @@ class Verification:
     @classmethod
     def start(cls, facts, root: Path, input_range: tuple[float, float], images_dir: Path | None,
               gates: dict[str, Gate], runtimes: Runtimes, progress: Progress,
-              images_required: bool = False, patch: Any = None) -> "Verification":
+              images_required: bool = False, patch: Any = None, source: Path | None = None) -> "Verification":
         """Compute the parity inputs once, for a model with these `facts`
         (`images_required`: the user named `images_dir`, so it must give a
         photo), with inputs at `patch` too (input_size.InputSize) where some
@@ -255,7 +267,7 @@ class Verification:
         work = facts.compute.macs_per_pixel if facts.compute is not None else facts.params
         inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, work,
                                      required=images_required, also_at=patch)
-        return cls(inputs, root, gates, runtimes, progress)
+        return cls(inputs, root, gates, runtimes, progress, source)
 
     def check_time(self, runtime_counts: dict[str, int], client=None) -> None:
         """Refuse, before any runtime starts its work, a run whose lanes the
@@ -406,8 +418,27 @@ class Verification:
         return all(artifact.parity["pass"] for artifact, _ in judged), gallery
 
     def _run(self, artifact: Artifact, runner: Runner) -> Run:
+        sizes = Sizes.from_dict(artifact.input_sizes)
+        if self._is_source_file(artifact, runner):
+            reference = self.reference  # started before the targets: the runtime it ran in decides
+            if reference.file == self.source and reference.runtime == runner.runtime:
+                indices = taken(self.inputs, sizes)
+                return Run(runner.runtime, indices, [reference.outputs[i] for i in indices], None, identical=True)
         self.progress.step(f"verifying {artifact.name} in {runner.runtime}")
-        return run_inputs(runner, self.inputs, Sizes.from_dict(artifact.input_sizes))
+        return run_inputs(runner, self.inputs, sizes)
+
+    def _is_source_file(self, artifact: Artifact, runner: Runner) -> bool:
+        """Whether `runner` would run the source file itself: the artifact is
+        one file with the source's bytes (an ONNX source written unchanged).
+        Running it again beside the reference could not fail, so it proves
+        nothing; the report says it is the source instead."""
+        if self.source is None or self._reference is None or runner.runs_file() is None or len(artifact.files) != 1:
+            return False
+        if not self.source.is_file() or self.source.stat().st_size != artifact.files[0]["bytes"]:
+            return False
+        if self._source_sha256 is None:
+            self._source_sha256 = sha256_file(self.source)
+        return artifact.files[0]["sha256"] == self._source_sha256
 
 
 def _pixels(item: ParityInput) -> int:
@@ -420,6 +451,8 @@ def _outcome(result: dict[str, Any]) -> str:
 
     if result.get("error"):
         return f"FAIL ({result['error']})"
+    if result.get("identical_to_source"):
+        return "pass (the source file itself, byte for byte: its outputs here are the reference's)"
     return f"{'pass' if result['pass'] else 'FAIL'} (PSNR {psnr_text(result)} dB, max abs {result['max_abs']:.2e})"
 
 

@@ -84,6 +84,11 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: 
         from converter.parity.client import describe
 
         lines.append("\n" + describe(client))
+    for artifact in artifacts:
+        for result in (artifact.parity or {}).get("results", []):
+            if result.get("identical_to_source"):
+                lines.append(f"\n{artifact.entry} is the source file, byte for byte: in {result['runtime']}, where the "
+                             "reference ran it, its outputs are the reference's, so it was not run again.")
     for name in failed_runs(artifacts):
         lines.append(f"\nFAILED: {name}")
     for artifact in artifacts:

@@ -44,6 +44,9 @@ class OnnxRuntimeRunner(Runner):
     def deactivate(self) -> None:
         self._session = None
 
+    def runs_file(self) -> Path:
+        return self.model_path
+
 
 def for_artifact(artifact, root: Path, runtimes) -> OnnxRuntimeRunner:
     return OnnxRuntimeRunner(root / artifact.entry, artifact.layout, runtimes.ort_threads)
