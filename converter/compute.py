@@ -112,7 +112,7 @@ def of_onnx(model: Any, path: Path, size: tuple[int, int] | None = None) -> Comp
     height, width = size or (PROBE_SIDE, PROBE_SIDE)
     _check_loops(model.graph, _constants(model.graph), path)
     inferred = _inferred(_skeleton(model, height, width))
-    from converter.sources.onnx_import.graph import image_path
+    from converter.onnx_graph import image_path
 
     # Nodes a runtime dispatches: those on the image's own path. Shape
     # arithmetic (window counts, pads to a multiple) is scalar work every

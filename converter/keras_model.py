@@ -16,6 +16,7 @@ import numpy as np
 
 from converter import tf_runtime
 from converter.errors import BadInput, one_line
+from converter.sources.h5_weights import short_weight_name
 
 
 @dataclass
@@ -58,11 +59,6 @@ class Canonical:
 def weight_names(model: Any) -> dict[str, list[str]]:
     """Each layer's short weight names, in order."""
     return {layer.name: [short_weight_name(w.name) for w in layer.weights] for layer in model.layers if layer.weights}
-
-
-def short_weight_name(name: str) -> str:
-    """`conv2d/kernel:0` -> `kernel`: TFJS names weights `<layer>/<short name>`."""
-    return name.split(":")[0].rsplit("/", 1)[-1]
 
 
 def check_finite(layer_weights: dict[str, list[Any]], weight_names: dict[str, list[str]], path) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from converter import onnx_graph
 from converter.errors import BadInput, one_line
 from converter.input_size import InputSize, Sizes
 from converter.keras_model import ModelFacts
@@ -167,9 +168,7 @@ class OnnxForm:
 
 def static_size(model: Any) -> tuple[int, int] | None:
     """(height, width) when the graph's input declares both, else None."""
-    from converter.sources.onnx_import import graph
-
-    dims = graph.graph_input(model).type.tensor_type.shape.dim
+    dims = onnx_graph.graph_input(model).type.tensor_type.shape.dim
     if len(dims) == 4 and dims[2].HasField("dim_value") and dims[3].HasField("dim_value"):
         return int(dims[2].dim_value), int(dims[3].dim_value)
     return None
@@ -212,11 +211,9 @@ def fix_size(model: Any, size: InputSize, path: Path) -> Any:
     import onnx
     import onnxruntime
 
-    from converter.sources.onnx_import import graph
-
     fixed = onnx.ModelProto()
     fixed.CopyFrom(model)
-    dims = graph.graph_input(fixed).type.tensor_type.shape.dim
+    dims = onnx_graph.graph_input(fixed).type.tensor_type.shape.dim
     for dim, value in zip(dims, (1, None, size.height, size.width)):
         if value is not None:
             dim.Clear()

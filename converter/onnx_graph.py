@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from converter.errors import BadInput
+
 
 def sort_nodes(graph: Any) -> None:
     """Topologically sort `graph.node` in place (stable for already-sorted runs).
@@ -78,3 +80,27 @@ def tensor_bytes(model: Any) -> int:
     return sum(math.prod(t.dims) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
                for t in external_data_helper._get_all_tensors(model)
                if t.data_type not in (TensorProto.STRING, TensorProto.UNDEFINED))
+
+
+def graph_input(model: Any) -> Any:
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(model.graph.output) != 1:
+        raise BadInput(
+            f"the model has {len(inputs)} inputs and {len(model.graph.output)} outputs; "
+            "srconvert converts single-image models (one NCHW image in, one out)",
+            hint="export just the super-resolution network",
+        )
+    return inputs[0]
+
+
+def image_path(model: Any, through_shape: bool = True) -> set[str]:
+    """The tensors computed from the graph's input (from its shape too, with
+    `through_shape`: at a free size the shape is a value like any other)."""
+    reached = {graph_input(model).name}
+    for node in model.graph.node:
+        if node.op_type in ("Shape", "Size") and not through_shape:
+            continue
+        if any(name in reached for name in node.input):
+            reached.update(node.output)
+    return reached

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from converter.architectures import rdn, rrdn
 from converter.errors import BadInput
@@ -100,12 +99,3 @@ def resolve(index: WeightsIndex, arch: str | None, overrides: dict[str, Any]) ->
             hint=f"pass --arch-params {missing[0]}=2 (or name the file as ISR does: ...-{missing[0]}2_...)",
         )
     return module, params
-
-
-def read_weights_only(path: Path) -> tuple[WeightsIndex, dict[str, list[np.ndarray]]]:
-    """A Keras 2 `save_weights` HDF5 file: `layer_names`, then per layer its
-    `weight_names` in weight order."""
-    from converter.sources import h5_weights
-
-    arrays, _ = h5_weights.read(path)
-    return WeightsIndex({layer: [a.shape for a in values] for layer, values in arrays.items()}, str(path)), arrays

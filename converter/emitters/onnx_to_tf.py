@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from converter import onnx_graph
 from converter.dispatch import registrar
 
 HANDLERS: dict[str, Callable[["Interpreter", Any, list[Any]], Any]] = {}
@@ -58,7 +59,7 @@ def unsupported_ops(model: Any, fixed_size: bool = False) -> list[str]:
     implementation of any op."""
     from converter.sources.onnx_import import graph
 
-    image = graph.image_path(model, through_shape=not fixed_size)
+    image = onnx_graph.image_path(model, through_shape=not fixed_size)
     return graph.unsupported([n for n in model.graph.node if any(o in image for o in n.output)], HANDLERS)
 
 
@@ -67,7 +68,7 @@ def free_size_blockers(model: Any) -> list[str]:
     written at a free size: one without a handler, or one whose input that
     must be a constant (CONSTANT_INPUTS) is computed from the input's size.
     [] means the TF.js graph can take every size the source takes."""
-    from converter.sources.onnx_import.graph import image_path
+    from converter.onnx_graph import image_path
 
     reached = image_path(model, through_shape=True)
     blocked = [f"{n.op_type} ({n.name or '?'})" for n in model.graph.node
@@ -106,12 +107,10 @@ class Interpreter:
 
     def __call__(self, image: Any) -> Any:
         """The graph on `image` (NHWC float32), returning NHWC."""
-        from converter.sources.onnx_import import graph
-
         from converter.errors import BadInput
 
         values: dict[str, Any] = dict(self.constants)
-        values[graph.graph_input(self.model).name] = Held(image, nhwc=True)
+        values[onnx_graph.graph_input(self.model).name] = Held(image, nhwc=True)
         for node in self.model.graph.node:
             inputs = [values.get(name) if name else None for name in node.input]
             if all(v is None or isinstance(v, np.ndarray) for v in inputs):

@@ -11,8 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.keras_model import short_weight_name
 from converter.sources import declared
+
+
+def short_weight_name(name: str) -> str:
+    """`conv2d/kernel:0` -> `kernel`: TFJS names weights `<layer>/<short name>`."""
+    return name.split(":")[0].rsplit("/", 1)[-1]
 
 
 def read(path: Path) -> tuple[dict[str, list[np.ndarray]], dict[str, list[str]]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from converter import architectures, tf_runtime
-from converter.sources import declared
+from converter.sources import declared, h5_weights
 from converter.sources.detect import WEIGHTS_ONLY, Probe
 from converter.sources.loaded import Loaded
 
@@ -31,7 +31,7 @@ def content_bytes(path: Path) -> declared.Content:
 
 
 def describe(path: Path, fmt: str, options) -> dict[str, Any]:
-    index, arrays = architectures.read_weights_only(path)
+    index, arrays = read(path)
     family, params = architectures.resolve(index, options.arch, options.arch_params)
     return {
         "keras_version": None,
@@ -40,6 +40,14 @@ def describe(path: Path, fmt: str, options) -> dict[str, Any]:
         "architecture": {"family": family.NAME, "params": dataclasses.asdict(params)},
         "input_channels": 3,
     }
+
+
+def read(path: Path) -> tuple[architectures.WeightsIndex, dict[str, list[Any]]]:
+    """A Keras 2 `save_weights` HDF5 file: `layer_names`, then per layer its
+    `weight_names` in weight order; indexed by shape for family detection."""
+    arrays, _ = h5_weights.read(path)
+    return architectures.WeightsIndex({layer: [a.shape for a in values] for layer, values in arrays.items()},
+                                      str(path)), arrays
 
 
 def derive_topology(info) -> tuple[dict[str, Any], dict[str, list[Any]]]:

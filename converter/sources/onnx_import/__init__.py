@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converter import compute, deadline
+from converter import compute, deadline, onnx_graph
 from converter.errors import BadInput
 from converter.sources import declared
 from converter.sources.detect import ONNX, Probe
@@ -56,7 +56,7 @@ def describe(path: Path, fmt: str, options) -> dict[str, Any]:
     """What the graph is; which targets can be made of it is the plan's call
     (the ONNX target takes any graph onnxruntime runs)."""
     model = graph.load_model(path)
-    graph.graph_input(model)
+    onnx_graph.graph_input(model)
     compute.check_control_flow(model, path)  # a loop bomb is refused before anything runs it
     producer = f"{model.producer_name} {model.producer_version}".strip() or None
     return {"keras_version": None, "topology": None, "producer": producer, "payload": model,
@@ -83,7 +83,7 @@ def derive_topology(info) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     with deadline.current().call("probing the graph in onnxruntime for the Keras rebuild"):
         probe = graph.probe(model, info.input_channels, info.path)
     translator = translate.Translator(model, probe, info.path)
-    topology = translator.run(graph.graph_input(model).name, info.input_channels, model.graph.output[0].name)
+    topology = translator.run(onnx_graph.graph_input(model).name, info.input_channels, model.graph.output[0].name)
     return topology, translator.graph.weights
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from converter import onnx_graph
 from converter.errors import BadInput, one_line
 
 # protobuf cannot hold a message past 2 GiB; larger models keep their
@@ -58,32 +59,8 @@ def unsupported(nodes: Any, supported: Any) -> list[str]:
             if node.op_type not in supported or node.domain not in ("", "ai.onnx")]
 
 
-def graph_input(model: Any) -> Any:
-    initializers = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in initializers]
-    if len(inputs) != 1 or len(model.graph.output) != 1:
-        raise BadInput(
-            f"the model has {len(inputs)} inputs and {len(model.graph.output)} outputs; "
-            "srconvert converts single-image models (one NCHW image in, one out)",
-            hint="export just the super-resolution network",
-        )
-    return inputs[0]
-
-
-def image_path(model: Any, through_shape: bool = True) -> set[str]:
-    """The tensors computed from the graph's input (from its shape too, with
-    `through_shape`: at a free size the shape is a value like any other)."""
-    reached = {graph_input(model).name}
-    for node in model.graph.node:
-        if node.op_type in ("Shape", "Size") and not through_shape:
-            continue
-        if any(name in reached for name in node.input):
-            reached.update(node.output)
-    return reached
-
-
 def input_channels(model: Any, path: Path) -> int:
-    dims = graph_input(model).type.tensor_type.shape.dim
+    dims = onnx_graph.graph_input(model).type.tensor_type.shape.dim
     if len(dims) != 4 or not dims[1].HasField("dim_value"):
         raise BadInput(
             "the input is not a 4-D NCHW image with a fixed channel count",
