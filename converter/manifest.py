@@ -129,7 +129,6 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     from converter import deadline
     from converter.emitters.custom_layers_js import used_layers
     from converter.hashing import sha256_path
-    from converter.parity.report import without_timings
     from converter.passes import FIX, OPTIMIZATION, recorded
 
     result: dict[str, Any] = {
@@ -190,7 +189,6 @@ def patch_size(facts, artifacts: list[Artifact]) -> str | None:
 
 def with_parity(document: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     """`document` with the run's parity summary (timings left out)."""
-    from converter.parity.report import without_timings
 
     return {**document, "parity": without_timings(summary)}
 
@@ -214,3 +212,16 @@ def read(bundle: Path) -> dict[str, Any]:
             hint="verify it with the srconvert version that wrote it",
         )
     return document
+
+
+TIMING_KEYS = ("ms", "first_ms")
+
+
+def without_timings(value: Any) -> Any:
+    """A copy with every timing dropped: timings differ run to run, so files
+    meant to be reproducible (the manifest, release reports) leave them out."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMING_KEYS}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from converter import __version__
-from converter.manifest import Artifact
+from converter.manifest import Artifact, without_timings
 from converter.parity import report
 from converter.recipes import NOT_IN_WEIGHTS
 
@@ -232,7 +232,7 @@ def _release_folder_line(recipe, manifest: dict[str, Any], artifacts: list[Artif
 
 def _parity_section(manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
     # The model card must be byte-reproducible: no timings.
-    stable = [Artifact.from_dict(report.without_timings(a.as_dict())) for a in artifacts]
+    stable = [Artifact.from_dict(without_timings(a.as_dict())) for a in artifacts]
     parity = manifest.get("parity") or {}
     source = manifest["source"]["path"]
     if not _verified(manifest):
@@ -243,7 +243,7 @@ checked against the source model ({source}), so nothing in this package is prove
 {report.markdown(stable, None, verified=False)}
 `manifest.json`, `parity.json` and `parity.md` (in the release folder) hold no parity numbers: none were measured.
 """
-    reference = report.without_timings(parity.get("reference"))
+    reference = without_timings(parity.get("reference"))
     return f"""Every artifact below was run in its real runtime against {source} by
 srconvert {__version__} before this package was written.
 
@@ -267,7 +267,7 @@ def _readme(recipe, tiling, manifest: dict[str, Any], artifacts: list[Artifact])
     shipped = {a.entry for a in packaged(recipe, artifacts)}
     rows = [f"| `{a.entry}` | {a.format} | {a.precision} | {a.layout.upper()} | {a.bytes:,} | "
             f"{'yes' if a.entry in shipped else 'no'} |" for a in artifacts]
-    stable = [Artifact.from_dict(report.without_timings(a.as_dict())) for a in artifacts]
+    stable = [Artifact.from_dict(without_timings(a.as_dict())) for a in artifacts]
     upstream = recipe.metadata.get("upstream")
     named = label(recipe, manifest)
     recipe_note = (f"\nThe recipe's own description is of other weights, not of these: _{recipe.description}_\n"

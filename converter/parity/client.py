@@ -25,9 +25,9 @@ import numpy as np
 
 from converter.errors import one_line
 from converter.parity import metrics as parity_metrics
+from converter.parity.metrics import psnr_text
 from converter.parity.gates import Gate
 from converter.parity.inputs import ParityInput, load_photo
-from converter.parity.report import psnr_text
 
 PHOTO = Path(__file__).resolve().parents[2] / "fixtures" / "client" / "chelsea.png"
 # Crops of the photo, in tiles (width, height). UpscalerJS 1.0.0 stitches some

@@ -447,13 +447,11 @@ def _pixels(item: ParityInput) -> int:
 
 def _outcome(result: dict[str, Any]) -> str:
     """A result in a few words, for progress lines and parity.html."""
-    from converter.parity.report import psnr_text
-
     if result.get("error"):
         return f"FAIL ({result['error']})"
     if result.get("identical_to_source"):
         return "pass (the source file itself, byte for byte: its outputs here are the reference's)"
-    return f"{'pass' if result['pass'] else 'FAIL'} (PSNR {psnr_text(result)} dB, max abs {result['max_abs']:.2e})"
+    return f"{'pass' if result['pass'] else 'FAIL'} (PSNR {parity_metrics.psnr_text(result)} dB, max abs {result['max_abs']:.2e})"
 
 
 def _write_html(path: Path, reference: Reference, gallery, artifacts: list[Artifact], head: list[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,3 +51,19 @@ def compare(references: list[np.ndarray], outputs: list[np.ndarray], value_range
     mse = squared_sum / total
     psnr = math.inf if mse == 0 else 10.0 * math.log10(value_range**2 / mse)
     return Metrics(max_abs, abs_sum / total, psnr, value_range)
+
+
+def psnr_text(result: dict[str, Any]) -> str:
+    """A result's PSNR as the reports print it: `inf` for identical outputs, `-` for none."""
+    if result.get("error"):
+        return "-"
+    value = result.get("psnr_db")
+    return "inf" if value is None and "max_abs" in result else number_text(value, "{:.1f}")
+
+
+def number_text(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return fmt.format(value)

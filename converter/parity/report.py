@@ -8,15 +8,14 @@ with the source and the run's verdict (`headline`)."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-from converter.manifest import Artifact
+from converter.manifest import Artifact, without_timings
 from converter.parity.gates import Gate
+from converter.parity.metrics import number_text, psnr_text
 
 COLUMNS = ("artifact", "layout", "runtime", "bytes", "max abs", "PSNR dB", "ms", "first ms", "gate", "pass")
-TIMING_KEYS = ("ms", "first_ms")
 
 
 def headline(source: str, summary: dict[str, Any], artifacts: list[Artifact]) -> str:
@@ -50,10 +49,10 @@ def rows(artifacts: list[Artifact], verified: bool = True) -> list[tuple[str, ..
                     artifact.layout.upper(),
                     result.get("runtime", "-"),
                     f"{artifact.bytes:,}",
-                    _number(result.get("max_abs"), "{:.2e}"),
+                    number_text(result.get("max_abs"), "{:.2e}"),
                     psnr_text(result),
-                    _number(result.get("ms"), "{:.1f}"),
-                    _number(result.get("first_ms"), "{:.1f}"),
+                    number_text(result.get("ms"), "{:.1f}"),
+                    number_text(result.get("first_ms"), "{:.1f}"),
                     gate_text,
                     _verdict(result) if verified else "not verified",
                 )
@@ -113,16 +112,6 @@ def document(artifacts: list[Artifact], summary: dict[str, Any]) -> dict[str, An
     }
 
 
-def without_timings(value: Any) -> Any:
-    """A copy with every timing dropped: timings differ run to run, so files
-    meant to be reproducible (the manifest, release reports) leave them out."""
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMING_KEYS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
-
-
 def browser_line(browser: dict[str, Any]) -> str:
     adapter = browser.get("adapter") or {}
     gpu = (
@@ -167,7 +156,7 @@ def failed(artifacts: list[Artifact]) -> list[str]:
     for artifact in artifacts:
         for result in (artifact.parity or {}).get("results", []):
             if not result.get("pass"):
-                why = result.get("error") or f"PSNR {psnr_text(result)} dB, max abs {_number(result.get('max_abs'), '{:.2e}')}"
+                why = result.get("error") or f"PSNR {psnr_text(result)} dB, max abs {number_text(result.get('max_abs'), '{:.2e}')}"
                 names.append(f"{artifact.entry} in {result.get('runtime')}: {why}")
     return names
 
@@ -178,19 +167,3 @@ def _verdict(result: dict[str, Any]) -> str:
     if result.get("exempt"):
         return "unsupported"
     return "pass" if result.get("pass") else "FAIL"
-
-
-def psnr_text(result: dict[str, Any]) -> str:
-    """A result's PSNR as the reports print it: `inf` for identical outputs, `-` for none."""
-    if result.get("error"):
-        return "-"
-    value = result.get("psnr_db")
-    return "inf" if value is None and "max_abs" in result else _number(value, "{:.1f}")
-
-
-def _number(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    return fmt.format(value)
