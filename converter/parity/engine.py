@@ -451,7 +451,8 @@ def _outcome(result: dict[str, Any]) -> str:
         return f"FAIL ({result['error']})"
     if result.get("identical_to_source"):
         return "pass (the source file itself, byte for byte: its outputs here are the reference's)"
-    return f"{'pass' if result['pass'] else 'FAIL'} (PSNR {parity_metrics.psnr_text(result)} dB, max abs {result['max_abs']:.2e})"
+    verdict = "pass" if result["pass"] else "FAIL"
+    return f"{verdict} (PSNR {parity_metrics.psnr_text(result)} dB, max abs {result['max_abs']:.2e})"
 
 
 def _write_html(path: Path, reference: Reference, gallery, artifacts: list[Artifact], head: list[str]) -> None:
