@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from converter import deadline, manifest, memory, plan as planning, sources, staging, tf_runtime
 from converter.emitters.onnx_bundle import DEFAULT_OPSET
@@ -22,9 +22,6 @@ from converter.parity import report
 from converter.parity.client import failed as client_failed
 from converter.parity.inputs import DEFAULT_IMAGES
 from converter.progress import Progress
-
-if TYPE_CHECKING:
-    from converter.release import ReleaseSpec
 
 DEFAULT_PRECISIONS = ("float32", "float16", "uint8")
 
@@ -94,7 +91,7 @@ class ConvertResult:
 
 
 def convert(options: ConvertOptions, progress: Progress | None = None,
-            release: "ReleaseSpec | None" = None) -> ConvertResult:
+            release: planning.PostSteps | None = None) -> ConvertResult:
     progress = progress or Progress(False)
     options = dataclasses.replace(options, out=staging.destination(options.out))
     staging.check_destination(options.out, options.force, options.source)  # before any work, and again below
@@ -169,7 +166,7 @@ def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[
 
 
 def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtimes, progress: Progress,
-         release: "ReleaseSpec | None") -> ConvertResult:
+         release: planning.PostSteps | None) -> ConvertResult:
     from converter.keras_form import KerasForm
     from converter.targets.base import KERAS_FORM, ONNX_FORM
 
@@ -230,8 +227,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         keras.fixed_topology if keras is not None else None, artifacts, summary,
         runtimes.versions() if verification is not None else {},
         source_label=source_label, bundle=options.out,
-        output_range=release.recipe.output_range if release else None,
-        release=release.metadata if release else None,
+        **(release.manifest_fields() if release else {}),
     )
     if release is not None and summary["pass"] is not False:
         precision = release.write_entry(stage, document, artifacts)

@@ -6,13 +6,36 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from converter import checks
 from converter.errors import BadInput
 from converter.sources import SourceInfo, detect
 from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
 from converter.targets.base import KERAS_FORM, ONNX_FORM
+
+
+class PostSteps(Protocol):
+    """What a caller adds after the bundle is written and verified (a
+    release: release.ReleaseSpec writes the npm package and runs it in its
+    client). The pipeline runs these at fixed points and knows nothing of
+    npm or UpscalerJS; nothing in it imports the code that implements them."""
+
+    source_label: str
+    """How the manifest names the source."""
+
+    def manifest_fields(self) -> dict[str, Any]:
+        """Keyword arguments for manifest.document (output_range, release)."""
+
+    def client_check(self, facts, patch=None):
+        """The check of the result in its client (parity.client.ClientCheck), or None."""
+
+    def write_entry(self, stage, manifest: dict[str, Any], artifacts: list) -> str:
+        """Before the manifest is final: the file the client check loads;
+        returns the precision it points at."""
+
+    def write_package(self, stage, manifest: dict[str, Any], artifacts: list) -> None:
+        """After the manifest: the rest of the package."""
 
 
 @dataclass(frozen=True)

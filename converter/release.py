@@ -29,13 +29,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ReleaseSpec:
-    """What a release adds to a conversion: an npm package, checked in its
-    real client when the run has a browser. A release is byte-reproducible,
+    """What a release adds to a conversion (the pipeline's plan.PostSteps):
+    an npm package, checked in its real client when the run has a browser. A release is byte-reproducible,
     so its reports carry no timings or facts of the machine that ran it."""
 
     recipe: recipes.Recipe
     source_label: str
     """How the manifest names the source (its file name, not a local path)."""
+
+    def manifest_fields(self) -> dict[str, Any]:
+        """What the manifest records of the release (plan.PostSteps)."""
+        return {"output_range": self.recipe.output_range, "release": self.metadata}
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -9,11 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "converter"
 
-KNOWN_CYCLES = {
-    # The pipeline calls back into the release it runs (client check, npm
-    # entry and package). Issue 26: release steps become the plan's post-steps.
-    frozenset({"converter.convert", "converter.release"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
+"""Cycles accepted for now, each with why; a test fails when one is gone."""
 
 
 def module_names() -> dict[str, Path]:
@@ -88,6 +85,7 @@ def test_the_checker_sees_a_cycle_through_a_function_level_import():
     assert "converter.sources.weights_only" in modules and "converter.parity" in modules
     # release.py imports convert inside a function only: it still counts.
     assert "converter.convert" in imports(modules)["converter.release"]
+    assert "converter.release" not in imports(modules)["converter.convert"]  # it runs plan.PostSteps
 
 
 def test_no_import_cycle_between_converter_modules():
