@@ -119,6 +119,20 @@ def _max_compute(ctx, param, value: str | None) -> float | None:
         raise click.BadParameter(str(exc), param_hint="--max-compute") from None
 
 
+def code_options(command):
+    """The code a Keras source may need run, named by the user on each run:
+    srconvert never takes it from a file or a manifest (see README, Safety)."""
+    command = click.option("--allow-lambda", is_flag=True,
+                           help="Load Lambda layers (runs code from the file: trusted files only).")(command)
+    return click.option("--custom-layer", "custom_layer_specs", multiple=True, metavar="MODULE:CLASS",
+                        help="Load a custom Keras layer class of your own (repeatable).")(command)
+
+
+def _warn_lambda(allow_lambda: bool) -> None:
+    if allow_lambda:
+        click.echo("warning: --allow-lambda: Lambda layers run Python code from the file", err=True)
+
+
 def budget_options(command):
     """The run's budgets, for every command that reads a source (see README, Safety)."""
     command = click.option(
@@ -180,9 +194,7 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--arch", default=None, metavar="NAME", help="Weights-only files: the family (rrdn, rdn) instead of detecting it.")
 @click.option("--arch-params", default=None, metavar="K=V,...",
               help="Weights-only files: override inferred hyperparameters, e.g. C=4,D=3,x=4.")
-@click.option("--custom-layer", "custom_layer_specs", multiple=True, metavar="MODULE:CLASS",
-              help="Load a custom Keras layer class of your own (repeatable).")
-@click.option("--allow-lambda", is_flag=True, help="Load Lambda layers (runs code from the file: trusted files only).")
+@code_options
 @click.option("--no-fix", "no_fix", multiple=True, metavar="NAME", help="Disable a named fix (see `srconvert inspect`).")
 @click.option("--no-optimize", is_flag=True, help="Skip the lean-graph optimisations (fold MultiplyBeta, drop identities, ...).")
 @click.option("--browser", is_flag=True,
@@ -218,8 +230,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         raise click.BadParameter(f"{', '.join(unknown)}; fixes are {', '.join(FIX_NAMES)}", param_hint="--no-fix")
     if no_verify:
         click.echo("warning: --no-verify: the bundle is NOT checked against the source", err=True)
-    if allow_lambda:
-        click.echo("warning: --allow-lambda: Lambda layers run Python code from the file", err=True)
+    _warn_lambda(allow_lambda)
     tf_runtime.quiet(debug=ctx.obj["debug"])
     options = ConvertOptions(
         source=source,
@@ -302,18 +313,23 @@ def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory, max
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
+@code_options
 @budget_options
 @quiet_option
 @click.pass_context
-def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, max_memory, max_time,
-           max_compute, quiet):
+def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, custom_layer_specs,
+           allow_lambda, max_memory, max_time, max_compute, quiet):
     """Check BUNDLE's files against its manifest, then re-run parity against
-    its source (exit 4 when the files match but parity could not be re-run)."""
+    its source (exit 4 when the files match but parity could not be re-run).
+    The source is read as the conversion read it (a weights-only file's
+    family and hyperparameters, the patch size, from the manifest); code it
+    needs (--custom-layer, --allow-lambda) is named again."""
     from converter import tf_runtime
     from converter.parity.inputs import DEFAULT_IMAGES
     from converter.progress import Progress
     from converter.verify_bundle import verify_bundle
 
+    _warn_lambda(allow_lambda)
     tf_runtime.quiet(debug=ctx.obj["debug"])
     if parity_images is not None:  # before any work: a named folder must give photos
         from converter.parity.inputs import check_folder
@@ -330,6 +346,8 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
         browser=browser,
         max_memory=max_memory,
         max_compute=max_compute,
+        user_layers=_load_user_layers(custom_layer_specs),
+        allow_lambda=allow_lambda,
     )
     click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
     outcome.raise_for_failure()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter import deadline, manifest, memory, sources
+from converter import checks, deadline, manifest, memory, sources
 from converter.errors import EXIT_NOT_VERIFIED, EXIT_OK, ParityFailed
 from converter.hashing import sha256_file, sha256_path
 from converter.manifest import Artifact
@@ -106,6 +106,16 @@ def check_files(bundle: Path, artifacts: list[Artifact]) -> tuple[list[str], lis
     return changed, missing
 
 
+def recorded_reading(recorded: dict[str, Any]) -> dict[str, Any]:
+    """How the conversion read the source, as its manifest records it: a
+    weights-only file's family and every hyperparameter (the ones given with
+    --arch and --arch-params included). Data only: nothing here runs code."""
+    architecture = recorded.get("architecture") or {}
+    if not architecture.get("family"):
+        return {}
+    return {"arch": architecture["family"], "arch_params": dict(architecture.get("params") or {})}
+
+
 def verify_bundle(
     bundle: Path,
     source: Path | None,
@@ -117,7 +127,11 @@ def verify_bundle(
     max_memory: int | None = None,
     max_compute: float | None = None,
     images_required: bool = False,
+    user_layers: dict[str, type] | None = None,
+    allow_lambda: bool = False,
 ) -> VerifyOutcome:
+    """`user_layers`, `allow_lambda`: the code the source needs, as the user
+    names it (never taken from the manifest)."""
     document = manifest.read(bundle)
     artifacts = [Artifact.from_dict(a) for a in document.get("artifacts", [])]
     outcome = VerifyOutcome(bundle, artifacts=artifacts)
@@ -139,8 +153,12 @@ def verify_bundle(
     from converter.plan import runtimes_of
     from converter.targets import BY_NAME
 
-    options = sources.SourceOptions(max_memory=max_memory, max_compute=max_compute)
+    options = sources.SourceOptions(max_memory=max_memory, max_compute=max_compute, user_layers=user_layers or {},
+                                    allow_lambda=allow_lambda, **recorded_reading(recorded))
     info = sources.describe(source, options)
+    # What convert refuses before loading (Lambda code, layers nobody defined), verify refuses too.
+    checks.check_source(info, document.get("model", {}).get("input_channels"), options.user_layers,
+                        options.allow_lambda)
     with memory.guard(info.budget, source):
         progress.step(f"loading {source} ({info.format})")
         size = document["model"].get("input_size")

@@ -179,6 +179,12 @@ def test_a_users_custom_layer_with_its_js_twin(tmp_path):
     assert result.returncode == 0, result.stderr
     assert all(a["parity"]["pass"] for a in json.loads(result.stdout)["artifacts"])
     assert "defineBrighten" in (tmp_path / "o" / "tfjs" / "custom-layers.cjs").read_text()
+    # verify reads the source as convert did, but runs no code the manifest names: the layer is named again.
+    env = {"PYTHONPATH": str(ROOT / "tests")}
+    assert_clean_error(run_cli("verify", tmp_path / "o", env=env), 2, "Brighten", "--custom-layer")
+    again = run_cli("verify", tmp_path / "o", "--custom-layer", "user_layer_example:Brighten", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "verified: every artifact matches" in again.stdout
 
 
 def test_lambda_layers_are_refused_by_default(tmp_path):

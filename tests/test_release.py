@@ -6,6 +6,7 @@ import filecmp
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,6 +54,18 @@ def test_scale_of_an_upsampling_head_comes_from_the_name_or_arch_params(fixtures
     result = run_cli("inspect", anonymous, "--arch", "rdn", "--arch-params", "x=3", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["scale"] == 3
+
+
+def test_verify_reads_a_weights_only_source_with_the_hyperparameters_it_was_converted_with(fixtures_dir, tmp_path):
+    anonymous = tmp_path / "weights.hdf5"  # no scale in its name: convert needed --arch-params x=3
+    shutil.copy(fixtures_dir / RDN_WEIGHTS, anonymous)
+    built = run_cli("convert", anonymous, "-o", tmp_path / "o", "--arch", "rdn", "--arch-params", "x=3",
+                    "--format", "onnx", "--quantize", "float32")
+    assert built.returncode == 0, built.stderr
+    result = run_cli("verify", tmp_path / "o", "--json")
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["parity_pass"] is True and Path(outcome["source"]).resolve() == anonymous.resolve()
 
 
 def test_weights_of_no_known_family_list_the_families_tried(tmp_path):
