@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ReleaseSpec:
     """What a release adds to a conversion (the pipeline's plan.PostSteps):
-    an npm package, checked in its real client when the run has a browser. A release is byte-reproducible,
-    so its reports carry no timings or facts of the machine that ran it."""
+    an npm package, checked in its real client when the run has a browser.
+    A release is byte-reproducible, so its reports carry no timings or facts
+    of the machine that ran it."""
 
     recipe: recipes.Recipe
     source_label: str

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from converter.architectures import rdn, rrdn
 from converter.errors import BadInput
 

@@ -156,7 +156,8 @@ def failed(artifacts: list[Artifact]) -> list[str]:
     for artifact in artifacts:
         for result in (artifact.parity or {}).get("results", []):
             if not result.get("pass"):
-                why = result.get("error") or f"PSNR {psnr_text(result)} dB, max abs {number_text(result.get('max_abs'), '{:.2e}')}"
+                max_abs = number_text(result.get("max_abs"), "{:.2e}")
+                why = result.get("error") or f"PSNR {psnr_text(result)} dB, max abs {max_abs}"
                 names.append(f"{artifact.entry} in {result.get('runtime')}: {why}")
     return names
 
