@@ -97,7 +97,7 @@ class Runtimes:
 
     def host(self, lane: str) -> NodeHost:
         if lane not in self._hosts:
-            self._hosts[lane] = host_class(lane)(self.backend)
+            self._hosts[lane] = host_class(lane)(self.backend, lane)
         return self._hosts[lane]
 
     def lane(self, name: str) -> ThreadPoolExecutor:
@@ -118,11 +118,15 @@ class Runtimes:
             self.lane(name).submit(host.start)
 
     def versions(self) -> dict[str, Any]:
+        """The versions of the Node runtimes that started in this run (and only those)."""
         tfjs = self._hosts["tfjs"].versions if "tfjs" in self._hosts else {}
         ortweb = self._hosts["ortweb"].versions if "ortweb" in self._hosts else {}
-        if not tfjs and not ortweb:
-            return {}
-        return {"tfjs": tfjs.get("tfjs"), "tfjs_backend": self.backend, "onnxruntime-web": ortweb.get("ortweb")}
+        versions: dict[str, Any] = {}
+        if tfjs:
+            versions.update({"tfjs": tfjs.get("tfjs"), "tfjs_backend": tfjs.get("backend")})
+        if ortweb:
+            versions["onnxruntime-web"] = ortweb.get("ortweb")
+        return versions
 
     def browser(self) -> dict[str, Any] | None:
         """The browser that ran, and its GPU adapter, where one did."""

@@ -12,12 +12,15 @@ let tf = null;
 let ort = null;
 const models = new Map();
 
-async function init({ backend }) {
+// A host serves one lane and loads only its runtime: TensorFlow.js and its
+// wasm backend for "tfjs", onnxruntime-web (on first load) for "ortweb".
+async function init({ backend, lane }) {
+  if (lane === 'ortweb') return { ortweb: packageVersion('onnxruntime-web') };
   tf = require('@tensorflow/tfjs');
   if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js backend ${backend} failed to initialise`);
   await tf.ready();
-  return { tfjs: tf.version.tfjs, backend: tf.getBackend(), ortweb: packageVersion('onnxruntime-web') };
+  return { tfjs: tf.version.tfjs, backend: tf.getBackend() };
 }
 
 // onnxruntime-web's "exports" hide its package.json from require().

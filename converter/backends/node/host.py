@@ -72,8 +72,11 @@ class NodeHost:
 
     script = HOST_SCRIPT
 
-    def __init__(self, backend: str = "wasm") -> None:
+    def __init__(self, backend: str = "wasm", lane: str = "tfjs") -> None:
+        """`lane`: the runtime this process serves ("tfjs" or "ortweb"); it
+        loads only that one, so neither lane pays for the other's start-up."""
         self.backend = backend
+        self.lane = lane
         self.versions: dict[str, Any] = {}
         self._process: subprocess.Popen[str] | None = None
         self._ids = itertools.count(1)
@@ -108,7 +111,7 @@ class NodeHost:
         """What this host needs beyond Node, checked before any work."""
 
     def init_fields(self) -> dict[str, Any]:
-        return {"backend": self.backend}
+        return {"backend": self.backend, "lane": self.lane}
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         if self._process is None:
