@@ -3,9 +3,9 @@ real-size models (`make bench` runs it after bench/run.py; not a test).
 
 With the seeded ISR-gans-size RRDN (4.2 M parameters) and psnr-large-size
 RDN (16 M) of bench/run.py, measures:
-  - the compute estimate (converter.compute): counting the Keras topology,
+  - the compute estimate (converter.graphs.compute): counting the Keras topology,
     and the ONNX artifact bench/run.py wrote, against the release's time;
-  - the watcher's deadline check (converter.deadline.Clock.overdue, run every
+  - the watcher's deadline check (converter.core.deadline.Clock.overdue, run every
     50 ms beside the memory sample) with a run's worth of open calls, as a
     share of one core;
   - `srconvert build recipes/isr-gans-x4.toml --weights RRDN --browser` on
@@ -37,7 +37,7 @@ import run as bench  # noqa: E402
 OUT = bench.OUT
 CHECKS = 20_000
 OPEN_CALLS = 8  # one per lane and the main thread, more than a run holds at once
-SAMPLES_PER_SECOND = 20  # converter.memory.SAMPLE_SECONDS = 0.05
+SAMPLES_PER_SECOND = 20  # converter.core.memory.SAMPLE_SECONDS = 0.05
 
 
 def estimate_ms(source: Path, onnx_artifact: Path | None) -> dict[str, float]:
@@ -45,7 +45,7 @@ def estimate_ms(source: Path, onnx_artifact: Path | None) -> dict[str, float]:
 
     import h5py
 
-    from converter import compute
+    from converter.graphs import compute
     from converter.sources import h5_weights
 
     weights, _ = h5_weights.read(source)
@@ -68,7 +68,7 @@ def estimate_ms(source: Path, onnx_artifact: Path | None) -> dict[str, float]:
 def watcher_check_us() -> float:
     from contextlib import ExitStack
 
-    from converter import deadline
+    from converter.core import deadline
 
     clock = deadline.Clock()
     with ExitStack() as stack:

@@ -55,7 +55,7 @@ tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=sy
 
 
 def make_models(models: list[str]) -> dict[str, tuple[Path, int]]:
-    from converter import tf_runtime
+    from converter.core import tf_runtime
     from converter.architectures import rdn, rrdn
 
     tf_runtime.quiet()
@@ -88,7 +88,7 @@ def measured(command: list[str], **kwargs) -> tuple[float, int]:
     (sampled every 20 ms, as srconvert's own memory guard sees it)."""
     import threading
 
-    from converter.memory import tree_rss
+    from converter.core.memory import tree_rss
 
     peak, done = 0, threading.Event()
     start = time.perf_counter()
@@ -147,8 +147,8 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
 
     from converter.backends import make_runner
     from converter.backends.keras.runner import KerasRunner
-    from converter.keras_form import KerasForm
-    from converter.manifest import Artifact
+    from converter.forms.keras_form import KerasForm
+    from converter.bundle.manifest import Artifact
     from converter.parity.engine import Runtimes
     from converter.sources import SourceOptions, describe
     from converter.targets import BY_NAME

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from converter import __version__, targets
-from converter.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, SrconvertError
+from converter.core.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, SrconvertError
 
 # The output-target registry imports nothing heavy, so `--help` stays instant.
 PRECISIONS_HELP = "; ".join(f"{fmt}: {' '.join(targets.precisions_of(fmt))}" for fmt in targets.FORMATS)
@@ -52,7 +52,7 @@ class _Group(click.Group):
 def cli(ctx: click.Context, debug: bool) -> None:
     """Convert super-resolution checkpoints into TensorFlow.js bundles and prove,
     in the real runtimes, that each computes what the source computed."""
-    from converter import signals
+    from converter.bundle import signals
 
     signals.install()  # SIGTERM and SIGHUP: runtimes ended, staging removed, exit 143 / 129
     ctx.obj = {"debug": debug}
@@ -81,7 +81,7 @@ def _input_range(ctx, param, value: str | None) -> tuple[float, float] | None:
 
 
 def _max_memory(ctx, param, value: str | None) -> int | None:
-    from converter.memory import parse_size
+    from converter.core.memory import parse_size
 
     try:
         return None if value is None else parse_size(value)
@@ -90,7 +90,7 @@ def _max_memory(ctx, param, value: str | None) -> int | None:
 
 
 def _input_size(ctx, param, value):
-    from converter.input_size import InputSize
+    from converter.core.input_size import InputSize
 
     try:
         return None if value is None else InputSize.parse(value)
@@ -104,14 +104,14 @@ quiet_option = click.option("--quiet", "-q", is_flag=True,
 
 def _max_time(ctx, param, value: float | None) -> float | None:
     """The whole run's time limit, which the run's clock enforces from here on."""
-    from converter import deadline
+    from converter.core import deadline
 
     deadline.start(value)
     return value
 
 
 def _max_compute(ctx, param, value: str | None) -> float | None:
-    from converter.compute import parse_count
+    from converter.graphs.compute import parse_count
 
     try:
         return None if value is None else parse_count(value)
@@ -151,7 +151,7 @@ def budget_options(command):
 
 
 def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
-    from converter.user_layers import load_user_layers
+    from converter.core.user_layers import load_user_layers
 
     return load_user_layers(specs)
 
@@ -215,15 +215,15 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
             arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, tfjs_free_size,
             max_memory, max_time, max_compute, quiet):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
-    from converter import tf_runtime
+    from converter.core import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
-    from converter.convert import ConvertOptions
-    from converter.convert import convert as run_convert
-    from converter.fixes import FIX_NAMES
+    from converter.pipeline.convert import ConvertOptions
+    from converter.pipeline.convert import convert as run_convert
+    from converter.passes.fixes import FIX_NAMES
     from converter.parity import report
     from converter.parity.gates import parse_overrides
     from converter.parity.inputs import DEFAULT_IMAGES
-    from converter.progress import Progress
+    from converter.core.progress import Progress
 
     unknown = [name for name in no_fix if name not in FIX_NAMES]
     if unknown:
@@ -292,9 +292,9 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
 def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory, max_time, max_compute):
     """Describe SOURCE: format, Keras version, layers, custom layers, params,
     scale, input range guess and the fixes a conversion would apply."""
-    from converter import tf_runtime
+    from converter.core import tf_runtime
     from converter.architectures import parse_overrides
-    from converter.inspection import inspect_source, render
+    from converter.commands.inspection import inspect_source, render
 
     tf_runtime.quiet(debug=ctx.obj["debug"])
     facts = inspect_source(source, arch, parse_overrides(arch_params), max_memory, input_size=input_size,
@@ -324,10 +324,10 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
     The source is read as the conversion read it (a weights-only file's
     family and hyperparameters, the patch size, from the manifest); code it
     needs (--custom-layer, --allow-lambda) is named again."""
-    from converter import tf_runtime
+    from converter.core import tf_runtime
     from converter.parity.inputs import DEFAULT_IMAGES
-    from converter.progress import Progress
-    from converter.verify_bundle import verify_bundle
+    from converter.core.progress import Progress
+    from converter.commands.verify_bundle import verify_bundle
 
     _warn_lambda(allow_lambda)
     tf_runtime.quiet(debug=ctx.obj["debug"])
@@ -360,7 +360,7 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_recipes(folder, as_json):
     """List the release recipes and the weights file each expects."""
-    from converter.recipes import RECIPES_DIR, discover
+    from converter.release.recipes import RECIPES_DIR, discover
 
     found = discover(folder or RECIPES_DIR)
     if as_json:
@@ -392,7 +392,7 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
     from RECIPE files; identical inputs give byte-identical folders."""
     from dataclasses import asdict
 
-    from converter.release import build_many, default_jobs, exit_code
+    from converter.release.build import build_many, default_jobs, exit_code
 
     if no_verify:
         click.echo("warning: --no-verify: the releases are NOT checked against their sources", err=True)
@@ -417,7 +417,7 @@ def doctor(as_json):
     required one fails; Chromium and the pytorch extra are optional)."""
     from dataclasses import asdict
 
-    from converter.doctor import exit_code, render, run
+    from converter.commands.doctor import exit_code, render, run
 
     checks = run()
     click.echo(json.dumps([asdict(c) for c in checks], indent=2) if as_json else render(checks))

@@ -86,7 +86,7 @@ def run_cli_measured(*args: str, cwd: Path | None = None, timeout: float = 600
 
 
 PROGRESS_LINE = re.compile(r"^(\S+: )?\[\s*\d+\.\ds\] ")
-"""A progress line (converter.progress), which a build prefixes with the release's name."""
+"""A progress line (converter.core.progress), which a build prefixes with the release's name."""
 
 
 def error_lines(stderr: str) -> list[str]:

@@ -18,8 +18,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import ROOT, assert_clean_error, run_cli
-from converter import onnx_form
-from converter.input_size import InputSize, Sizes
+from converter.forms import onnx_form
+from converter.core.input_size import InputSize, Sizes
 from converter.sources import describe
 
 pytestmark = pytest.mark.slow

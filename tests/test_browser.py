@@ -9,7 +9,7 @@ import json
 import pytest
 
 from conftest import ROOT, assert_clean_error, run_cli
-from converter import recipes
+from converter.release.build import recipes
 from converter.parity.gates import DEFAULT_GATES
 from converter.targets import BY_NAME
 

@@ -1,5 +1,5 @@
-"""Time and compute budgets (converter.deadline, converter.compute) and the
-default memory budget (converter.memory): small files that would compute
+"""Time and compute budgets (converter.core.deadline, converter.graphs.compute) and the
+default memory budget (converter.core.memory): small files that would compute
 forever stop with exit 2, one line, nothing left behind; a genuine model's
 work is counted in its graph, at every use of a shared weight; and the
 memory budget does not shrink with what other processes hold."""
@@ -22,8 +22,10 @@ sys.path.insert(0, str(ROOT / "fixtures"))
 
 import make_budget_fixtures  # noqa: E402
 
-from converter import compute, deadline, memory  # noqa: E402
-from converter.errors import BadInput  # noqa: E402
+from converter.graphs import compute
+from converter.core import deadline
+from converter.core import memory  # noqa: E402
+from converter.core.errors import BadInput  # noqa: E402
 
 GIB = 1 << 30
 # A refusal before any work peaks near 100 MB (Python, onnx, numpy); a stopped
@@ -183,7 +185,7 @@ block = np.ones(int(sys.argv[1]), dtype=np.uint8)  # touched, so resident
 print("holding", flush=True)
 time.sleep(600)
 """
-DEFAULT_LIMIT = "from converter import memory; print(memory.default_limit())"
+DEFAULT_LIMIT = "from converter.core import memory; print(memory.default_limit())"
 
 
 def _default_limit() -> int:
@@ -214,7 +216,7 @@ def test_the_default_budget_does_not_shrink_while_others_hold_memory(fixtures_di
 
 
 def test_build_workers_share_the_default_budget():
-    share = subprocess.run([sys.executable, "-c", "from converter import memory; memory.share_between(4); "
+    share = subprocess.run([sys.executable, "-c", "from converter.core import memory; memory.share_between(4); "
                             "print(memory.default_limit(), memory.process_limit())"],
                            capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
     assert int(share[0]) == int(share[1]) // 4

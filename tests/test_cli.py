@@ -292,7 +292,7 @@ def test_a_runtime_exception_fails_that_artifact_by_name_with_exit_1(fixtures_di
 def test_inspect_and_convert_agree_on_layer_support(fixtures_dir, tmp_path):
     """A Keras-only layer (Subtract): known to both, a graph model but no
     layers model. A class nobody defines: unknown to both."""
-    from converter import tf_runtime
+    from converter.core import tf_runtime
 
     keras = tf_runtime.tf_keras()
     x = keras.Input((None, None, 3))
@@ -340,7 +340,7 @@ def test_graph_model_keeps_a_conv_plus_feature_map_add_unfused(tmp_path):
     post_blocks_conv), feeds GRL's Add straight after grappler's constant
     folding; tensorflowjs must not fuse the other feature map in as a
     _FusedConv2D bias, which TF.js wasm rejects as a rank-4 bias."""
-    from converter import tf_runtime
+    from converter.core import tf_runtime
 
     keras = tf_runtime.tf_keras()
     x = keras.Input((None, None, 3))

@@ -8,11 +8,11 @@ from dataclasses import asdict
 
 from conftest import run_cli
 
-from converter import doctor
+from converter.commands import doctor
 from converter.backends.chromium import host as chromium_host
 from converter.backends.chromium.host import BROWSER_PACKAGES
 from converter.backends.node.host import REQUIRED_PACKAGES
-from converter.errors import EXIT_ENVIRONMENT
+from converter.core.errors import EXIT_ENVIRONMENT
 
 
 def _by_name(checks):

@@ -1,7 +1,7 @@
 import copy
 
-from converter import fixes
-from converter.fixes import functional_to_model, keras3_topology
+from converter.passes import fixes
+from converter.passes.fixes import functional_to_model, keras3_topology
 
 KERAS3_MODEL = {
     "module": "keras.src.models.functional",

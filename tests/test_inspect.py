@@ -170,8 +170,8 @@ def test_a_keras_source_gets_the_plans_verdicts_too(fixtures_dir):
 
 
 def test_input_size_fixes_the_graph_as_convert_does():
-    from converter.inspection import inspect_source, render
-    from converter.input_size import InputSize
+    from converter.commands.inspection import inspect_source, render
+    from converter.core.input_size import InputSize
 
     path = ARCHITECTURES / "swinir.onnx"
     facts = inspect_source(path, input_size=InputSize(32, 32))
@@ -189,9 +189,9 @@ def test_input_size_fixes_the_graph_as_convert_does():
 
 
 def test_input_size_errors_are_convert_s():
-    from converter.errors import BadInput
-    from converter.inspection import inspect_source
-    from converter.input_size import InputSize
+    from converter.core.errors import BadInput
+    from converter.commands.inspection import inspect_source
+    from converter.core.input_size import InputSize
 
     with pytest.raises(BadInput, match="exported for 16x16 inputs, not --input-size 64x64"):
         inspect_source(ARCHITECTURES / "safmn.onnx", input_size=InputSize(64, 64))
@@ -203,8 +203,8 @@ def test_input_size_errors_are_convert_s():
 
 
 def test_a_checkpoint_with_an_input_size_is_exported_and_its_graph_described(checkpoints_dir):
-    from converter.inspection import inspect_source, render
-    from converter.input_size import InputSize
+    from converter.commands.inspection import inspect_source, render
+    from converter.core.input_size import InputSize
 
     plain = inspect_source(checkpoints_dir / "swinir.pth")
     assert plain["graph"] is None and "export" not in plain["architecture"]
@@ -252,8 +252,8 @@ def test_a_graph_onnxruntime_refuses_is_quoted_whole_words(tmp_path):
 
 
 def test_where_the_keras_translation_fails_its_facts_give_way_to_one_line(monkeypatch):
-    from converter import inspection
-    from converter.errors import BadInput
+    from converter.commands import inspection
+    from converter.core.errors import BadInput
 
     def failing(info):
         raise BadInput("LayerNormalization node 'n': not supported on image tensors", path=info.path)
@@ -267,7 +267,7 @@ def test_where_the_keras_translation_fails_its_facts_give_way_to_one_line(monkey
 
 
 def test_library_messages_are_cut_at_a_word():
-    from converter.errors import first_line, one_line
+    from converter.core.errors import first_line, one_line
 
     library = RuntimeError("Node (/layers.0/Reshape_6) Op (Reshape)\n  [ShapeInferenceError] Dimension could not be inferred")
     assert one_line(library, 63) == "Node (/layers.0/Reshape_6) Op (Reshape) [ShapeInferenceError]…"

@@ -17,7 +17,7 @@ import pytest
 
 import emulated_cpu
 from conftest import ROOT, run_cli
-from converter.host_cpu import int8_path
+from converter.core.host_cpu import int8_path
 from converter.parity import gates, inputs
 from converter.parity.metrics import compare, output_range
 

@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from conftest import ROOT, assert_clean_error, run_cli
-from converter import memory
+from converter.core import memory
 
 MIB = 1 << 20
 
@@ -39,7 +39,7 @@ def test_a_tiny_file_cannot_claim_the_machine_and_a_large_one_gets_what_its_size
 
 
 def test_a_source_that_cannot_fit_is_refused_with_what_it_would_take():
-    from converter.errors import BadInput
+    from converter.core.errors import BadInput
 
     # The 10 KB HDF5 of the report that started this: 13 GiB declared.
     with pytest.raises(BadInput, match=r"needs about 209.5 GiB .*13.0 GiB of declared.* budget is"):
@@ -71,7 +71,7 @@ def test_inspect_takes_the_budget_too(fixtures_dir):
 GREEDY = textwrap.dedent("""
     import subprocess, sys
     from pathlib import Path
-    from converter import memory
+    from converter.core import memory
     HOG = "import time\\nblocks = []\\nwhile True:\\n    blocks.append(bytearray(64 << 20))\\n    time.sleep(0.01)\\n"
     budget = memory.Budget(limit=int(sys.argv[1]), estimate=0, origin="--max-memory")
     with memory.guard(budget, Path("hostile.onnx")):

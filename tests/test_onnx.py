@@ -11,9 +11,9 @@ import onnxruntime
 import pytest
 
 from conftest import run_cli
-from converter.keras_form import KerasForm
+from converter.forms.keras_form import KerasForm
 from converter.emitters import onnx_bundle
-from converter.fixes import onnx_concat_split
+from converter.passes.fixes import onnx_concat_split
 from converter.quantizers import onnx_float16, onnx_weight_uint8
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def rdn(request, fixtures_dir):
 
 
 def test_a_layer_outside_the_direct_map_falls_back_to_tf2onnx(tmp_path):
-    from converter import tf_runtime
+    from converter.core import tf_runtime
     from converter.sources import SourceOptions, describe
 
     keras = tf_runtime.tf_keras()

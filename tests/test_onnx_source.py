@@ -14,9 +14,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import ROOT, assert_clean_error, run_cli
-from converter.convert import ConvertOptions, convert
+from converter.pipeline.convert import ConvertOptions, convert
 from converter.targets import PRECISIONS as ALL_PRECISIONS
-from converter.progress import Progress
+from converter.core.progress import Progress
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from conftest import ROOT
 
-from converter.errors import EXIT_BAD_INPUT, BadInput
-from converter.input_size import InputSize
+from converter.core.errors import EXIT_BAD_INPUT, BadInput
+from converter.core.input_size import InputSize
 from converter.parity import inputs
 
 IMAGES = ROOT / "fixtures" / "images"
@@ -175,7 +175,7 @@ def test_an_artifact_runs_only_the_inputs_of_sizes_it_takes_and_fails_when_it_ta
     from onnx import TensorProto, helper, numpy_helper
 
     from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
-    from converter.input_size import Sizes
+    from converter.core.input_size import Sizes
     from converter.parity.engine import run_inputs
 
     weight = numpy_helper.from_array(np.full((3, 3, 1, 1), 0.5, np.float32), "w")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import ALL_SOURCES, assert_clean_error, run_cli_measured
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 from converter.sources import declared, describe, safe_json
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_clean_error, run_cli
-from converter.input_size import InputSize, Sizes
+from converter.core.input_size import InputSize, Sizes
 from test_architectures import EXPECTED
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, assert_clean_error, run_cli
 from converter.backends.node.host import node_modules
-from converter.recipes import discover
+from converter.release.recipes import discover
 
 pytestmark = pytest.mark.slow
 
@@ -168,8 +168,8 @@ def _fake_manifest(params, measured=None, intended=(0.0, 1.0)):
 
 
 def test_the_recipe_text_that_no_longer_fits_the_file_is_named():
-    from converter import package_npm
-    from converter.recipes import load
+    from converter.release.build import package_npm
+    from converter.release.recipes import load
 
     recipe = load(ROOT / "recipes" / "isr-gans-x4.toml")
     own = {"C": 4, "D": 3, "G": 32, "G0": 32, "T": 10, "x": 4, "beta": 0.2, "kernel_size": 3, "channels": 3}
@@ -352,7 +352,7 @@ def test_the_npm_package_loads_in_node_through_its_model_definition_and_upscales
     assert info["meta"]["architecture"] == "rrdn" and info["meta"]["precision"] == "uint8"
 
     # The upscaled image is the source model's, within the uint8 gate.
-    from converter.keras_form import KerasForm
+    from converter.forms.keras_form import KerasForm
     from converter.sources import SourceOptions, describe
 
     reference = KerasForm(describe(fixtures_dir / RRDN_WEIGHTS), SourceOptions()).plain()(pixels).numpy()

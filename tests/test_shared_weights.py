@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_clean_error, run_cli, run_cli_measured
-from converter.errors import BadInput
-from converter.memory import format_bytes
+from converter.core.errors import BadInput
+from converter.core.memory import format_bytes
 from converter.targets.base import check_weight_bytes
 
 sys.path.insert(0, str(ROOT / "fixtures"))

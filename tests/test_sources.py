@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from conftest import ALL_SOURCES, assert_clean_error, run_cli
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 from converter.sources import describe, detect
 
 EXPECTED = {

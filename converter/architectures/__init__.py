@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.architectures import rdn, rrdn
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 
 FAMILIES = {module.NAME: module for module in (rrdn, rdn)}
 

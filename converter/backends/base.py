@@ -3,7 +3,7 @@ activate, infer, deactivate. The parity comparator never sees a runner; it
 only gets the arrays runners return.
 
 Callers enter a runner (`with runner:`) and call `run`: each then runs under
-its deadline (converter.deadline), derived from the work the batch asks of
+its deadline (converter.core.deadline), derived from the work the batch asks of
 the model and the runner's `speed`."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from converter import deadline
+from converter.core import deadline
 
 
 class Runner(abc.ABC):
@@ -25,7 +25,7 @@ class Runner(abc.ABC):
     """Run on the small subset of the parity inputs (a software-rendered GPU
     is slow; one tile and one photo still catch layout and value errors)."""
     speed: str = "cpu"
-    """How fast it computes, a key of converter.deadline.SPEEDS."""
+    """How fast it computes, a key of converter.core.deadline.SPEEDS."""
 
     def __init__(self) -> None:
         self.last_ms: float = float("nan")

@@ -14,7 +14,7 @@ So each lane's thread, and each runtime process it drives (Node, and the
 Chromium Node starts), runs NICE steps nicer than srconvert itself: it
 computes whenever the conversion leaves a core idle, and gets every core
 once the build is done. It is no cap: under outside load a nicer lane is
-slowed, never stopped, and runtime deadlines (converter.deadline) allow ten
+slowed, never stopped, and runtime deadlines (converter.core.deadline) allow ten
 times their estimate plus two minutes.
 
 Linux gives each thread its own nice value; elsewhere a thread's call changes

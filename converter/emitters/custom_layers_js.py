@@ -45,7 +45,7 @@ def write(
 
 
 def used_layers(topology: dict) -> list[custom_layers.CustomLayer]:
-    from converter.topology import iter_layers, model_config
+    from converter.graphs.topology import iter_layers, model_config
 
     names = {layer.get("class_name") for layer in iter_layers(model_config(topology))}
     return [layer for layer in custom_layers.LAYERS if layer.name in names]

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from converter import tf_runtime
+from converter.core import tf_runtime
 
 FILE_NAME = "model.onnx"
 LAYOUTS = ("nhwc", "nchw")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from converter.dispatch import registrar
+from converter.core.dispatch import registrar
 
 PRODUCER = "srconvert"
 INT64_MAX = np.iinfo(np.int64).max

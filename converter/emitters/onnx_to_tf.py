@@ -29,8 +29,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from converter import onnx_graph
-from converter.dispatch import registrar
+from converter.graphs import onnx_graph
+from converter.core.dispatch import registrar
 
 HANDLERS: dict[str, Callable[["Interpreter", Any, list[Any]], Any]] = {}
 _op = registrar(HANDLERS)
@@ -68,7 +68,7 @@ def free_size_blockers(model: Any) -> list[str]:
     written at a free size: one without a handler, or one whose input that
     must be a constant (CONSTANT_INPUTS) is computed from the input's size.
     [] means the TF.js graph can take every size the source takes."""
-    from converter.onnx_graph import image_path
+    from converter.graphs.onnx_graph import image_path
 
     reached = image_path(model, through_shape=True)
     blocked = [f"{n.op_type} ({n.name or '?'})" for n in model.graph.node
@@ -107,7 +107,7 @@ class Interpreter:
 
     def __call__(self, image: Any) -> Any:
         """The graph on `image` (NHWC float32), returning NHWC."""
-        from converter.errors import BadInput
+        from converter.core.errors import BadInput
 
         values: dict[str, Any] = dict(self.constants)
         values[onnx_graph.graph_input(self.model).name] = Held(image, nhwc=True)

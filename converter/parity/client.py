@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import one_line
+from converter.core.errors import one_line
 from converter.parity import metrics as parity_metrics
 from converter.parity.metrics import psnr_text
 from converter.parity.gates import Gate

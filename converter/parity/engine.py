@@ -19,16 +19,16 @@ import numpy as np
 from converter.backends import RUNTIMES, host_class, make_runner
 from converter.backends.base import Runner
 from converter.backends.node.host import NodeHost, check_node
-from converter.errors import BadInput, one_line
-from converter.hashing import sha256_file
-from converter.manifest import Artifact
+from converter.core.errors import BadInput, one_line
+from converter.core.hashing import sha256_file
+from converter.bundle.manifest import Artifact
 from converter.parity import inputs as parity_inputs
 from converter.parity import metrics as parity_metrics
 from converter.backends import priority
 from converter.parity.gates import Gate
-from converter.input_size import Sizes
+from converter.core.input_size import Sizes
 from converter.parity.inputs import ParityInput
-from converter.progress import Progress
+from converter.core.progress import Progress
 
 
 CLIENT_OVERHEAD = 3.0
@@ -283,10 +283,10 @@ class Verification:
     def check_time(self, runtime_counts: dict[str, int], client=None) -> None:
         """Refuse, before any runtime starts its work, a run whose lanes the
         estimate says cannot finish in reasonable time on this machine
-        (converter.deadline.LANE_SECONDS, or --max-time): with the estimate,
+        (converter.core.deadline.LANE_SECONDS, or --max-time): with the estimate,
         and what to do. `runtime_counts`: artifacts per runtime; `client`:
         the release's client check, if one runs."""
-        from converter import deadline
+        from converter.core import deadline
 
         clock = deadline.current()
         if clock.compute is None:
@@ -308,8 +308,8 @@ class Verification:
                   else allow))
 
     def lane_seconds(self, runtime_counts: dict[str, int], client=None) -> dict[str, float]:
-        """The estimated seconds of each lane's parity work (converter.deadline.SPEEDS)."""
-        from converter import deadline
+        """The estimated seconds of each lane's parity work (converter.core.deadline.SPEEDS)."""
+        from converter.core import deadline
 
         clock = deadline.current()
         seconds: dict[str, float] = {}
@@ -328,7 +328,7 @@ class Verification:
         """The client check: whole-image inference of each photo, then tiled
         (each tile an inference; tiles overlap by the padding), times
         CLIENT_OVERHEAD."""
-        from converter import deadline
+        from converter.core import deadline
 
         clock = deadline.current()
         speed = self._speed("chromium", "upscalerjs-webgl")

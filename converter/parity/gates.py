@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 
 if TYPE_CHECKING:  # the CLI reads the gate table at start-up: no numpy for it
     from converter.parity.metrics import Metrics

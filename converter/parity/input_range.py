@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import SrconvertError, first_line
+from converter.core.errors import SrconvertError, first_line
 
 CANDIDATES = ((0.0, 1.0), (0.0, 255.0))
 DEFAULT = CANDIDATES[0]

@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import BadInput, first_line
+from converter.core.errors import BadInput, first_line
 
 # Width x height, as image tools say it; arrays are NHWC, so (1, h, w, c).
 RANDOM_SIZES = ((37, 29), (64, 48))
 SEED = 1234
 # Parity proves the artifacts compute what the source computes; it is not a
 # benchmark, and every runtime pass costs the model's MACs per input pixel
-# (converter.compute, counted in the graph) x pixels. Above this budget per
+# (converter.graphs.compute, counted in the graph) x pixels. Above this budget per
 # input (a 4 M-parameter RRDN lands near 2,000 pixels) the inputs shrink by
 # one factor: random tiles keep their odd, non-square proportions and photos
 # are centre-cropped, so natural-image statistics survive. Fixture-sized

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from converter.manifest import Artifact, without_timings
+from converter.bundle.manifest import Artifact, without_timings
 from converter.parity.gates import Gate
 from converter.parity.metrics import number_text, psnr_text
 
@@ -131,7 +131,7 @@ def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings
     parity_document = document(artifacts, summary)
     host = None
     if timings:
-        from converter.host_cpu import int8_path
+        from converter.core.host_cpu import int8_path
 
         host = parity_document["host"] = {"int8_path": int8_path().describe(), "browser": browser,
                                           "memory_budget_bytes": memory_budget}

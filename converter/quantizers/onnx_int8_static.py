@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 
 SCHEME = {
     "format": "QDQ",

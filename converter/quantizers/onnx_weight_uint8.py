@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.onnx_graph import sort_nodes
+from converter.graphs.onnx_graph import sort_nodes
 
 SCHEME = {
     "weights": "uint8 conv kernels and matrix weights, per kernel or per output channel, expanded to float32 at load",

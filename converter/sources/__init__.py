@@ -10,7 +10,7 @@ rather than read (weights-only files, ONNX graphs) also have
 Detection asks the modules in `FAMILIES` order; the first that claims a path
 reads it. Before anything is described, the path is admitted (regular files
 and folders only: `admission`), its declared content checked (`declared`)
-and the run's memory budget set against it (`converter.memory`).
+and the run's memory budget set against it (`converter.core.memory`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter import memory
+from converter.core import memory
 from converter.sources import (detect, keras_archive, keras_h5, onnx_import, pytorch, savedmodel, tfjs_layers,
                                weights_only)
 
@@ -36,13 +36,13 @@ class SourceOptions:
     user_layers: dict[str, type] = field(default_factory=dict)
     allow_lambda: bool = False
     max_memory: int | None = None
-    """The run's memory budget in bytes; None derives it (converter.memory)."""
+    """The run's memory budget in bytes; None derives it (converter.core.memory)."""
     input_size: Any = None
     """input_size.InputSize: the size a PyTorch checkpoint is exported at (None: free)."""
     export_graph: bool = True
     """PyTorch checkpoints: export the ONNX graph (False: detect only, as `inspect` does)."""
     max_compute: float | None = None
-    """MACs per input pixel a model may do; None: converter.compute's ceiling."""
+    """MACs per input pixel a model may do; None: converter.graphs.compute's ceiling."""
 
 
 @dataclass

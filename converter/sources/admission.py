@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 
 # A model folder holds a few dozen files; a walk that meets more is not a model.
 MAX_FOLDER_ENTRIES = 10_000

@@ -8,7 +8,7 @@ terabytes (chunks never written read back as fill values; a deflate stream of
 zeros expands about a thousand times), and the reader allocates what was
 declared. So each function here reads only metadata, refuses a declaration
 the file cannot back, and returns the bytes the source's content takes once
-loaded: the figure the memory budget is checked against (`converter.memory`).
+loaded: the figure the memory budget is checked against (`converter.core.memory`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from converter.errors import BadInput
-from converter.memory import format_bytes
+from converter.core.errors import BadInput
+from converter.core.memory import format_bytes
 from converter.sources import safe_json
 from converter.sources.admission import open_regular
 

@@ -14,7 +14,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 from converter.sources import admission, declared, safe_json
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converter import tf_runtime
-from converter.errors import BadInput
+from converter.core import tf_runtime
+from converter.core.errors import BadInput
 from converter.sources import declared, native, safe_json
 from converter.sources.detect import KERAS2_H5, KERAS3_H5, Probe, h5_attrs
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import custom_layers
-from converter.errors import BadInput
-from converter.topology import iter_objects
+from converter.core.errors import BadInput
+from converter.graphs.topology import iter_objects
 
 
 def custom_objects(keras: Any, topology: dict[str, Any], user_layers: dict[str, type]) -> dict[str, Any]:

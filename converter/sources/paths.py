@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 from converter.sources.admission import kind_of
 
 

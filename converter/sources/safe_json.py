@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import BadInput, one_line
-from converter.memory import format_bytes
+from converter.core.errors import BadInput, one_line
+from converter.core.memory import format_bytes
 
 MAX_BYTES = 64 << 20
 MAX_DEPTH = 256

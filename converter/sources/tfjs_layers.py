@@ -10,13 +10,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from converter import tf_runtime
-from converter.errors import BadInput
+from converter.core import tf_runtime
+from converter.core.errors import BadInput
 from converter.sources import declared
 from converter.sources.detect import TFJS_LAYERS, Probe, read_json
 from converter.sources.loaded import Loaded
 from converter.sources.paths import companion_file
-from converter.topology import model_config
+from converter.graphs.topology import model_config
 
 FORMATS = {TFJS_LAYERS: "TensorFlow.js layers model folder"}
 

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from converter import architectures, tf_runtime
+from converter import architectures
+from converter.core import tf_runtime
 from converter.sources import declared, h5_weights
 from converter.sources.detect import WEIGHTS_ONLY, Probe
 from converter.sources.loaded import Loaded

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 
 if TYPE_CHECKING:
-    from converter.manifest import Artifact
+    from converter.bundle.manifest import Artifact
     from converter.passes import Applied
 
 KERAS_FORM = "keras"
@@ -45,7 +45,7 @@ class Target:
     precisions: tuple[str, ...]
     reads: tuple[str, ...]
     """The canonical forms it can be emitted from, preferred first; the plan
-    picks one per source (`converter.plan.form_for`)."""
+    picks one per source (`converter.pipeline.plan.form_for`)."""
     runtimes: tuple[str, ...]
     """Names in converter.backends.RUNTIMES that verify its artifacts."""
     browser_runtimes: tuple[str, ...]
@@ -111,8 +111,8 @@ class Emitter(abc.ABC):
         """The manifest entry of `files`, the first of which a runtime opens.
         Every target's every precision passes here, so this is where an
         artifact that outweighs its source is refused (`check_weight_bytes`)."""
-        from converter import manifest
-        from converter.onnx_form import OnnxForm
+        from converter.bundle import manifest
+        from converter.forms.onnx_form import OnnxForm
 
         if isinstance(self.form, OnnxForm):  # the source graph's tensors, initializers and constants alike
             source, source_bytes = self.form.info.path, self.form.tensor_bytes
@@ -138,7 +138,7 @@ def check_weight_bytes(label: str, precision: str, stored: int, at_float32: int,
     """Refuse (BadInput, exit 2) an artifact whose weights, `stored` in
     `precision` and `at_float32` bytes counted at float32, are over
     MAX_WEIGHT_RATIO times the `source_bytes` its source declares."""
-    from converter.memory import format_bytes
+    from converter.core.memory import format_bytes
 
     if at_float32 <= WEIGHT_RATIO_FLOOR or at_float32 <= MAX_WEIGHT_RATIO * source_bytes:
         return
@@ -194,6 +194,6 @@ def _declared(path: Path, mtime_ns: int, size: int) -> int:
     # weights a second time: count the tensors alone.
     from converter.sources.onnx_import import graph
 
-    from converter.onnx_graph import tensor_bytes
+    from converter.graphs.onnx_graph import tensor_bytes
 
     return tensor_bytes(graph.parse(path))

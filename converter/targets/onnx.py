@@ -36,10 +36,12 @@ QUANTIZERS = {"float16": "onnx_float16", "uint8": "onnx_weight_uint8", "int8": "
 class Emitter(BaseEmitter):
     def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
         super().__init__(target, form, options, stage, progress)
-        from converter import fixes, optimize, passes
+        from converter import passes
+        from converter.passes import fixes
+        from converter.passes import optimize
         from converter.emitters import onnx_bundle
 
-        from converter.onnx_form import OnnxForm
+        from converter.forms.onnx_form import OnnxForm
 
         if isinstance(form, OnnxForm):  # the source graph itself: no re-export
             progress.step(f"taking the source graph as the ONNX base ({options.onnx_layout.upper()})")

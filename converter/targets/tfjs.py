@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converter.errors import BadInput
+from converter.core.errors import BadInput
 from converter.targets.base import KERAS_FORM, ONNX_FORM, Emitter as BaseEmitter, Target
 
 PRECISIONS = ("float32", "float16", "uint16", "uint8")
@@ -37,7 +37,7 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
     if form == ONNX_FORM:
         return _check_onnx_graph(info, options)
     if info.format in detect.GRAPH_FORMATS:  # through the Keras translation
-        from converter.onnx_form import static_size
+        from converter.forms.onnx_form import static_size
         from converter.sources.onnx_import import translate
 
         fixed = static_size(info.payload)
@@ -52,8 +52,8 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
             "use --tfjs-model graph, or --format onnx; README lists the supported ops; nothing was written")
     if target.variant != "layers" or info.topology is None:
         return
-    from converter import checks
-    from converter.user_layers import js_twins
+    from converter.forms import checks
+    from converter.core.user_layers import js_twins
 
     missing = checks.layers_without_tfjs_twin(info.topology, set(js_twins(options.user_layers)))
     if missing:
@@ -65,7 +65,7 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
 
 
 def _check_onnx_graph(info: Any, options: Any) -> None:
-    from converter import onnx_form
+    from converter.forms import onnx_form
     from converter.emitters import onnx_to_tf
     from converter.sources import onnx_import
 
@@ -92,8 +92,8 @@ class Emitter(BaseEmitter):
     def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
         super().__init__(target, form, options, stage, progress)
         from converter.emitters import custom_layers_js, tfjs
-        from converter.onnx_form import OnnxForm
-        from converter.user_layers import js_twins
+        from converter.forms.onnx_form import OnnxForm
+        from converter.core.user_layers import js_twins
 
         progress.step(f"building the TFJS {target.variant} model")
         self._shared: list[Path] = []

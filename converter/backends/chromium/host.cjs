@@ -85,7 +85,7 @@ async function init({ executable }) {
     executablePath: executable,
     headless: true,
     // No fixed per-call limit of puppeteer's (180 s by default): srconvert
-    // gives every call a deadline from its estimated work (converter/deadline.py)
+    // gives every call a deadline from its estimated work (converter/core/deadline.py)
     // and stops the whole run, with its own message, past it.
     protocolTimeout: 0,
     args: [

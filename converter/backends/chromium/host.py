@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.backends.node.host import NodeHost, node_modules
-from converter.errors import EnvironmentProblem
+from converter.core.errors import EnvironmentProblem
 
 BROWSER_PACKAGES = ("puppeteer-core", "@tensorflow/tfjs-backend-webgpu", "upscaler")
 INSTALL_HINT = "apt-get install chromium (make setup does it as root), or set SRCONVERT_CHROMIUM to a Chromium binary"

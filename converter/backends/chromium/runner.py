@@ -35,7 +35,7 @@ class ChromiumRunner(NodeRunner):
 
 
 def browser_speed(host: NodeHost, runtime: str) -> str:
-    """converter.deadline's speed for `runtime` in this browser: wasm runs
+    """converter.core.deadline's speed for `runtime` in this browser: wasm runs
     on the CPU; WebGL and WebGPU on the GPU adapter, or on SwiftShader, the
     software one a machine without a GPU gets."""
     if runtime.endswith("-wasm"):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from converter.backends import priority
-from converter.errors import EnvironmentProblem
+from converter.core.errors import EnvironmentProblem
 
 HOST_SCRIPT = Path(__file__).with_name("host.cjs")
 REPO_ROOT = Path(__file__).resolve().parents[3]

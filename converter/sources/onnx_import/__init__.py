@@ -5,7 +5,7 @@ functional model with srconvert's own layers, so everything after the loader
 `describe` reads the graph; the plan refuses, before any work, a target
 whose translation lacks an op. The translation to Keras (which probes the
 graph in onnxruntime) happens at load, and only for targets that read the
-Keras form: the ONNX target takes the graph as it is (`converter.onnx_form`).
+Keras form: the ONNX target takes the graph as it is (`converter.forms.onnx_form`).
 The parity reference is onnxruntime running the source file itself.
 """
 
@@ -14,8 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converter import compute, deadline, onnx_graph
-from converter.errors import BadInput
+from converter.graphs import compute
+from converter.core import deadline
+from converter.graphs import onnx_graph
+from converter.core.errors import BadInput
 from converter.sources import declared
 from converter.sources.detect import ONNX, Probe
 from converter.sources.loaded import Loaded

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from converter import onnx_graph
-from converter.errors import BadInput, one_line
+from converter.graphs import onnx_graph
+from converter.core.errors import BadInput, one_line
 
 # protobuf cannot hold a message past 2 GiB; larger models keep their
 # weights in external data. Refusing first saves reading the file whole.
@@ -78,7 +78,7 @@ class Probe:
 
 def probe(model: Any, channels: int, path: Path) -> Probe:
     """Every tensor the graph computes, on random NCHW images at both probe sizes."""
-    from converter.onnx_graph import probe as run_probe
+    from converter.graphs.onnx_graph import probe as run_probe
 
     names = [name for node in model.graph.node for name in node.output if name]
     rng = np.random.default_rng(0)

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from converter.dispatch import registrar
-from converter.errors import BadInput
+from converter.core.dispatch import registrar
+from converter.core.errors import BadInput
 from converter.sources.onnx_import.graph import Probe
 from converter.sources.onnx_import.keras_graph import KerasGraph
 

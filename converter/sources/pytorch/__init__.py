@@ -5,7 +5,7 @@ in either format), or a safetensors header. Then, in order:
   1. the tensors are read without running anything (`checkpoint`);
   2. spandrel names the architecture and its hyperparameters (`families`);
   3. the network is exported to ONNX (`export`), and from there the run is an
-     ONNX source's (`converter.onnx_form`), with one difference: the parity
+     ONNX source's (`converter.forms.onnx_form`), with one difference: the parity
      reference is the PyTorch network itself, so the export is checked too.
 `srconvert inspect` stops after step 2 unless given an input size, when it exports too. Needs the `pytorch` extra (torch,
 spandrel); without it a checkpoint stops with exit 3 and the install command.

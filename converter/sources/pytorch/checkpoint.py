@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from converter.errors import BadInput, first_line
+from converter.core.errors import BadInput, first_line
 
 # Containers trainers wrap the weights in, most specific first: BasicSR and
 # traiNNer save `params_ema` beside `params`; the EMA weights are the ones

@@ -1,5 +1,5 @@
 """The detected network as an ONNX graph, the form the rest of the pipeline
-reads (`converter.onnx_form`): torch's TorchScript-based exporter, opset 17,
+reads (`converter.forms.onnx_form`): torch's TorchScript-based exporter, opset 17,
 the input named `input` in NCHW with free height and width, as a person
 exporting for onnxruntime would write it. A network whose export cannot
 leave the size free (adaptive pooling) is exported at a fixed size."""
@@ -11,9 +11,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from converter import deadline
-from converter.errors import BadInput, first_line
-from converter.input_size import InputSize
+from converter.core import deadline
+from converter.core.errors import BadInput, first_line
+from converter.core.input_size import InputSize
 
 OPSET = 17
 # The size traced: a multiple of the network's window, and unlike any

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converter.errors import BadInput, EnvironmentProblem, first_line
+from converter.core.errors import BadInput, EnvironmentProblem, first_line
 
 INSTALL_HINT = "pip install 'srconvert[pytorch]' (in a clone of srconvert: make setup-pytorch)"
 # Purposes srconvert converts: image in, image out, no mask. Face restoration

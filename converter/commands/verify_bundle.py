@@ -1,0 +1,215 @@
+"""`srconvert verify`: is this bundle still what its manifest says, and does
+it still compute what the source computes?"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from converter import sources
+from converter.forms import checks
+from converter.core import deadline
+from converter.bundle import manifest
+from converter.core import memory
+from converter.core.errors import EXIT_NOT_VERIFIED, EXIT_OK, ParityFailed
+from converter.core.hashing import sha256_file, sha256_path
+from converter.bundle.manifest import Artifact
+from converter.parity import report
+from converter.parity.gates import DEFAULT_GATES, Gate
+from converter.core.progress import Progress
+
+
+@dataclass
+class VerifyOutcome:
+    bundle: Path
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    source: str | None = None
+    parity_pass: bool | None = None
+    not_run: str | None = None
+    """Why parity was not re-run (no source found), when it was not."""
+    wrong_source: str | None = None
+    """The source given or found, when its sha256 is not the manifest's."""
+
+    @property
+    def passed(self) -> bool:
+        """Every check that ran passed (parity may not have run: see exit_code)."""
+        return not self.changed and not self.missing and not self.wrong_source and self.parity_pass is not False
+
+    @property
+    def exit_code(self) -> int:
+        """After raise_for_failure: 0 when parity re-ran and passed, 4 when it could not run."""
+        return EXIT_OK if self.parity_pass else EXIT_NOT_VERIFIED
+
+    def render(self) -> str:
+        lines = []
+        for path in self.changed:
+            lines.append(f"CHANGED  {path} (sha256 differs from manifest.json)")
+        for path in self.missing:
+            lines.append(f"MISSING  {path}")
+        if not self.changed and not self.missing:
+            lines.append(f"files: all {sum(len(a.files) for a in self.artifacts)} match manifest.json")
+        if self.wrong_source:
+            lines.append(f"WRONG SOURCE  {self.wrong_source}: its sha256 is not the one manifest.json records, "
+                         "so it is not the model this bundle was made from; parity was not re-run")
+        elif self.parity_pass is not None:
+            lines.append(f"parity against {self.source}:")
+            lines.append(report.terminal_table(self.artifacts))
+            lines.append(f"verified: every artifact matches {self.source}" if self.parity_pass
+                         else f"FAILED: {len(report.failed_runs(self.artifacts))} run(s) differ from {self.source}")
+        elif not self.changed and not self.missing:
+            lines.append(f"NOT VERIFIED: the files match manifest.json, but parity was not re-run ({self.not_run}); "
+                         "pass --source to re-run it (exit 4)")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "bundle": str(self.bundle),
+            "pass": self.passed,
+            "changed": self.changed,
+            "missing": self.missing,
+            "source": self.source,
+            "parity_pass": self.parity_pass,
+            "parity_not_run": self.not_run,
+            "wrong_source": self.wrong_source,
+            "artifacts": [a.as_dict() for a in self.artifacts],
+        }
+
+    def raise_for_failure(self) -> None:
+        if self.changed or self.missing:
+            raise ParityFailed(
+                "bundle files differ from manifest.json: " + ", ".join(self.changed + self.missing),
+                path=self.bundle,
+                hint="rebuild the bundle; do not edit converted files by hand",
+            )
+        if self.wrong_source:
+            raise ParityFailed(
+                "the source's sha256 differs from the one manifest.json records: it is not this bundle's source",
+                path=self.wrong_source,
+                hint="pass the file the bundle was made from with --source",
+            )
+        if self.parity_pass is False:
+            raise ParityFailed(
+                "artifacts failed parity: " + "; ".join(report.failed(self.artifacts)),
+                path=self.bundle,
+                hint="see the table above",
+            )
+
+
+def check_files(bundle: Path, artifacts: list[Artifact]) -> tuple[list[str], list[str]]:
+    changed, missing = [], []
+    for entry in sorted({f["path"]: f for a in artifacts for f in a.files}.values(), key=lambda f: f["path"]):
+        path = bundle / entry["path"]
+        if not path.is_file():
+            missing.append(entry["path"])
+        elif path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
+            changed.append(entry["path"])
+    return changed, missing
+
+
+def recorded_reading(recorded: dict[str, Any]) -> dict[str, Any]:
+    """How the conversion read the source, as its manifest records it: a
+    weights-only file's family and every hyperparameter (the ones given with
+    --arch and --arch-params included). Data only: nothing here runs code."""
+    architecture = recorded.get("architecture") or {}
+    if not architecture.get("family"):
+        return {}
+    return {"arch": architecture["family"], "arch_params": dict(architecture.get("params") or {})}
+
+
+def verify_bundle(
+    bundle: Path,
+    source: Path | None,
+    backend: str,
+    custom_layers_js: Path | None,
+    images_dir: Path | None,
+    progress: Progress,
+    browser: bool = False,
+    max_memory: int | None = None,
+    max_compute: float | None = None,
+    images_required: bool = False,
+    user_layers: dict[str, type] | None = None,
+    allow_lambda: bool = False,
+) -> VerifyOutcome:
+    """`user_layers`, `allow_lambda`: the code the source needs, as the user
+    names it (never taken from the manifest)."""
+    document = manifest.read(bundle)
+    artifacts = [Artifact.from_dict(a) for a in document.get("artifacts", [])]
+    outcome = VerifyOutcome(bundle, artifacts=artifacts)
+    outcome.changed, outcome.missing = check_files(bundle, artifacts)
+    if outcome.changed or outcome.missing:
+        return outcome
+    recorded = document.get("source", {})
+    source = source or find_source(bundle, recorded)
+    if source is None:
+        outcome.not_run = "no source: " + ", ".join(_looked_for(bundle, recorded)) + " not found"
+        return outcome
+    if recorded.get("sha256") and sha256_path(source) != recorded["sha256"]:
+        outcome.wrong_source = str(source)
+        return outcome
+
+    from converter.pipeline.convert import source_form
+    from converter.core.input_size import InputSize, Sizes
+    from converter.parity.engine import Runtimes, Verification
+    from converter.pipeline.plan import runtimes_of
+    from converter.targets import BY_NAME
+
+    options = sources.SourceOptions(max_memory=max_memory, max_compute=max_compute, user_layers=user_layers or {},
+                                    allow_lambda=allow_lambda, **recorded_reading(recorded))
+    info = sources.describe(source, options)
+    # What convert refuses before loading (Lambda code, layers nobody defined), verify refuses too.
+    checks.check_source(info, document.get("model", {}).get("input_channels"), options.user_layers,
+                        options.allow_lambda)
+    with memory.guard(info.budget, source):
+        progress.step(f"loading {source} ({info.format})")
+        size = document["model"].get("input_size")
+        patch = InputSize.parse(size) if size else None
+        for artifact in artifacts:  # a bundle from before per-artifact sizes: every artifact was fixed to it
+            if artifact.input_sizes is None and patch is not None:
+                artifact.input_sizes = Sizes(patch).as_dict()
+        form = source_form(info, options, input_size=patch)
+        gates = {a.precision: _recorded_gate(a) for a in artifacts}
+        verifiers = {a.entry: runtimes_of(BY_NAME[a.format], browser) for a in artifacts}
+        names = tuple(dict.fromkeys(name for entry in verifiers.values() for name in entry))
+        runtimes = Runtimes(names, backend, custom_layers_override=custom_layers_js)
+        runtimes.prestart()
+        try:
+            deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
+            verification = Verification.start(
+                form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress,
+                images_required, patch, source=info.path,
+            )
+            counts = collections.Counter(name for entry in verifiers.values() for name in entry)
+            verification.check_time(dict(counts))
+            verification.start_reference(form.reference())
+            for artifact in artifacts:
+                verification.submit(artifact, verifiers[artifact.entry])
+            summary = verification.finish()
+        finally:
+            runtimes.close()
+    outcome.source = str(source)
+    outcome.parity_pass = summary["pass"]
+    return outcome
+
+
+def find_source(bundle: Path, recorded: dict[str, Any]) -> Path | None:
+    """The source the manifest names, by its path relative to the bundle
+    (any working directory), else as it was given."""
+    return next((path for path in _candidates(bundle, recorded) if path.exists()), None)
+
+
+def _candidates(bundle: Path, recorded: dict[str, Any]) -> list[Path]:
+    return [path for path in (bundle / recorded["relative_path"] if recorded.get("relative_path") else None,
+                              Path(recorded["path"]) if recorded.get("path") else None) if path is not None]
+
+
+def _looked_for(bundle: Path, recorded: dict[str, Any]) -> list[str]:
+    return [str(path) for path in _candidates(bundle, recorded)] or ["the manifest names none"]
+
+
+def _recorded_gate(artifact: Artifact) -> Gate:
+    recorded = (artifact.parity or {}).get("gate")
+    return Gate.from_dict(recorded) if recorded else DEFAULT_GATES[artifact.precision]

@@ -1,0 +1,106 @@
+"""Small ONNX graph utilities shared by the ONNX passes and quantizers."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from converter.core.errors import BadInput
+
+
+def sort_nodes(graph: Any) -> None:
+    """Topologically sort `graph.node` in place (stable for already-sorted runs).
+
+    The ONNX spec requires it and strict consumers (onnx.checker, some
+    runtimes) reject graphs whose rewriters appended producers after their
+    consumers."""
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        remaining = []
+        for node in pending:
+            if all(name in available for name in node.input):
+                ordered.append(node)
+                available.update(node.output)
+            else:
+                remaining.append(node)
+        if len(remaining) == len(pending):
+            names = ", ".join(n.name or n.op_type for n in remaining[:5])
+            raise ValueError(f"ONNX graph has a cycle or a missing input at: {names}")
+        pending = remaining
+    copies = [type(n)() for n in ordered]
+    for copy, node in zip(copies, ordered):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+# Two probe sizes (height, width): multiples of 8 so any pixel-unshuffle up to
+# x8 divides them, unequal so height and width cannot be confused.
+PROBE_SIZES = ((24, 32), (40, 48))
+
+
+def probe(model: Any, names: list[str], make_input: Callable[[int, int], np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Run `model` in onnxruntime once per PROBE_SIZES entry, with the tensors
+    `names` exposed as outputs; returns, per size, the input and those values.
+
+    Graph optimisations are off, so every tensor the file names is still there
+    to read. onnxruntime's own errors propagate; callers say what they meant."""
+    import onnx
+    import onnxruntime
+
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    known = {o.name for o in exposed.graph.output}
+    for name in names:
+        if name not in known:
+            exposed.graph.output.append(onnx.ValueInfoProto(name=name))
+            known.add(name)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    model_input = session.get_inputs()[0]
+    runs = []
+    for height, width in PROBE_SIZES:
+        x = make_input(height, width)
+        values = session.run(names, {model_input.name: x})
+        runs.append({model_input.name: x, **dict(zip(names, values))})
+    return runs
+
+
+def tensor_bytes(model: Any) -> int:
+    """The bytes an ONNX graph's tensors (initializers and constants) declare."""
+    import math
+
+    from onnx import TensorProto, external_data_helper, helper
+
+    return sum(math.prod(t.dims) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+               for t in external_data_helper._get_all_tensors(model)
+               if t.data_type not in (TensorProto.STRING, TensorProto.UNDEFINED))
+
+
+def graph_input(model: Any) -> Any:
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(model.graph.output) != 1:
+        raise BadInput(
+            f"the model has {len(inputs)} inputs and {len(model.graph.output)} outputs; "
+            "srconvert converts single-image models (one NCHW image in, one out)",
+            hint="export just the super-resolution network",
+        )
+    return inputs[0]
+
+
+def image_path(model: Any, through_shape: bool = True) -> set[str]:
+    """The tensors computed from the graph's input (from its shape too, with
+    `through_shape`: at a free size the shape is a value like any other)."""
+    reached = {graph_input(model).name}
+    for node in model.graph.node:
+        if node.op_type in ("Shape", "Size") and not through_shape:
+            continue
+        if any(name in reached for name in node.input):
+            reached.update(node.output)
+    return reached

@@ -1,0 +1,45 @@
+"""Fixes: passes that repair a topology for TensorFlow.js, or an exported
+ONNX graph for the runtimes that load it (see converter.passes).
+
+The Keras fixes are small functions over the topology JSON. They are
+idempotent, so the same chain also normalises what tf_keras writes back
+(`normalise`), which is not recorded as applying them again.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from converter.passes.fixes import (
+    bilinear_half_pixel,
+    custom_layer_names,
+    functional_to_model,
+    keras3_topology,
+    onnx_concat_split,
+    onnx_explicit_attributes,
+    serialization_keys,
+)
+from converter.passes import FIX, KERAS_TOPOLOGY, ONNX, Applied, Pass, apply
+
+
+def _fix(module: Any, form: str) -> Pass:
+    return Pass(module.__name__.rsplit(".", 1)[-1], module.SUMMARY, form, FIX, module.run)
+
+
+FIXES: tuple[Pass, ...] = tuple(
+    _fix(module, KERAS_TOPOLOGY)
+    for module in (keras3_topology, serialization_keys, custom_layer_names, bilinear_half_pixel, functional_to_model)
+)
+ONNX_FIXES: tuple[Pass, ...] = tuple(_fix(module, ONNX) for module in (onnx_concat_split, onnx_explicit_attributes))
+FIX_NAMES = tuple(fix.name for fix in FIXES + ONNX_FIXES)
+
+
+def apply_fixes(model: dict[str, Any], disabled: frozenset[str] = frozenset()) -> tuple[dict[str, Any], list[Applied]]:
+    """A fixed copy of `model` (a `{class_name, config}` object) and what changed."""
+    fixed = copy.deepcopy(model)
+    return fixed, apply(FIXES, fixed, disabled=disabled)
+
+
+def normalise(model: dict[str, Any], disabled: frozenset[str] = frozenset()) -> dict[str, Any]:
+    return apply_fixes(model, disabled)[0]

@@ -1,0 +1,81 @@
+"""Keras 3 topology -> the Keras 2 form TensorFlow.js 4.x (and tf_keras) load.
+
+Keras 3 writes `batch_shape` where TFJS needs `batch_input_shape` ("An
+InputLayer should be passed either a `batchInputShape` or an `inputShape`"),
+call arguments as `{args, kwargs}` with `__keras_tensor__` objects instead of
+`[layer, node, tensor, kwargs]` lists, dtype policies as objects, a single
+input or output as a flat triple, and a few config keys older Keras rejects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from converter.graphs.topology import iter_layers, iter_models, iter_objects
+
+SUMMARY = "Keras 3 topology rewritten in the Keras 2 form TensorFlow.js 4.x loads"
+
+# Config keys only Keras 3 writes, in layers and in the initialisers nested in
+# them; tf_keras's (and TFJS's) constructors reject them.
+KERAS3_ONLY_KEYS = ("optional", "lora_rank", "lora_alpha", "quantization_config", "input_axes", "output_axes")
+
+
+def run(model: dict[str, Any]) -> int:
+    changes = 0
+    for sub in iter_models(model):
+        changes += _nest_io_lists(sub["config"])
+    for layer in iter_layers(model):
+        changes += _layer(layer)
+    return changes
+
+
+def _nest_io_lists(config: dict[str, Any]) -> int:
+    changes = 0
+    for key in ("input_layers", "output_layers"):
+        value = config.get(key)
+        if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+            config[key] = [value]
+            changes += 1
+    return changes
+
+
+def _layer(layer: dict[str, Any]) -> int:
+    config = layer.setdefault("config", {})
+    changes = 0
+    if isinstance(config.get("dtype"), dict):
+        config["dtype"] = _policy_name(config["dtype"])
+        changes += 1
+    if layer.get("class_name") == "InputLayer" and "batch_shape" in config:
+        config["batch_input_shape"] = config.pop("batch_shape")
+        changes += 1
+    for obj in iter_objects(config):
+        for key in KERAS3_ONLY_KEYS:
+            if key in obj:
+                del obj[key]
+                changes += 1
+    nodes = layer.get("inbound_nodes") or []
+    if any(isinstance(node, dict) for node in nodes):
+        layer["inbound_nodes"] = [_node(node) if isinstance(node, dict) else node for node in nodes]
+        changes += 1
+    return changes
+
+
+def _policy_name(policy: dict[str, Any]) -> str:
+    return policy.get("config", {}).get("name", "float32")
+
+
+def _node(node: dict[str, Any]) -> list[list[Any]]:
+    """`{args, kwargs}` -> `[[layer, node_index, tensor_index, kwargs], ...]`."""
+    kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if not _tensors(v)}
+    return [[*history, kwargs] for history in _tensors(node.get("args", []))]
+
+
+def _tensors(value: Any) -> list[list[Any]]:
+    """Keras histories `[layer, node, tensor]` of every tensor in call arguments."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            return [list(value["config"]["keras_history"])]
+        return [h for item in value.values() for h in _tensors(item)]
+    if isinstance(value, list):
+        return [h for item in value for h in _tensors(item)]
+    return []

@@ -1,0 +1,33 @@
+"""Optimisations: passes that make the graph leaner while computing the same
+function within the float32 parity gate (see converter.passes). On by
+default, turned off by --no-optimize. Parity always compares against the
+source model, so every pass is checked on every run.
+
+Keras-level passes edit the canonical topology and its weights, which every
+writer works from (so TFJS and ONNX both gain); ONNX-level passes edit the
+exported graph.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from converter.passes.optimize import drop_identity, fold_multiply_beta, fuse_activation, onnx_resize_scales
+from converter.passes import KERAS, ONNX, OPTIMIZATION, Applied, Pass, apply
+
+KERAS_PASSES = (
+    Pass("drop_identity", drop_identity.SUMMARY, KERAS, OPTIMIZATION, drop_identity.run),
+    Pass("fold_multiply_beta", fold_multiply_beta.SUMMARY, KERAS, OPTIMIZATION, fold_multiply_beta.run),
+    # After the beta fold, which needs the convolution's activation linear.
+    Pass("fuse_activation", fuse_activation.SUMMARY, KERAS, OPTIMIZATION, fuse_activation.run),
+)
+ONNX_PASSES = (Pass("onnx_resize_scales", onnx_resize_scales.SUMMARY, ONNX, OPTIMIZATION, onnx_resize_scales.run),)
+PASS_NAMES = tuple(p.name for p in KERAS_PASSES + ONNX_PASSES)
+
+
+def optimize_keras(topology: dict[str, Any], weights: dict[str, list[Any]]) -> tuple[dict, dict, list[Applied]]:
+    """Copies of `topology` and `weights`, optimised, and what was done."""
+    topology = copy.deepcopy(topology)
+    weights = {name: list(values) for name, values in weights.items()}
+    return topology, weights, apply(KERAS_PASSES, topology, weights)

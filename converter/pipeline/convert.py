@@ -1,0 +1,303 @@
+"""`srconvert convert`: one way through.
+
+plan -> load the canonical Keras form (fixes, optimisations) -> for each
+target: emit every precision, each submitted to parity as soon as it is
+written -> the source as reference -> report and manifest, all inside a
+staging folder that is renamed into place only when everything passed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from converter import sources
+from converter.core import deadline
+from converter.bundle import manifest
+from converter.core import memory
+from converter.pipeline import plan as planning
+from converter.bundle import staging
+from converter.core import tf_runtime
+from converter.emitters.onnx_bundle import DEFAULT_OPSET
+from converter.core.errors import BadInput, ParityFailed
+from converter.core.input_size import Sizes
+from converter.parity import gates as parity_gates
+from converter.parity import report
+from converter.parity.client import failed as client_failed
+from converter.parity.inputs import DEFAULT_IMAGES
+from converter.core.progress import Progress
+
+DEFAULT_PRECISIONS = ("float32", "float16", "uint8")
+
+
+@dataclass
+class ConvertOptions:
+    source: Path
+    out: Path
+    formats: tuple[str, ...] = ("tfjs", "onnx")
+    precisions: tuple[str, ...] = DEFAULT_PRECISIONS
+    tfjs_models: tuple[str, ...] | None = None
+    """None: the plan picks per source (plan.resolve)."""
+    input_range: tuple[float, float] | None = None
+    """None: measured from the model where its behaviour tells, else assumed (parity.input_range)."""
+    input_range_origin: str = "option"
+    """Where a given `input_range` came from: option (--input-range) or recipe."""
+    verify: bool = True
+    force: bool = False
+    backend: str = "wasm"
+    gates: dict[str, parity_gates.Gate] = field(default_factory=lambda: dict(parity_gates.DEFAULT_GATES))
+    gated: frozenset[str] = frozenset()
+    """The precisions the user or recipe set a gate for (a gate for one not built is refused)."""
+    images_dir: Path | None = DEFAULT_IMAGES
+    images_required: bool = False
+    """`images_dir` was named (--parity-images): it must give a usable photo."""
+    user_layers: dict[str, type] = field(default_factory=dict)
+    allow_lambda: bool = False
+    disabled_fixes: frozenset[str] = frozenset()
+    opset: int = DEFAULT_OPSET
+    onnx_layout: str | None = None
+    """None: the source's own layout (NCHW for an ONNX source, else NHWC)."""
+    onnx_exporter: str = "auto"
+    """See onnx_bundle.export."""
+    calibration_images: Path | None = DEFAULT_IMAGES
+    arch: str | None = None
+    arch_params: dict[str, Any] = field(default_factory=dict)
+    """Override family detection for weights-only files."""
+    channels: int | None = None
+    """Input channels the model is expected to take (default 3)."""
+    optimize: bool = True
+    """Apply the lean-graph passes (converter/optimize)."""
+    browser: bool = False
+    """Verify in Chromium too (WebGL, WebGPU; see backends/chromium)."""
+    max_memory: int | None = None
+    """The run's memory budget in bytes (None: derived; see converter/memory)."""
+    max_compute: float | None = None
+    """MACs per input pixel a model may do (None: converter.graphs.compute's ceiling)."""
+    input_size: Any = None
+    """input_size.InputSize: the patch a TF.js graph of a graph source is built at (--input-size; plan.resolve
+    picks one for a graph that reads its size)."""
+    tfjs_free_size: bool = False
+    """--tfjs-free-size: a graph that reads its size gets TF.js shape ops instead of a patch size."""
+
+    def source_options(self) -> sources.SourceOptions:
+        return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
+                                     self.max_memory, self.input_size, max_compute=self.max_compute)
+
+
+@dataclass
+class ConvertResult:
+    out: Path
+    manifest: dict[str, Any]
+    artifacts: list[manifest.Artifact]
+    passed: bool
+    input_range: Any = None
+    """parity.input_range.RangeFinding: the range the run used, and how it is known."""
+
+
+def convert(options: ConvertOptions, progress: Progress | None = None,
+            release: planning.PostSteps | None = None) -> ConvertResult:
+    progress = progress or Progress(False)
+    options = dataclasses.replace(options, out=staging.destination(options.out))
+    staging.check_destination(options.out, options.force, options.source)  # before any work, and again below
+    info = sources.describe(options.source, options.source_options())
+    options = planning.resolve(options, info, progress)
+    plan = planning.make(options, info)
+    if info.format in sources.detect.GRAPH_FORMATS and any(step.target.needs_tensorflow for step in plan.steps):
+        tf_runtime.preload()  # its start-up overlaps reading the graph and the ONNX bundle's work
+    if options.images_required:  # the photos the range is measured and parity run on, before any work
+        from converter.parity.inputs import check_folder
+
+        check_folder(options.images_dir, options.channels)  # a TF.js patch takes photos mirrored out to it
+    runtimes = None
+    if options.verify:
+        from converter.parity.engine import Runtimes
+
+        runtimes = Runtimes(plan.runtimes, options.backend)
+        runtimes.prestart()  # fails fast (exit 3) on a missing Node, before any heavy work
+
+    stage = staging.create(options.out)
+    try:
+        with memory.guard(info.budget, options.source, cleanup=lambda: staging.discard(stage)):
+            result = _run(plan, info, options, stage, runtimes, progress, release)
+    except BaseException:
+        staging.discard(stage)
+        raise
+    finally:
+        if runtimes is not None:
+            runtimes.close()
+    if not result.passed:
+        _recheck(stage, options)
+        failed_dir = staging.keep_failed(stage, options.out)
+        lines = report.failed(result.artifacts) + client_failed(result.manifest["parity"].get("client"))
+        raise ParityFailed(
+            f"{len(lines)} parity check(s) failed: " + "; ".join(lines),
+            path=options.source,
+            hint=f"the bundle is kept for inspection in {failed_dir}; see its parity.md",
+            details={"failed_dir": str(failed_dir), "manifest": result.manifest},
+        )
+    _recheck(stage, options)
+    staging.publish(stage, options.out)
+    result.out = options.out
+    if result.input_range.assumed:  # said once the run is done, beside its results (a failure says its own)
+        progress.warn(result.input_range.warning())
+    return result
+
+
+def _recheck(stage: Path, options: ConvertOptions) -> None:
+    """What the run will replace is still srconvert's (nothing foreign
+    appeared there while it ran); else the run ends with nothing written."""
+    try:
+        staging.check_destination(options.out, True, options.source)
+    except BadInput:
+        staging.discard(stage)
+        raise
+
+
+def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[str] = frozenset(),
+                optimize: bool = False, input_size: Any = None):
+    """The canonical form the source gives: an ONNX graph's own (OnnxForm),
+    else the Keras form. Its facts and reference serve the whole run."""
+    if info.format in sources.detect.GRAPH_FORMATS:
+        from converter.forms.onnx_form import OnnxForm
+
+        return OnnxForm(info, input_size, options.max_compute)
+    from converter.graphs import compute
+    from converter.forms.keras_form import KerasForm
+
+    form = KerasForm(info, options, disabled_fixes, optimize)
+    compute.check(form.facts.compute, info.path, options.max_compute)
+    return form
+
+
+def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtimes, progress: Progress,
+         release: planning.PostSteps | None) -> ConvertResult:
+    from converter.forms.keras_form import KerasForm
+    from converter.targets.base import KERAS_FORM, ONNX_FORM
+
+    progress.step(f"reading {info.path} ({info.format})")
+    form = source_form(info, options.source_options(), options.disabled_fixes, options.optimize, options.input_size)
+    keras = form if isinstance(form, KerasForm) else None
+    if keras is None and any(step.form == KERAS_FORM for step in plan.steps):  # an ONNX graph, translated
+        keras = KerasForm(info, options.source_options(), options.disabled_fixes, options.optimize)
+    forms = {ONNX_FORM: form, KERAS_FORM: keras.canonical if keras is not None else None}
+    deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
+    sizes = Sizes.of_shape(form.facts.input_shape, form.facts.input_multiple)
+    finding = decide_input_range(form, options, progress)
+    options = dataclasses.replace(options, input_range=finding.range)
+    verification = None
+    if runtimes is not None:
+        from converter.parity.engine import Verification
+
+        verification = Verification.start(form.facts, stage, options.input_range, options.images_dir, options.gates,
+                                           runtimes, progress, options.images_required, plan.patch,
+                                           source=info.path)
+    # A release verified in the browser is also run by its real client.
+    client = release.client_check(form.facts, plan.patch) if release and verification and options.browser else None
+    if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work
+        verification.check_time(runtime_counts(plan), client)
+    settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
+    reference_inputs = client.reference_inputs() if client else []
+    if verification is not None and form.reference_alongside:  # it runs while the targets are built
+        _start_reference(verification, form, reference_inputs, progress)
+    emitters, artifacts = [], []
+    try:
+        for step in plan.steps:
+            emitter = step.target.open(forms[step.form], settings, stage, progress, sizes)
+            emitters.append(emitter)
+            for precision in step.precisions:
+                artifact = emitter.emit(precision)
+                artifact.unsupported_backends = _ran(artifact.unsupported_backends, step.runtimes)
+                artifacts.append(artifact)
+                if verification is not None:
+                    verification.submit(artifact, step.runtimes)
+    except BadInput:
+        raise
+    except Exception:
+        form.loaded()  # a file Keras cannot load is reported as that
+        raise
+    if verification is not None and not form.reference_alongside:
+        _start_reference(verification, form, reference_inputs, progress)
+    facts = form.loaded()
+    artifacts = planning.display_order(artifacts)
+    if verification is not None:
+        summary = verification.finish()
+    else:
+        summary = {"verified": False, "pass": None}
+    applied = [*form.applied, *(keras.applied if keras not in (None, form) else ()),
+               *(a for e in emitters for a in e.applied)]
+    source_label = release.source_label if release else str(options.source)
+    document = manifest.document(
+        info, facts, finding, applied, {key: value for e in emitters for key, value in e.record.items()},
+        keras.fixed_topology if keras is not None else None, artifacts, summary,
+        runtimes.versions() if verification is not None else {},
+        source_label=source_label, bundle=options.out,
+        **(release.manifest_fields() if release else {}),
+    )
+    if release is not None and summary["pass"] is not False:
+        precision = release.write_entry(stage, document, artifacts)
+        if client is not None:
+            progress.step(f"running the npm package in UpscalerJS, tiled ({client.tiling.describe()})")
+            summary["client"] = verification.check_client(client, stage, precision)
+            summary["pass"] = summary["client"]["pass"]
+            document = manifest.with_parity(document, summary)
+    head = [report.headline(source_label, summary, artifacts), range_line(finding)]
+    if verification is not None:
+        verification.write_html(stage / "parity.html", head)
+    else:
+        from converter.parity import html
+
+        html.write_unverified(stage / "parity.html", head)
+    report.write(stage, artifacts, summary, timings=release is None,
+                 browser=runtimes.browser() if runtimes is not None else None, memory_budget=info.budget.limit,
+                 head=head)
+    document = manifest.write(stage / manifest.MANIFEST_NAME, document)
+    if release is not None and summary["pass"] is not False:
+        release.write_package(stage, document, artifacts)
+    return ConvertResult(stage, document, artifacts, summary["pass"] is not False, finding)
+
+
+def _start_reference(verification, form, inputs, progress: Progress) -> None:
+    progress.step("running the source model on the parity inputs")
+    verification.start_reference(form.reference(), inputs)
+
+
+def runtime_counts(plan: planning.Plan) -> dict[str, int]:
+    """How many artifacts each runtime verifies."""
+    counts: dict[str, int] = {}
+    for step in plan.steps:
+        for name in step.runtimes:
+            counts[name] = counts.get(name, 0) + len(step.precisions)
+    return counts
+
+
+def decide_input_range(form, options: ConvertOptions, progress: Progress):
+    """The range the run uses, and how it is known (parity.input_range):
+    the user's or the recipe's, else measured on a photo where the model's
+    behaviour tells, else assumed (`convert` then warns, naming --input-range)."""
+    from converter.parity import input_range
+
+    if options.input_range is not None:
+        return input_range.given(options.input_range, options.input_range_origin)
+    progress.step("measuring the input range the model takes, on a photo at 0:1 and at 0:255")
+    finding = input_range.measure(form.reference(), form.facts.input_shape, form.facts.input_multiple,
+                                  input_range.photo(options.images_dir))
+    if not finding.assumed:
+        progress.note(f"input range {input_range.text(finding.range)}, measured: {finding.reason}")
+    return finding
+
+
+def range_line(finding) -> str:
+    """The input range as every report states it, with how it is known."""
+    from converter.parity import input_range
+
+    line = f"Input range {input_range.text(finding.range)} ({finding.origin}: {finding.reason})."
+    return line + (" Pass --input-range if the publisher says otherwise." if finding.assumed else "")
+
+
+def _ran(exempt: dict[str, str] | None, runtimes: tuple[str, ...]) -> dict[str, str] | None:
+    """An artifact's exemptions among the runtimes this run verifies it in:
+    a report lists no runtime that never ran."""
+    kept = {runtime: why for runtime, why in (exempt or {}).items() if runtime in runtimes}
+    return kept or None

@@ -1,0 +1,194 @@
+"""The plan: every target and precision a run will write, and the runtimes
+that will verify them, computed from the options and the source before any
+work starts. Whatever cannot apply is refused here, with nothing written."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from converter.forms import checks
+from converter.core.errors import BadInput
+from converter.sources import SourceInfo, detect
+from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
+from converter.targets.base import KERAS_FORM, ONNX_FORM
+
+
+class PostSteps(Protocol):
+    """What a caller adds after the bundle is written and verified (a
+    release: release.ReleaseSpec writes the npm package and runs it in its
+    client). The pipeline runs these at fixed points and knows nothing of
+    npm or UpscalerJS; nothing in it imports the code that implements them."""
+
+    source_label: str
+    """How the manifest names the source."""
+
+    def manifest_fields(self) -> dict[str, Any]:
+        """Keyword arguments for manifest.document (output_range, release)."""
+
+    def client_check(self, facts, patch=None):
+        """The check of the result in its client (parity.client.ClientCheck), or None."""
+
+    def write_entry(self, stage, manifest: dict[str, Any], artifacts: list) -> str:
+        """Before the manifest is final: the file the client check loads;
+        returns the precision it points at."""
+
+    def write_package(self, stage, manifest: dict[str, Any], artifacts: list) -> None:
+        """After the manifest: the rest of the package."""
+
+
+@dataclass(frozen=True)
+class Step:
+    target: Target
+    precisions: tuple[str, ...]
+    runtimes: tuple[str, ...]
+    form: str
+    """The canonical form it is emitted from (targets.base.KERAS_FORM, ONNX_FORM)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    """In emission order: targets that need no TensorFlow first, so their
+    runtimes verify them while TensorFlow imports."""
+    onnx_layout: str
+    patch: Any = None
+    """input_size.InputSize the TF.js graph of an ONNX graph is built at, where
+    one is set (onnx_form.OnnxForm.at_patch); every other artifact keeps the
+    sizes the source takes."""
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for step in self.steps for name in step.runtimes))
+
+
+def resolve(options, info: SourceInfo, progress=None):
+    """The options with what the user left to srconvert decided for this
+    source: the TF.js model kind, and a PyTorch checkpoint's patch size."""
+    tfjs_models = options.tfjs_models or default_tfjs_models(info)
+    input_size = options.input_size
+    graph_traced = any(t.format == "tfjs" and form_for(t, info) == ONNX_FORM
+                       for t in selected(options.formats, tfjs_models))
+    if options.tfjs_free_size:
+        check_free_size(options, info, graph_traced)
+    elif input_size is None and info.format in detect.GRAPH_FORMATS and graph_traced:
+        input_size = picked_size(info, progress)
+    return dataclasses.replace(options, tfjs_models=tfjs_models, input_size=input_size)
+
+
+def default_tfjs_models(info: SourceInfo) -> tuple[str, ...]:
+    """A layers model (UpscalerJS's usual kind) where the source gives one,
+    else a graph model: a graph source whose ops the Keras rebuild lacks."""
+    if info.format in detect.GRAPH_FORMATS and not translatable(info):
+        return ("graph",)
+    return ("layers",)
+
+
+def picked_size(info: SourceInfo, progress=None):
+    """For an ONNX graph, or a checkpoint srconvert exported to one, the
+    patch size its TF.js graph is built at when the graph computes from its
+    size (window partitions, crops): the size the error would suggest, said
+    out loud. The ONNX artifacts keep every size the source takes. One size,
+    not TF.js shape ops (--tfjs-free-size), because TF.js 4.22's WebGPU
+    backend fails the shape ops such graphs need (RCAN: "e.subarray is not a
+    function"), while a fixed graph runs on every backend."""
+    from converter.forms import onnx_form
+    from converter.core.input_size import InputSize
+
+    if not onnx_form.computes_from_size(info.payload):
+        return None
+    size = InputSize.parse(onnx_form.suggested_size(info.payload))
+    if progress is not None:
+        what = info.architecture["family"] if info.architecture else "the graph"
+        progress.note(f"{what} computes from its input size: its TF.js model is built at {size} "
+                      "(--input-size chooses another); ONNX keeps every size the source takes")
+    return size
+
+
+def check_free_size(options, info: SourceInfo, graph_traced: bool) -> None:
+    """--tfjs-free-size asks for a TF.js graph at every size: refused where
+    nothing would be written so, or where the translation cannot follow the size."""
+    from converter.forms import onnx_form
+    from converter.emitters import onnx_to_tf
+
+    if options.input_size is not None:
+        raise BadInput("--tfjs-free-size and --input-size ask for opposite things", path=info.path,
+                       hint="give one of them")
+    if info.format not in detect.GRAPH_FORMATS or not graph_traced or not onnx_form.computes_from_size(info.payload):
+        raise BadInput("--tfjs-free-size would change nothing: no TF.js graph of this source reads its size",
+                       path=info.path, hint="leave it out; the TF.js model takes every size the source takes")
+    blockers = onnx_to_tf.free_size_blockers(info.payload)
+    if blockers:
+        raise BadInput(f"the TF.js graph cannot take a free size: {blockers[0]} needs a constant computed from "
+                       f"the input's size{f' (and {len(blockers) - 1} more)' if len(blockers) > 1 else ''}",
+                       path=info.path, hint="leave --tfjs-free-size out: its TF.js graph is then built at one "
+                       "patch size; nothing was written")
+
+
+def make(options, info: SourceInfo) -> Plan:
+    targets = selected(options.formats, options.tfjs_models)
+    orphans = [p for p in options.precisions if not any(p in t.precisions for t in targets)]
+    if orphans:
+        supported = "; ".join(f"{f}: {', '.join(precisions_of(f))}" for f in FORMATS if f in options.formats)
+        raise BadInput(
+            f"--quantize {', '.join(orphans)} is not available for --format {','.join(options.formats)}",
+            hint=f"precisions by format: {supported}",
+        )
+    checks.check_source(info, options.channels, options.user_layers, options.allow_lambda)
+    if options.input_size is not None and info.format not in detect.GRAPH_FORMATS:
+        raise BadInput("--input-size applies to ONNX and PyTorch sources", path=info.path,
+                       hint="a Keras model's input size is set in the model itself")
+    forms = {t.name: form_for(t, info) for t in targets}
+    for target in targets:
+        target.check(info, forms[target.name], options)
+    steps = [Step(t, tuple(p for p in options.precisions if p in t.precisions), runtimes_of(t, options.browser),
+                  forms[t.name])
+             for t in targets]
+    steps.sort(key=lambda step: step.target.needs_tensorflow)
+    built = {p for step in steps for p in step.precisions}
+    stray = sorted(options.gated - built)
+    if stray:
+        raise BadInput(f"--gate {', '.join(stray)}: the run builds no {' or '.join(stray)} artifact, so the gate "
+                       "would check nothing", hint=f"this run builds {', '.join(sorted(built))}; add the precision "
+                       "to --quantize, or drop the gate")
+    layout = options.onnx_layout or ("nchw" if info.format in detect.GRAPH_FORMATS else "nhwc")
+    fixed = any(step.form == ONNX_FORM and step.target.format == "tfjs" for step in steps)
+    if options.input_size is not None and not fixed:
+        verb = "takes" if len(steps) == 1 else "take"
+        raise BadInput(f"--input-size {options.input_size} would fix nothing: "
+                       f"{' and '.join(step.target.label for step in steps)} {verb} every size the source takes",
+                       path=info.path, hint="leave --input-size (or a recipe's input_size) out; it sets the patch "
+                       "a TF.js graph model of an ONNX graph is built at")
+    return Plan(tuple(steps), layout, options.input_size if fixed else None)
+
+
+def form_for(target: Target, info: SourceInfo) -> str:
+    """The first form in `target.reads` the source gives: its own (Keras, or
+    an ONNX graph), or for an ONNX graph the Keras translation, where every
+    op has one. With none, the target's first choice, which its check refuses."""
+    native = ONNX_FORM if info.format in detect.GRAPH_FORMATS else KERAS_FORM
+    for form in target.reads:
+        if form == native or (form == KERAS_FORM and native == ONNX_FORM and translatable(info)):
+            return form
+    return target.reads[0]
+
+
+def translatable(info: SourceInfo) -> bool:
+    """Whether the Keras rebuild can take the graph: every op has a
+    translation, and the size is free (the rebuild probes two sizes)."""
+    from converter.forms.onnx_form import static_size
+    from converter.sources.onnx_import import translate
+
+    return static_size(info.payload) is None and not translate.unsupported_ops(info.payload)
+
+
+def runtimes_of(target: Target, browser: bool) -> tuple[str, ...]:
+    """The runtimes that verify `target`: with --browser, a real browser too."""
+    return target.runtimes + (target.browser_runtimes if browser else ())
+
+
+def display_order(artifacts: list) -> list:
+    """Artifacts in registry order (as reports and manifests list them)."""
+    rank = {target.name: index for index, target in enumerate(TARGETS)}
+    return sorted(artifacts, key=lambda a: rank[a.format])

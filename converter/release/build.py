@@ -1,0 +1,261 @@
+"""`srconvert build`: recipes in, release folders out (bundle, manifest,
+parity report, npm package), each built in a fresh process so builds run in
+parallel and every build starts from the same state (byte-reproducible)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from converter.release.build import recipes
+from converter.core.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_PARITY_FAILED,
+    BadInput,
+    SrconvertError,
+)
+
+if TYPE_CHECKING:
+    from converter.parity.client import ClientCheck, Tiling
+
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """What a release adds to a conversion (the pipeline's plan.PostSteps):
+    an npm package, checked in its real client when the run has a browser.
+    A release is byte-reproducible, so its reports carry no timings or facts
+    of the machine that ran it."""
+
+    recipe: recipes.Recipe
+    source_label: str
+    """How the manifest names the source (its file name, not a local path)."""
+
+    def manifest_fields(self) -> dict[str, Any]:
+        """What the manifest records of the release (plan.PostSteps)."""
+        return {"output_range": self.recipe.output_range, "release": self.metadata}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Recorded in the manifest as `release`."""
+        recipe = self.recipe
+        return {
+            "name": recipe.name,
+            "version": recipe.version,
+            "license": recipe.license,
+            "recipe": recipe.path.name,
+            # As the recipe writes it (relative to the recipe file), whatever --weights converted.
+            "weights": recipe.weights,
+            "patch_size": recipe.patch_size,
+            "padding": recipe.padding,
+            "output_range": list(recipe.output_range),
+            "metadata": recipe.metadata,
+        }
+
+    def tiling(self, fixed) -> "Tiling | None":
+        """How UpscalerJS tiles the package's model: at the recipe's patch
+        size, or, for a TF.js model `fixed` to one input size
+        (input_size.InputSize), at that size, since UpscalerJS then tiles at
+        the model's size whatever it is told, and only square. None when the
+        recipe gives no tiling."""
+        from converter.parity.client import Tiling
+
+        recipe = self.recipe
+        if fixed is None:
+            return Tiling(recipe.patch_size, recipe.padding or 0) if recipe.patch_size else None
+        if fixed.height != fixed.width:
+            raise BadInput(f"the model is fixed to {fixed} inputs, and UpscalerJS runs fixed-size models only square",
+                           path=recipe.path, hint="set [model] input_size to a square size, such as 64x64")
+        if recipe.patch_size not in (None, fixed.height):
+            raise BadInput(f"patch_size {recipe.patch_size} differs from the model's fixed input size {fixed}",
+                           path=recipe.path, hint=f"set [model] patch_size = {fixed.height}, or remove it")
+        padding = recipe.padding or 0
+        if 2 * padding >= fixed.height:
+            raise BadInput(f"padding {padding} leaves nothing of a {fixed} patch",
+                           path=recipe.path, hint=f"set [model] padding below {(fixed.height + 1) // 2}")
+        return Tiling(fixed.height, padding)
+
+    def client_check(self, facts, patch=None) -> "ClientCheck | None":
+        """The UpscalerJS check of the package; None when there is no tiling
+        (UpscalerJS then runs the whole image, as parity did). `patch`: the
+        size the TF.js model is fixed to, where the source's size is free."""
+        from converter.core.input_size import InputSize
+        from converter.parity.client import ClientCheck
+
+        tiling = self.tiling(patch or InputSize.of_shape(facts.input_shape))
+        if tiling is None:
+            return None
+        return ClientCheck(tiling, self.recipe.input_range, self.recipe.output_range, facts.input_multiple)
+
+    def write_entry(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> str:
+        """model.js, the definition users import (and the client check runs);
+        returns the precision it points at."""
+        from converter.release.build import package_npm
+
+        if self.recipe.scale and manifest["model"]["scale"] != self.recipe.scale:
+            raise BadInput(
+                f"the weights give a x{manifest['model']['scale']} model, the recipe says x{self.recipe.scale}",
+                path=self.recipe.path,
+                hint="check the weights file belongs to this recipe",
+            )
+        tiling = self.tiling(_patch(manifest))
+        return package_npm.write_entry(stage, self.recipe, tiling, manifest, artifacts)
+
+    def write_package(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> None:
+        """The rest of the npm package: package.json and the model card."""
+        from converter.release.build import package_npm
+
+        tiling = self.tiling(_patch(manifest))
+        package_npm.write(stage, self.recipe, tiling, manifest, artifacts)
+
+
+def _patch(manifest: dict[str, Any]):
+    """The size the bundle's fixed-size artifacts take (manifest.patch_size), or None."""
+    from converter.core.input_size import InputSize
+
+    size = manifest["model"].get("input_size")
+    return InputSize.parse(size) if size else None
+
+
+@dataclass
+class Outcome:
+    recipe: str
+    exit_code: int
+    lines: list[str]
+    out: str | None = None
+
+
+def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool,
+              browser: bool = False, max_memory: int | None = None, progress: bool = True,
+              workers: int = 1, max_time: float | None = None, max_compute: float | None = None) -> Outcome:
+    """Build one recipe; runs in a worker process, so it reports instead of
+    raising. `progress`: progress lines on stderr, each after the recipe's
+    name (warnings go out either way). `workers`: how many run side by side,
+    which share the default memory budget. `max_time`: the build's limit,
+    applied to each release."""
+    from converter.core import deadline
+    from converter.core import memory
+    from converter.bundle import signals
+    from converter.core import tf_runtime
+    from converter.core.progress import Progress
+
+    memory.share_between(workers)
+    deadline.start(max_time)
+    signals.install()  # a cancelled build's worker removes its staging folder too
+    tf_runtime.quiet(debug=debug)
+    try:
+        recipe = recipes.load(Path(recipe_path))
+        reporter = Progress(progress, prefix=f"{recipe.name}: ")
+        return _build(recipe, Path(dist), Path(weights) if weights else None, verify, force, browser or recipe.browser,
+                      max_memory, reporter, max_compute)
+    except SrconvertError as error:
+        return Outcome(recipe_path, error.exit_code, error.lines())
+    except Exception as error:  # a bug: keep the worker's message
+        return Outcome(recipe_path, EXIT_INTERNAL, [f"internal error: {type(error).__name__}: {error}"])
+
+
+def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
+           browser: bool, max_memory: int | None, progress, max_compute: float | None = None) -> Outcome:
+    from converter.release.build import package_npm
+    from converter.pipeline.convert import ConvertOptions, convert
+    from converter.parity import report
+    from converter.parity.gates import parse_overrides
+    from converter.parity.inputs import DEFAULT_IMAGES
+
+    source = weights or recipe.weights_path
+    if not source.exists():
+        raise BadInput(
+            f"weights file {source} not found",
+            path=recipe.path,
+            hint="srconvert downloads nothing: put the publisher's file there, or pass --weights FILE",
+        )
+    params = recipe.params if weights is None else {k: v for k, v in recipe.params.items() if k in recipes.NOT_IN_WEIGHTS}
+
+    out = dist / recipe.name
+    options = ConvertOptions(
+        source=source,
+        out=out,
+        formats=recipe.formats,
+        precisions=recipe.precisions,
+        tfjs_models=recipe.tfjs_models,
+        input_range=recipe.input_range,
+        input_range_origin="recipe",
+        verify=verify,
+        force=force,
+        gates=parse_overrides(recipe.gates),
+        gated=frozenset(gate.split(":", 1)[0] for gate in recipe.gates),
+        calibration_images=recipe.calibration_images or DEFAULT_IMAGES,
+        arch=recipe.arch,
+        arch_params=params,
+        input_size=recipe.input_size,
+        browser=browser,
+        max_memory=max_memory,
+        max_compute=max_compute,
+    )
+    spec = ReleaseSpec(recipe, source_label=source.name)
+    if recipe.input_size:  # a recipe whose tiling cannot hold stops before converting
+        spec.tiling(recipe.input_size)
+    result = convert(options, progress, release=spec)
+    for warning in package_npm.warnings(recipe, result.manifest):
+        progress.warn(warning)
+    verified = bool(result.manifest["parity"]["verified"])
+    built = f"built {out} ({len(result.artifacts)} artifacts, npm package{'' if verified else '; NOT verified'})"
+    # The parity table as `convert` prints it, then the release.
+    return Outcome(recipe.name, EXIT_OK, [*report.terminal_table(result.artifacts, verified).splitlines(), built],
+                   str(out))
+
+
+def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, verify: bool, force: bool,
+               debug: bool = False, browser: bool = False, max_memory: int | None = None,
+               progress: bool = True, max_time: float | None = None,
+               max_compute: float | None = None) -> list[Outcome]:
+    """Build every recipe, each in a fresh worker process. `progress`: the
+    workers' progress lines (off for --quiet and --json)."""
+    from converter.bundle import signals
+
+    if weights is not None and len(paths) > 1:
+        raise BadInput("--weights replaces one recipe's weights file, but several recipes were given",
+                       hint="build one recipe at a time with --weights")
+    names = [recipes.load(p).name for p in paths]  # every recipe parses before any build starts
+    if len(set(names)) != len(names):
+        raise BadInput("two recipes have the same release name", hint="release names must be unique in a build")
+    # SIGTERM/SIGHUP end the workers and remove their staging folders in dist.
+    signals.install()
+    signals.sweep_on_exit(dist)
+    context = multiprocessing.get_context("spawn")
+    workers = max(1, min(jobs, len(paths)))
+    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
+             progress, workers, max_time, max_compute) for p in paths]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                max_tasks_per_child=1) as pool:
+        futures = [pool.submit(build_one, *arg) for arg in args]
+        return [_outcome(future, path) for future, path in zip(futures, paths)]
+
+
+def _outcome(future: concurrent.futures.Future, recipe_path: Path) -> Outcome:
+    try:
+        return future.result()
+    except concurrent.futures.BrokenExecutor:
+        # A worker ended itself (the memory guard's exit 2 prints its own
+        # error); the pool then fails every recipe it had not finished.
+        return Outcome(str(recipe_path), EXIT_BAD_INPUT,
+                       ["the build process stopped before finishing this recipe (see the error above)"])
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    codes = {o.exit_code for o in outcomes}
+    for code in (EXIT_INTERNAL, EXIT_ENVIRONMENT, EXIT_BAD_INPUT, EXIT_PARITY_FAILED):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def default_jobs() -> int:
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
