@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ROOT, assert_clean_error, run_cli
-from converter.release.build import recipes
-from converter.parity.gates import DEFAULT_GATES
+
+from converter.core.precisions import DEFAULT_GATES
+from converter.release import recipes
 from converter.targets import BY_NAME
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, assert_clean_error, run_cli
+
 from converter.backends.node.host import node_modules
 from converter.release.recipes import discover
 
@@ -168,7 +168,7 @@ def _fake_manifest(params, measured=None, intended=(0.0, 1.0)):
 
 
 def test_the_recipe_text_that_no_longer_fits_the_file_is_named():
-    from converter.release.build import package_npm
+    from converter.release import package_npm
     from converter.release.recipes import load
 
     recipe = load(ROOT / "recipes" / "isr-gans-x4.toml")

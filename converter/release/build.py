@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from converter.release.build import recipes
 from converter.core.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
@@ -21,6 +20,7 @@ from converter.core.errors import (
     BadInput,
     SrconvertError,
 )
+from converter.release import recipes
 
 if TYPE_CHECKING:
     from converter.parity.client import ClientCheck, Tiling
@@ -97,7 +97,7 @@ class ReleaseSpec:
     def write_entry(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> str:
         """model.js, the definition users import (and the client check runs);
         returns the precision it points at."""
-        from converter.release.build import package_npm
+        from converter.release import package_npm
 
         if self.recipe.scale and manifest["model"]["scale"] != self.recipe.scale:
             raise BadInput(
@@ -110,7 +110,7 @@ class ReleaseSpec:
 
     def write_package(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> None:
         """The rest of the npm package: package.json and the model card."""
-        from converter.release.build import package_npm
+        from converter.release import package_npm
 
         tiling = self.tiling(_patch(manifest))
         package_npm.write(stage, self.recipe, tiling, manifest, artifacts)
@@ -140,10 +140,8 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
     name (warnings go out either way). `workers`: how many run side by side,
     which share the default memory budget. `max_time`: the build's limit,
     applied to each release."""
-    from converter.core import deadline
-    from converter.core import memory
     from converter.bundle import signals
-    from converter.core import tf_runtime
+    from converter.core import deadline, memory, tf_runtime
     from converter.core.progress import Progress
 
     memory.share_between(workers)
@@ -163,11 +161,11 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
 
 def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
            browser: bool, max_memory: int | None, progress, max_compute: float | None = None) -> Outcome:
-    from converter.release.build import package_npm
-    from converter.pipeline.convert import ConvertOptions, convert
+    from converter.core.photos import DEFAULT_IMAGES
     from converter.parity import report
     from converter.parity.gates import parse_overrides
-    from converter.parity.inputs import DEFAULT_IMAGES
+    from converter.pipeline.convert import ConvertOptions, convert
+    from converter.release import package_npm
 
     source = weights or recipe.weights_path
     if not source.exists():
