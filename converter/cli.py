@@ -15,6 +15,7 @@ import click
 
 from converter import __version__, targets
 from converter.core.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, SrconvertError
+from converter.core.precisions import DEFAULT as DEFAULT_PRECISIONS
 
 # The output-target registry imports nothing heavy, so `--help` stays instant.
 PRECISIONS_HELP = "; ".join(f"{fmt}: {' '.join(targets.precisions_of(fmt))}" for fmt in targets.FORMATS)
@@ -161,7 +162,7 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (created atomically).")
 @click.option("--format", "formats", default=",".join(targets.FORMATS), show_default=True,
               callback=_csv(targets.FORMATS, "--format"), help="Comma list of output formats.")
-@click.option("--quantize", "precisions", default="float32,float16,uint8", show_default=True,
+@click.option("--quantize", "precisions", default=",".join(DEFAULT_PRECISIONS), show_default=True,
               callback=_csv(targets.PRECISIONS, "--quantize"),
               help=f"Comma list of precisions, one folder each; each format takes those it supports ({PRECISIONS_HELP}).")
 @click.option("--tfjs-model", "tfjs_models", default=None,
@@ -215,15 +216,15 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
             arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, tfjs_free_size,
             max_memory, max_time, max_compute, quiet):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
-    from converter.core import tf_runtime
     from converter.architectures import parse_overrides as parse_arch_params
-    from converter.pipeline.convert import ConvertOptions
-    from converter.pipeline.convert import convert as run_convert
-    from converter.passes.fixes import FIX_NAMES
+    from converter.core import tf_runtime
+    from converter.core.photos import DEFAULT_IMAGES
+    from converter.core.progress import Progress
     from converter.parity import report
     from converter.parity.gates import parse_overrides
-    from converter.parity.inputs import DEFAULT_IMAGES
-    from converter.core.progress import Progress
+    from converter.passes.fixes import FIX_NAMES
+    from converter.pipeline.convert import ConvertOptions
+    from converter.pipeline.convert import convert as run_convert
 
     unknown = [name for name in no_fix if name not in FIX_NAMES]
     if unknown:
@@ -292,9 +293,9 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
 def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory, max_time, max_compute):
     """Describe SOURCE: format, Keras version, layers, custom layers, params,
     scale, input range guess and the fixes a conversion would apply."""
-    from converter.core import tf_runtime
     from converter.architectures import parse_overrides
     from converter.commands.inspection import inspect_source, render
+    from converter.core import tf_runtime
 
     tf_runtime.quiet(debug=ctx.obj["debug"])
     facts = inspect_source(source, arch, parse_overrides(arch_params), max_memory, input_size=input_size,
@@ -324,10 +325,10 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
     The source is read as the conversion read it (a weights-only file's
     family and hyperparameters, the patch size, from the manifest); code it
     needs (--custom-layer, --allow-lambda) is named again."""
-    from converter.core import tf_runtime
-    from converter.parity.inputs import DEFAULT_IMAGES
-    from converter.core.progress import Progress
     from converter.commands.verify_bundle import verify_bundle
+    from converter.core import tf_runtime
+    from converter.core.photos import DEFAULT_IMAGES
+    from converter.core.progress import Progress
 
     _warn_lambda(allow_lambda)
     tf_runtime.quiet(debug=ctx.obj["debug"])

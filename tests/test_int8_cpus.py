@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import platform
 
+import emulated_cpu
 import numpy as np
 import onnx
 import onnxruntime
 import pytest
-
-import emulated_cpu
 from conftest import ROOT, run_cli
+
+from converter.core import precisions
 from converter.core.host_cpu import int8_path
-from converter.parity import gates, inputs
+from converter.parity import inputs
 from converter.parity.metrics import compare, output_range
 
 # A missing emulator on x86-64 fails these tests (make test installs it);
@@ -29,7 +30,7 @@ on_x86 = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
 # The RDN fixture is the model that fell to 27.7 dB on an AVX2-only EPYC;
 # the x2 RRDB export adds NCHW, pixel-unshuffle and an ONNX source.
 SOURCES = {"rdn_keras2.h5": "fixtures/build/rdn_keras2.h5", "rrdb_x2_dynamo": "fixtures/onnx/rrdb_x2_dynamo.onnx"}
-INT8_GATE = gates.DEFAULT_GATES["int8"]
+INT8_GATE = precisions.DEFAULT_GATES["int8"]
 
 
 @pytest.fixture(scope="module", params=sorted(SOURCES))

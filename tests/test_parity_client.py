@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
+from converter.core.precisions import DEFAULT_GATES
 from converter.parity import client
-from converter.parity.gates import DEFAULT_GATES
 
 
 def _image(h=40, w=60, seed=0):

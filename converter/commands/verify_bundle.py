@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from converter import sources
-from converter.forms import checks
-from converter.core import deadline
 from converter.bundle import manifest
-from converter.core import memory
+from converter.bundle.manifest import Artifact
+from converter.core import deadline, memory
 from converter.core.errors import EXIT_NOT_VERIFIED, EXIT_OK, ParityFailed
 from converter.core.hashing import sha256_file, sha256_path
-from converter.bundle.manifest import Artifact
-from converter.parity import report
-from converter.parity.gates import DEFAULT_GATES, Gate
+from converter.core.precisions import DEFAULT_GATES, Gate
 from converter.core.progress import Progress
+from converter.forms import checks
+from converter.parity import report
 
 
 @dataclass
@@ -151,9 +150,9 @@ def verify_bundle(
         outcome.wrong_source = str(source)
         return outcome
 
-    from converter.pipeline.convert import source_form
     from converter.core.input_size import InputSize, Sizes
     from converter.parity.engine import Runtimes, Verification
+    from converter.pipeline.convert import source_form
     from converter.pipeline.plan import runtimes_of
     from converter.targets import BY_NAME
 

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from converter.core.errors import one_line
+from converter.core.photos import load_photo
+from converter.core.precisions import Gate
 from converter.parity import metrics as parity_metrics
+from converter.parity.inputs import ParityInput
 from converter.parity.metrics import psnr_text
-from converter.parity.gates import Gate
-from converter.parity.inputs import ParityInput, load_photo
 
 PHOTO = Path(__file__).resolve().parents[2] / "fixtures" / "client" / "chelsea.png"
 # Crops of the photo, in tiles (width, height). UpscalerJS 1.0.0 stitches some

@@ -16,20 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from converter.backends import RUNTIMES, host_class, make_runner
+from converter.backends import RUNTIMES, host_class, make_runner, priority
 from converter.backends.base import Runner
 from converter.backends.node.host import NodeHost, check_node
+from converter.bundle.manifest import Artifact
 from converter.core.errors import BadInput, one_line
 from converter.core.hashing import sha256_file
-from converter.bundle.manifest import Artifact
+from converter.core.input_size import Sizes
+from converter.core.precisions import Gate
+from converter.core.progress import Progress
 from converter.parity import inputs as parity_inputs
 from converter.parity import metrics as parity_metrics
-from converter.backends import priority
-from converter.parity.gates import Gate
-from converter.core.input_size import Sizes
 from converter.parity.inputs import ParityInput
-from converter.core.progress import Progress
-
 
 CLIENT_OVERHEAD = 3.0
 """UpscalerJS's tiled run costs more than its inferences: every tile and

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.bundle.manifest import Artifact, without_timings
-from converter.parity.gates import Gate
+from converter.core.precisions import Gate
 from converter.parity.metrics import number_text, psnr_text
 
 COLUMNS = ("artifact", "layout", "runtime", "bytes", "max abs", "PSNR dB", "ms", "first ms", "gate", "pass")

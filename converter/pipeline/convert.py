@@ -14,22 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from converter import sources
-from converter.core import deadline
-from converter.bundle import manifest
-from converter.core import memory
-from converter.pipeline import plan as planning
-from converter.bundle import staging
-from converter.core import tf_runtime
-from converter.emitters.onnx_bundle import DEFAULT_OPSET
+from converter.bundle import manifest, staging
+from converter.core import deadline, memory, tf_runtime
 from converter.core.errors import BadInput, ParityFailed
 from converter.core.input_size import Sizes
-from converter.parity import gates as parity_gates
+from converter.core.photos import DEFAULT_IMAGES
+from converter.core.precisions import DEFAULT as DEFAULT_PRECISIONS
+from converter.core.precisions import DEFAULT_GATES, Gate
+from converter.core.progress import Progress
+from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.parity import report
 from converter.parity.client import failed as client_failed
-from converter.parity.inputs import DEFAULT_IMAGES
-from converter.core.progress import Progress
-
-DEFAULT_PRECISIONS = ("float32", "float16", "uint8")
+from converter.pipeline import plan as planning
 
 
 @dataclass
@@ -47,7 +43,7 @@ class ConvertOptions:
     verify: bool = True
     force: bool = False
     backend: str = "wasm"
-    gates: dict[str, parity_gates.Gate] = field(default_factory=lambda: dict(parity_gates.DEFAULT_GATES))
+    gates: dict[str, Gate] = field(default_factory=lambda: dict(DEFAULT_GATES))
     gated: frozenset[str] = frozenset()
     """The precisions the user or recipe set a gate for (a gate for one not built is refused)."""
     images_dir: Path | None = DEFAULT_IMAGES
@@ -163,8 +159,8 @@ def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[
         from converter.forms.onnx_form import OnnxForm
 
         return OnnxForm(info, input_size, options.max_compute)
-    from converter.graphs import compute
     from converter.forms.keras_form import KerasForm
+    from converter.graphs import compute
 
     form = KerasForm(info, options, disabled_fixes, optimize)
     compute.check(form.facts.compute, info.path, options.max_compute)

@@ -14,6 +14,7 @@ from typing import Any
 
 from converter.core.errors import BadInput
 from converter.core.input_size import InputSize
+from converter.core.precisions import DEFAULT as DEFAULT_PRECISIONS
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 NPM_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -84,7 +85,7 @@ def load(path: Path) -> Recipe:
         if not NPM_NAME.match(name):
             raise BadInput(f"release name {name!r} is not a valid npm package name", path=path,
                            hint="lower case letters, digits, '-', '.', '_'")
-        precisions = tuple(outputs.get("precisions", ["float32", "float16", "uint8"]))
+        precisions = tuple(outputs.get("precisions", DEFAULT_PRECISIONS))
         calibration = parity.get("calibration_images")
         return Recipe(
             path=path.resolve(),

@@ -10,6 +10,7 @@ Reports and manifests list artifacts in this order.
 
 from __future__ import annotations
 
+from converter.core import precisions
 from converter.targets.base import Target
 from converter.targets.onnx import ONNX
 from converter.targets.tfjs import TFJS_GRAPH, TFJS_LAYERS
@@ -23,12 +24,15 @@ VARIANTS = {fmt: tuple(t.variant for t in TARGETS if t.format == fmt and t.varia
 """Per format, its `--tfjs-model`-style variants (empty for single-variant formats)."""
 
 
-def precisions_of(fmt: str) -> tuple[str, ...]:
-    """What `--format fmt` can be quantized to, in the gate table's order."""
-    from converter.parity.gates import DEFAULT_GATES
+_UNKNOWN = sorted({p for t in TARGETS for p in t.precisions} - set(precisions.BY_NAME))
+if _UNKNOWN:  # a target may only write what core.precisions gates
+    raise ImportError(f"targets declare precisions core.precisions does not list: {', '.join(_UNKNOWN)}")
 
+
+def precisions_of(fmt: str) -> tuple[str, ...]:
+    """What `--format fmt` can be quantized to, in the registry's order."""
     have = {p for t in TARGETS if t.format == fmt for p in t.precisions}
-    return tuple(p for p in DEFAULT_GATES if p in have)
+    return tuple(p.name for p in precisions.PRECISIONS if p.name in have)
 
 
 PRECISIONS = tuple(dict.fromkeys(p for fmt in FORMATS for p in precisions_of(fmt)))
