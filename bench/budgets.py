@@ -41,9 +41,8 @@ SAMPLES_PER_SECOND = 20  # converter.core.memory.SAMPLE_SECONDS = 0.05
 
 
 def estimate_ms(source: Path, onnx_artifact: Path | None) -> dict[str, float]:
-    import onnx
-
     import h5py
+    import onnx
 
     from converter.graphs import compute
     from converter.sources import h5_weights

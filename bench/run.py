@@ -55,8 +55,8 @@ tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=sy
 
 
 def make_models(models: list[str]) -> dict[str, tuple[Path, int]]:
-    from converter.core import tf_runtime
     from converter.architectures import rdn, rrdn
+    from converter.core import tf_runtime
 
     tf_runtime.quiet()
     keras = tf_runtime.tf_keras()
@@ -147,8 +147,8 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
 
     from converter.backends import make_runner
     from converter.backends.keras.runner import KerasRunner
-    from converter.forms.keras_form import KerasForm
     from converter.bundle.manifest import Artifact
+    from converter.forms.keras_form import KerasForm
     from converter.parity.engine import Runtimes
     from converter.sources import SourceOptions, describe
     from converter.targets import BY_NAME

@@ -15,11 +15,11 @@ import numpy as np
 import onnx
 import onnx.reference
 import pytest
+from conftest import ROOT, assert_clean_error, run_cli
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import ROOT, assert_clean_error, run_cli
-from converter.forms import onnx_form
 from converter.core.input_size import InputSize, Sizes
+from converter.forms import onnx_form
 from converter.sources import describe
 
 pytestmark = pytest.mark.slow

@@ -15,17 +15,18 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-
 from conftest import ROOT, assert_clean_error, run_cli, run_cli_sampled
 
 sys.path.insert(0, str(ROOT / "fixtures"))
 
 import make_budget_fixtures  # noqa: E402
 
-from converter.graphs import compute
-from converter.core import deadline
-from converter.core import memory  # noqa: E402
+from converter.core import (
+    deadline,
+    memory,  # noqa: E402
+)
 from converter.core.errors import BadInput  # noqa: E402
+from converter.graphs import compute
 
 GIB = 1 << 30
 # A refusal before any work peaks near 100 MB (Python, onnx, numpy); a stopped

@@ -9,7 +9,6 @@ import sys
 
 import h5py
 import pytest
-
 from conftest import ROOT, assert_clean_error, error_lines, run_cli
 
 pytestmark = pytest.mark.slow

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ALL_SOURCES, INDEPENDENT_JS, RRDN_SOURCES
+
+from converter.commands.verify_bundle import verify_bundle
+from converter.core.progress import Progress
+from converter.graphs.topology import iter_layers, model_config
 from converter.pipeline.convert import ConvertOptions, convert
 from converter.targets import PRECISIONS as ALL_PRECISIONS
 from converter.targets import precisions_of
-from converter.core.progress import Progress
-from converter.graphs.topology import iter_layers, model_config
-from converter.commands.verify_bundle import verify_bundle
 
 pytestmark = pytest.mark.slow
 
@@ -104,9 +104,9 @@ def test_layers_bundles_also_pass_with_an_independent_js_implementation(bundles,
 
 def test_tensorflowjs_alone_writes_keras3_bundles_tfjs_cannot_load(fixtures_dir, tmp_path, bundles):
     """The control: without srconvert's fixes, TF.js 4.22 refuses a Keras 3 checkpoint."""
-    from converter.core import tf_runtime
     from converter.backends.node.host import NodeError, NodeHost
-    from converter.emitters import custom_layers_js
+    from converter.bundle import custom_layers_js
+    from converter.core import tf_runtime
 
     tf_runtime.tensorflowjs()
     from tensorflowjs.converters import converter as tfjs_converter

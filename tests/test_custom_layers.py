@@ -4,7 +4,7 @@ import subprocess
 import pytest
 
 import custom_layers
-from converter.emitters import custom_layers_js
+from converter.bundle import custom_layers_js
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from dataclasses import asdict
 
 from conftest import run_cli
 
-from converter.commands import doctor
 from converter.backends.chromium import host as chromium_host
 from converter.backends.chromium.host import BROWSER_PACKAGES
 from converter.backends.node.host import REQUIRED_PACKAGES
+from converter.commands import doctor
 from converter.core.errors import EXIT_ENVIRONMENT
 
 

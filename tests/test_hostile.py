@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, assert_clean_error, run_cli, run_cli_measured
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, assert_clean_error, run_cli
 
 ONNX_DIR = ROOT / "fixtures" / "onnx"
@@ -189,8 +188,8 @@ def test_input_size_fixes_the_graph_as_convert_does():
 
 
 def test_input_size_errors_are_convert_s():
-    from converter.core.errors import BadInput
     from converter.commands.inspection import inspect_source
+    from converter.core.errors import BadInput
     from converter.core.input_size import InputSize
 
     with pytest.raises(BadInput, match="exported for 16x16 inputs, not --input-size 64x64"):

@@ -1,6 +1,7 @@
-"""converter's modules import one way: no import cycle, counting the imports
-made inside functions (a lazy import hides a cycle, it does not remove it) and
-the package `__init__` that importing a submodule runs first."""
+"""converter's modules import one way: down the layers its folders show, and
+with no import cycle, counting the imports made inside functions (a lazy
+import hides a cycle, it does not remove it) and the package `__init__` that
+importing a submodule runs first."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "converter"
+
+LAYERS = (
+    "core", "graphs", "passes", "architectures", "bundle", "backends", "sources", "forms",
+    "emitters", "quantizers", "targets", "parity", "pipeline", "release", "commands", "cli", "__main__",
+)
+"""converter's folders (and its loose modules) from the bottom up: each may
+import those before it and its own, never one after it. README's
+architecture section draws the same order."""
+MAX_LOOSE_MODULES = 6
 
 KNOWN_CYCLES: set[frozenset[str]] = set()
 """Cycles accepted for now, each with why; a test fails when one is gone."""
@@ -93,3 +103,31 @@ def test_no_import_cycle_between_converter_modules():
     new = found - KNOWN_CYCLES
     assert new == set(), "new import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in new)
     assert KNOWN_CYCLES - found == set(), "a known cycle is gone: remove it from KNOWN_CYCLES"
+
+
+def layer(module: str) -> str:
+    return module.split(".")[1] if "." in module else "__init__"
+
+
+def upward(edges: dict[str, set[str]]) -> list[str]:
+    """The imports that climb: `module -> target` where target's layer comes later."""
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    return sorted(f"{module} -> {target}" for module, targets in edges.items() for target in targets
+                  if layer(module) in rank and layer(target) in rank and rank[layer(target)] > rank[layer(module)])
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert upward({"converter.core.errors": {"converter.parity.engine"}, "converter.parity.engine": set()}) == [
+        "converter.core.errors -> converter.parity.engine"]
+
+
+def test_every_folder_is_in_a_layer_and_no_module_imports_upward():
+    units = {path.stem if path.suffix == ".py" else path.name for path in ROOT.iterdir()
+             if path.suffix == ".py" or (path / "__init__.py").is_file()}
+    assert units - {"__init__"} == set(LAYERS), "every folder and loose module of converter/ has a layer"
+    assert upward(imports(module_names())) == []
+
+
+def test_converter_holds_few_loose_modules():
+    loose = sorted(path.name for path in ROOT.glob("*.py"))
+    assert len(loose) <= MAX_LOOSE_MODULES, loose

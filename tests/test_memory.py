@@ -9,8 +9,8 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import ROOT, assert_clean_error, run_cli
+
 from converter.core import memory
 
 MIB = 1 << 20

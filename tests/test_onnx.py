@@ -9,10 +9,10 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-
 from conftest import run_cli
-from converter.forms.keras_form import KerasForm
+
 from converter.emitters import onnx_bundle
+from converter.forms.keras_form import KerasForm
 from converter.passes.fixes import onnx_concat_split
 from converter.quantizers import onnx_float16, onnx_weight_uint8
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from conftest import ROOT, assert_clean_error, run_cli
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import ROOT, assert_clean_error, run_cli
+from converter.core.progress import Progress
 from converter.pipeline.convert import ConvertOptions, convert
 from converter.targets import PRECISIONS as ALL_PRECISIONS
-from converter.core.progress import Progress
 
 pytestmark = pytest.mark.slow
 

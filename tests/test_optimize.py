@@ -7,7 +7,6 @@ import json
 
 import onnx
 import pytest
-
 from conftest import run_cli
 
 pytestmark = pytest.mark.slow

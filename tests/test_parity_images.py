@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import ROOT
+from PIL import Image
 
 from converter.core.errors import EXIT_BAD_INPUT, BadInput
 from converter.core.input_size import InputSize
+from converter.core.photos import DEFAULT_IMAGES, photo_paths
 from converter.parity import inputs
 
 IMAGES = ROOT / "fixtures" / "images"
@@ -45,8 +45,8 @@ def test_photo_paths_are_the_png_and_jpeg_files_in_any_case_sorted(tmp_path):
     for name in ("notes.txt", "f.gif", "g.webp", ".hidden.png", "README"):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "folder.png").mkdir()
-    assert [p.name for p in inputs.photo_paths(tmp_path)] == ["a.png", "b.JPG", "c.jpeg", "d.Jpeg", "e.PNG"]
-    assert inputs.photo_paths(tmp_path / "absent") == [] and inputs.photo_paths(None) == []
+    assert [p.name for p in photo_paths(tmp_path)] == ["a.png", "b.JPG", "c.jpeg", "d.Jpeg", "e.PNG"]
+    assert photo_paths(tmp_path / "absent") == [] and photo_paths(None) == []
 
 
 def test_a_folder_of_jpegs_only_gives_photos_that_are_those_jpegs_in_the_range(tmp_path):
@@ -72,7 +72,7 @@ def test_a_png_and_a_jpeg_of_the_same_name_are_both_used_under_their_file_names(
 
 
 def test_the_default_folder_gives_its_photos():
-    photos = [p for p in inputs.build(FREE, (0.0, 1.0), inputs.DEFAULT_IMAGES) if p.is_photo]
+    photos = [p for p in inputs.build(FREE, (0.0, 1.0), DEFAULT_IMAGES) if p.is_photo]
     assert [p.name for p in photos] == [p.stem for p in sorted(IMAGES.glob("*.png"))]
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from conftest import ALL_SOURCES, assert_clean_error, run_cli_measured
+
 from converter.core.errors import BadInput
 from converter.sources import declared, describe, safe_json
 

@@ -7,15 +7,13 @@ against the PyTorch network itself. Needs the pytorch extra, which
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-
-from conftest import ROOT, assert_clean_error, run_cli
-from converter.core.input_size import InputSize, Sizes
+from conftest import assert_clean_error, run_cli
 from test_architectures import EXPECTED
+
+from converter.core.input_size import InputSize, Sizes
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, assert_clean_error, run_cli, run_cli_measured
+
 from converter.core.errors import BadInput
 from converter.core.memory import format_bytes
 from converter.targets.base import check_weight_bytes

@@ -3,8 +3,8 @@
 import shutil
 
 import pytest
-
 from conftest import ALL_SOURCES, assert_clean_error, run_cli
+
 from converter.core.errors import BadInput
 from converter.sources import describe, detect
 

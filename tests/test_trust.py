@@ -15,7 +15,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import ROOT, assert_clean_error, run_cli
 
 pytestmark = pytest.mark.slow

@@ -126,8 +126,8 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     `output_range` what the model is meant to produce (default: its input
     range); `bundle` the folder the manifest is for, which the source's
     relative path starts from."""
+    from converter.bundle.custom_layers_js import used_layers
     from converter.core import deadline
-    from converter.emitters.custom_layers_js import used_layers
     from converter.core.hashing import sha256_path
     from converter.passes import FIX, OPTIMIZATION, recorded
 

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import custom_layers
-from converter.forms import checks
-from converter.passes import fixes
-from converter.forms import keras_model
 from converter.core import memory
-from converter.graphs import topology
 from converter.core.errors import BadInput
+from converter.forms import checks, keras_model
+from converter.graphs import topology
+from converter.passes import fixes
 from converter.sources import FORMAT_TITLES, SourceOptions, derived, describe, detect, topology_of
 from converter.sources.tfjs_layers import model_json_path
 
@@ -90,11 +89,10 @@ def input_range_facts(info, input_shape, multiple: int, options: SourceOptions,
                       input_size=None) -> dict[str, Any]:
     """The input range as convert would find it (parity.input_range): the
     source run on a photo at 0:1 and at 0:255, under the memory guard."""
-    from converter.pipeline.convert import source_form
-    from converter.parity import input_range
-    from converter.parity.inputs import DEFAULT_IMAGES
-
     from converter.core import deadline
+    from converter.core.photos import DEFAULT_IMAGES
+    from converter.parity import input_range
+    from converter.pipeline.convert import source_form
 
     work = None
     try:
@@ -150,9 +148,9 @@ def graph_facts(info, input_size) -> dict[str, Any]:
     """What `convert` knows of a graph source (an ONNX file, or a checkpoint's
     export) before it writes anything: the canonical ONNX form's facts, the
     ops, and the plan's choices, all read from the graph as convert reads it."""
+    from converter.emitters import onnx_to_tf
     from converter.forms import onnx_form
     from converter.pipeline import plan
-    from converter.emitters import onnx_to_tf
     from converter.sources.onnx_import import translate
 
     source = info.payload
@@ -247,7 +245,7 @@ def _render_checkpoint(facts: dict[str, Any]) -> str:
     lines = [
         f"{facts['path']}: {facts['format_title']} ({facts['format']})",
         f"  architecture      {arch['family']} ({arch['name']}, {arch['purpose']}; {arch['detected_by']})",
-        f"  hyperparameters   " + (" ".join(f"{k}={v}" for k, v in arch["params"].items()) or "none recorded"),
+        "  hyperparameters   " + (" ".join(f"{k}={v}" for k, v in arch["params"].items()) or "none recorded"),
         f"  tags              {', '.join(arch['tags']) or 'none'}",
         f"  scale             x{arch['scale']}",
         f"  input range       {facts['input_range']} ({facts['input_range_origin']}: {facts['input_range_reason']})",

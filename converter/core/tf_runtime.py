@@ -12,7 +12,6 @@ import os
 import sys
 import warnings
 
-
 _stderr_redirected = False
 _debug = False
 

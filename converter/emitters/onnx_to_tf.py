@@ -29,8 +29,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from converter.graphs import onnx_graph
 from converter.core.dispatch import registrar
+from converter.graphs import onnx_graph
 
 HANDLERS: dict[str, Callable[["Interpreter", Any, list[Any]], Any]] = {}
 _op = registrar(HANDLERS)

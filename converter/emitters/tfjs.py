@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 import custom_layers
-from converter.passes import fixes
 from converter.core import tf_runtime
 from converter.emitters import tfjs_lean
 from converter.forms.keras_model import Canonical
+from converter.passes import fixes
 
 # 4 MiB is the largest file every major browser caches; tensorflowjs's default.
 SHARD_BYTES = 4 * 1024 * 1024

@@ -20,12 +20,11 @@ from typing import Any
 
 from converter import sources
 from converter.core import deadline
-from converter.passes import fixes
-from converter.forms import keras_model
-from converter.sources import native
 from converter.core.errors import BadInput
+from converter.forms import keras_model
 from converter.forms.keras_model import Canonical, ModelFacts
-from converter.passes import Applied
+from converter.passes import Applied, fixes
+from converter.sources import native
 
 
 class KerasForm:

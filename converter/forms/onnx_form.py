@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from converter.graphs import onnx_graph
 from converter.core.errors import BadInput, one_line
 from converter.core.input_size import InputSize, Sizes
 from converter.forms.keras_model import ModelFacts
+from converter.graphs import onnx_graph
 from converter.passes import OPTIMIZATION, Applied
 
 # Sizes tried, in order, to find what the input's height and width must be a
@@ -66,8 +66,8 @@ class OnnxForm:
             # Folding the graph runs only what its constants compute, as any
             # onnxruntime session does; the work per pixel is still counted
             # and checked before anything runs it on an input.
-            from converter.graphs import compute
             from converter.core import deadline
+            from converter.graphs import compute
 
             compute.check_control_flow(self.model, info.path)
             with deadline.current().call(f"fixing the graph at {patch_size}"):
@@ -255,8 +255,8 @@ def measure(model: Any, channels: int, size: InputSize | None, path: Path, max_c
     instead."""
     import onnxruntime
 
-    from converter.graphs import compute as counting
     from converter.core import deadline
+    from converter.graphs import compute as counting
 
     if counted is not None:
         fixed, at = counted

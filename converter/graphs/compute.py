@@ -107,7 +107,6 @@ def of_onnx(model: Any, path: Path, size: tuple[int, int] | None = None) -> Comp
     """The work of an ONNX graph (NCHW input), counted at `size` (its own
     fixed size, else PROBE_SIDE square). BadInput for an absurd constant
     loop, before shape inference runs anything."""
-    import onnx
 
     height, width = size or (PROBE_SIDE, PROBE_SIDE)
     _check_loops(model.graph, _constants(model.graph), path)

@@ -77,8 +77,8 @@ def given(value: tuple[float, float], origin: str) -> RangeFinding:
 def photo(images_dir: Path | None) -> Path | None:
     """The photo a range is measured on: the parity images' first, else the
     client check's photo (None in an installed package without fixtures)."""
+    from converter.core.photos import photo_paths
     from converter.parity.client import PHOTO
-    from converter.parity.inputs import photo_paths
 
     photos = photo_paths(images_dir)
     return photos[0] if photos else (PHOTO if PHOTO.is_file() else None)
@@ -132,7 +132,7 @@ def _parse(value: str) -> tuple[float, float]:
 def _crop(photo: Path, input_shape, multiple: int) -> np.ndarray | None:
     """A centre crop of the photo in 0..1, (h, w, c), at the model's fixed
     size or CROP rounded down to `multiple`."""
-    from converter.parity.inputs import load_photo
+    from converter.core.photos import load_photo
 
     _, fixed_h, fixed_w, channels = input_shape
     pixels = load_photo(photo, channels or 3, multiple)

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from converter.core.errors import BadInput, first_line
+from converter.core.errors import BadInput
+from converter.core.photos import DEFAULT_IMAGES, load_photo, photo_paths
 
 # Width x height, as image tools say it; arrays are NHWC, so (1, h, w, c).
 RANDOM_SIZES = ((37, 29), (64, 48))
@@ -33,8 +34,6 @@ SEED = 1234
 # models stay far below it and keep the full inputs.
 MACS_PER_PASS = 8e9
 MIN_SIDE = 12
-DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "fixtures" / "images"
-PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
 PHOTOS_HINT = ("put a few representative PNG or JPEG photos in it (RGB, or grayscale for a 1-channel model), "
                "or leave the option out to use srconvert's own")
 
@@ -52,16 +51,6 @@ class ParityInput:
 def parse_range(text: str) -> tuple[float, float]:
     low, _, high = text.partition(":")
     return float(low), float(high)
-
-
-def photo_paths(folder: Path | None) -> list[Path]:
-    """The photos in `folder`: its .png, .jpg and .jpeg files (any case), sorted
-    by name; hidden files (such as macOS's ._ companions) and everything else
-    are ignored. [] when `folder` is None or not a folder."""
-    if folder is None or not Path(folder).is_dir():
-        return []
-    return sorted(path for path in Path(folder).iterdir()
-                  if path.suffix.lower() in PHOTO_SUFFIXES and not path.name.startswith(".") and path.is_file())
 
 
 def check_folder(folder: Path, channels: int | None = None, input_size: Any = None) -> None:
@@ -160,28 +149,6 @@ def _centre_crop(photo: np.ndarray, factor: float, multiple: int) -> np.ndarray:
     ch, cw = _scaled(h, factor, multiple), _scaled(w, factor, multiple)
     top, left = (h - ch) // 2, (w - cw) // 2
     return np.ascontiguousarray(photo[:, top : top + ch, left : left + cw])
-
-
-def load_photo(path: Path, channels: int, multiple: int = 1) -> np.ndarray | None:
-    """A photo as (h, w, channels) float32 in [0, 1], cropped to `multiple`;
-    None when its channels do not fit the model. BadInput naming the file when
-    it cannot be decoded."""
-    from PIL import Image
-
-    mode = "L" if channels == 1 else "RGB"
-    try:
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        # PIL's UnidentifiedImageError and truncated-file errors are OSErrors, a broken PNG chunk a SyntaxError.
-        raise BadInput(f"cannot decode this photo: {first_line(error)}", path=path,
-                       hint="replace or remove the file (photos are PNG or JPEG)") from None
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    if pixels.shape[-1] != channels:
-        return None
-    h, w = pixels.shape[0] // multiple * multiple, pixels.shape[1] // multiple * multiple
-    return pixels[:h, :w]
 
 
 def _photo(path: Path, channels: int, fixed_h: int | None, fixed_w: int | None, multiple: int,

@@ -8,8 +8,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from converter.forms import checks
 from converter.core.errors import BadInput
+from converter.forms import checks
 from converter.sources import SourceInfo, detect
 from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
 from converter.targets.base import KERAS_FORM, ONNX_FORM
@@ -93,8 +93,8 @@ def picked_size(info: SourceInfo, progress=None):
     not TF.js shape ops (--tfjs-free-size), because TF.js 4.22's WebGPU
     backend fails the shape ops such graphs need (RCAN: "e.subarray is not a
     function"), while a fixed graph runs on every backend."""
-    from converter.forms import onnx_form
     from converter.core.input_size import InputSize
+    from converter.forms import onnx_form
 
     if not onnx_form.computes_from_size(info.payload):
         return None
@@ -109,8 +109,8 @@ def picked_size(info: SourceInfo, progress=None):
 def check_free_size(options, info: SourceInfo, graph_traced: bool) -> None:
     """--tfjs-free-size asks for a TF.js graph at every size: refused where
     nothing would be written so, or where the translation cannot follow the size."""
-    from converter.forms import onnx_form
     from converter.emitters import onnx_to_tf
+    from converter.forms import onnx_form
 
     if options.input_size is not None:
         raise BadInput("--tfjs-free-size and --input-size ask for opposite things", path=info.path,

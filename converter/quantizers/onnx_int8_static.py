@@ -44,7 +44,7 @@ def calibration_batches(
 ) -> list[np.ndarray]:
     """`size`: the fixed patch size of a fixed-size model (input_size.InputSize),
     which every photo is cropped to (smaller photos are left out)."""
-    from converter.parity.inputs import load_photo, photo_paths
+    from converter.core.photos import load_photo, photo_paths
 
     low, high = input_range
     batches = []

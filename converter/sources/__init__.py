@@ -20,8 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from converter.core import memory
-from converter.sources import (detect, keras_archive, keras_h5, onnx_import, pytorch, savedmodel, tfjs_layers,
-                               weights_only)
+from converter.sources import (
+    detect,
+    keras_archive,
+    keras_h5,
+    onnx_import,
+    pytorch,
+    savedmodel,
+    tfjs_layers,
+    weights_only,
+)
 
 FAMILIES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import)
 MODULES = {fmt: module for module in FAMILIES for fmt in module.FORMATS}

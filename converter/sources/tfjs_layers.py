@@ -12,11 +12,11 @@ from typing import Any
 
 from converter.core import tf_runtime
 from converter.core.errors import BadInput
+from converter.graphs.topology import model_config
 from converter.sources import declared
 from converter.sources.detect import TFJS_LAYERS, Probe, read_json
 from converter.sources.loaded import Loaded
 from converter.sources.paths import companion_file
-from converter.graphs.topology import model_config
 
 FORMATS = {TFJS_LAYERS: "TensorFlow.js layers model folder"}
 

@@ -192,8 +192,7 @@ def _declared(path: Path, mtime_ns: int, size: int) -> int:
         return sources.MODULES[fmt].content_bytes(path).loaded
     # An ONNX file's `loaded` counts the parsed graph too, which holds inline
     # weights a second time: count the tensors alone.
-    from converter.sources.onnx_import import graph
-
     from converter.graphs.onnx_graph import tensor_bytes
+    from converter.sources.onnx_import import graph
 
     return tensor_bytes(graph.parse(path))

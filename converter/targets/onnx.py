@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converter.targets.base import KERAS_FORM, ONNX_FORM, Emitter as BaseEmitter, Target
+from converter.targets.base import KERAS_FORM, ONNX_FORM, Target
+from converter.targets.base import Emitter as BaseEmitter
 
 # What a runtime really cannot run, recorded on the artifact instead of run
 # (TF.js artifacts are never exempt; float32 ones only for what their graph
@@ -37,11 +38,9 @@ class Emitter(BaseEmitter):
     def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
         super().__init__(target, form, options, stage, progress)
         from converter import passes
-        from converter.passes import fixes
-        from converter.passes import optimize
         from converter.emitters import onnx_bundle
-
         from converter.forms.onnx_form import OnnxForm
+        from converter.passes import fixes, optimize
 
         if isinstance(form, OnnxForm):  # the source graph itself: no re-export
             progress.step(f"taking the source graph as the ONNX base ({options.onnx_layout.upper()})")

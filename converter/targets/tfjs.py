@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from converter.core.errors import BadInput
-from converter.targets.base import KERAS_FORM, ONNX_FORM, Emitter as BaseEmitter, Target
+from converter.targets.base import KERAS_FORM, ONNX_FORM, Target
+from converter.targets.base import Emitter as BaseEmitter
 
 PRECISIONS = ("float32", "float16", "uint16", "uint8")
 RUNTIMES = ("tfjs",)
@@ -52,8 +53,8 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
             "use --tfjs-model graph, or --format onnx; README lists the supported ops; nothing was written")
     if target.variant != "layers" or info.topology is None:
         return
-    from converter.forms import checks
     from converter.core.user_layers import js_twins
+    from converter.forms import checks
 
     missing = checks.layers_without_tfjs_twin(info.topology, set(js_twins(options.user_layers)))
     if missing:
@@ -65,8 +66,8 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
 
 
 def _check_onnx_graph(info: Any, options: Any) -> None:
-    from converter.forms import onnx_form
     from converter.emitters import onnx_to_tf
+    from converter.forms import onnx_form
     from converter.sources import onnx_import
 
     # What a fixed size folds away is never translated; a graph that reads its
@@ -91,9 +92,10 @@ def _check_onnx_graph(info: Any, options: Any) -> None:
 class Emitter(BaseEmitter):
     def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
         super().__init__(target, form, options, stage, progress)
-        from converter.emitters import custom_layers_js, tfjs
-        from converter.forms.onnx_form import OnnxForm
+        from converter.bundle import custom_layers_js
         from converter.core.user_layers import js_twins
+        from converter.emitters import tfjs
+        from converter.forms.onnx_form import OnnxForm
 
         progress.step(f"building the TFJS {target.variant} model")
         self._shared: list[Path] = []

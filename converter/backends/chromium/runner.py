@@ -12,7 +12,7 @@ import numpy as np
 from converter.backends.base import from_layout, to_layout
 from converter.backends.node.host import NodeHost
 from converter.backends.node.runner import NodeRunner
-from converter.emitters.custom_layers_js import ESM_NAME
+from converter.bundle.custom_layers_js import ESM_NAME
 
 
 class ChromiumRunner(NodeRunner):

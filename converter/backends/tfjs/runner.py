@@ -6,7 +6,7 @@ from pathlib import Path
 
 from converter.backends.node.host import NodeHost
 from converter.backends.node.runner import NodeRunner
-from converter.emitters.custom_layers_js import CJS_NAME
+from converter.bundle.custom_layers_js import CJS_NAME
 
 
 class TfjsRunner(NodeRunner):

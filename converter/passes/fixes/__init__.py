@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from converter.passes import FIX, KERAS_TOPOLOGY, ONNX, Applied, Pass, apply
 from converter.passes.fixes import (
     bilinear_half_pixel,
     custom_layer_names,
@@ -20,7 +21,6 @@ from converter.passes.fixes import (
     onnx_explicit_attributes,
     serialization_keys,
 )
-from converter.passes import FIX, KERAS_TOPOLOGY, ONNX, Applied, Pass, apply
 
 
 def _fix(module: Any, form: str) -> Pass:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from converter.passes.optimize import drop_identity, fold_multiply_beta, fuse_activation, onnx_resize_scales
 from converter.passes import KERAS, ONNX, OPTIMIZATION, Applied, Pass, apply
+from converter.passes.optimize import drop_identity, fold_multiply_beta, fuse_activation, onnx_resize_scales
 
 KERAS_PASSES = (
     Pass("drop_identity", drop_identity.SUMMARY, KERAS, OPTIMIZATION, drop_identity.run),

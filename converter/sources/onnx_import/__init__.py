@@ -14,10 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converter.graphs import compute
 from converter.core import deadline
-from converter.graphs import onnx_graph
 from converter.core.errors import BadInput
+from converter.graphs import compute, onnx_graph
 from converter.sources import declared
 from converter.sources.detect import ONNX, Probe
 from converter.sources.loaded import Loaded

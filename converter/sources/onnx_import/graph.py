@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from converter.graphs import onnx_graph
 from converter.core.errors import BadInput, one_line
+from converter.graphs import onnx_graph
 
 # protobuf cannot hold a message past 2 GiB; larger models keep their
 # weights in external data. Refusing first saves reading the file whole.
