@@ -16,6 +16,8 @@ import click
 from converter import __version__, targets
 from converter.core.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, SrconvertError
 from converter.core.precisions import DEFAULT as DEFAULT_PRECISIONS
+from converter.emitters import onnx_bundle
+from converter.graphs.layout import LAYOUTS
 
 # The output-target registry imports nothing heavy, so `--help` stays instant.
 PRECISIONS_HELP = "; ".join(f"{fmt}: {' '.join(targets.precisions_of(fmt))}" for fmt in targets.FORMATS)
@@ -185,10 +187,11 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--parity-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of PNG or JPEG photos for parity (default: fixtures/images); one with no usable "
                    "photo is refused.")
-@click.option("--opset", type=click.IntRange(13, 18), default=17, show_default=True, help="ONNX opset.")
-@click.option("--onnx-layout", type=click.Choice(["nhwc", "nchw"]), default=None,
+@click.option("--opset", type=click.IntRange(min(onnx_bundle.OPSETS), max(onnx_bundle.OPSETS)),
+              default=onnx_bundle.DEFAULT_OPSET, show_default=True, help="ONNX opset.")
+@click.option("--onnx-layout", type=click.Choice(LAYOUTS), default=None,
               help="ONNX input/output layout. Default: the source's (nchw for an ONNX source, nhwc for Keras).")
-@click.option("--onnx-exporter", type=click.Choice(["auto", "tf2onnx"]), default="auto", show_default=True,
+@click.option("--onnx-exporter", type=click.Choice(onnx_bundle.EXPORTERS), default=onnx_bundle.EXPORTERS[0], show_default=True,
               help="auto: map the layers directly, tf2onnx for models with other layers; tf2onnx: always trace.")
 @click.option("--calibration-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Photos int8 quantization is calibrated on (default: fixtures/images).")

@@ -86,12 +86,3 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.ms = (time.perf_counter() - self.start) * 1000.0
-
-
-def to_layout(batch: np.ndarray, layout: str) -> np.ndarray:
-    """Parity works in NHWC; an NCHW artifact gets its input transposed."""
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if layout == "nchw" else batch
-
-
-def from_layout(batch: np.ndarray, layout: str) -> np.ndarray:
-    return np.ascontiguousarray(batch.transpose(0, 2, 3, 1)) if layout == "nchw" else batch

@@ -63,6 +63,13 @@ class EnvironmentProblem(SrconvertError):
     exit_code = EXIT_ENVIRONMENT
 
 
+class Unsupported(Exception):
+    """Something in a model that a mapper (an ONNX emitter or translation)
+    does not cover. Not an error a user sees as such: the caller decides,
+    falling back (the ONNX emitter to tf2onnx) or reporting it as the
+    source's BadInput with what to do instead."""
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of a library's exception, for one-line messages (torch
     and onnxruntime put pages of context after it), cut at a word."""

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from converter.core import tf_runtime
+from converter.core.errors import Unsupported
 
 FILE_NAME = "model.onnx"
-LAYOUTS = ("nhwc", "nchw")
 DEFAULT_OPSET = 17
-OPSETS = range(13, 19)  # per-channel DequantizeLinear needs 13; tf2onnx 1.17 writes up to 18
+OPSETS = range(13, 19)  # --opset choices. Per-channel DequantizeLinear needs 13; tf2onnx 1.17 writes up to 18
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 DIM_NAMES = {"nhwc": ("batch", "height", "width", None), "nchw": ("batch", None, "height", "width")}
 
-
 EXPORTERS = ("auto", "tf2onnx")
+"""--onnx-exporter choices: auto maps the layers directly and falls back to tf2onnx."""
 
 
 def export(canonical: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc", exporter: str = "auto") -> Any:
@@ -42,7 +42,7 @@ def export(canonical: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc", exp
     if exporter == "auto":
         try:
             proto = onnx_direct.export(canonical, opset, layout, INPUT_NAME, OUTPUT_NAME)
-        except onnx_direct.Unsupported:
+        except Unsupported:
             proto = None
     if proto is None:
         proto = _export_tf2onnx(canonical.model(), opset, layout)

@@ -20,13 +20,11 @@ from typing import Any, Callable
 import numpy as np
 
 from converter.core.dispatch import registrar
+from converter.core.errors import Unsupported
+from converter.graphs.layout import TO_NCHW, TO_NHWC
 
 PRODUCER = "srconvert"
 INT64_MAX = np.iinfo(np.int64).max
-
-
-class Unsupported(Exception):
-    """The model has something this emitter does not map; use tf2onnx."""
 
 
 @dataclass
@@ -75,7 +73,7 @@ def export(canonical: Any, opset: int, layout: str, input_name: str, output_name
     graph = _Graph(opset)
     entry = input_name
     if layout == "nhwc":
-        entry = graph.node("Transpose", [input_name], "input_nchw", perm=[0, 3, 1, 2])
+        entry = graph.node("Transpose", [input_name], "input_nchw", perm=list(TO_NCHW))
     tensors = {config["input_layers"][0][0]: entry}
     pending = [spec for spec in config["layers"] if spec["class_name"] != "InputLayer"]
     while pending:
@@ -91,7 +89,7 @@ def export(canonical: Any, opset: int, layout: str, input_name: str, output_name
         pending = [spec for spec in pending if spec not in ready]
     last = tensors[config["output_layers"][0][0]]
     if layout == "nhwc":
-        graph.node("Transpose", [last], output_name, perm=[0, 2, 3, 1])
+        graph.node("Transpose", [last], output_name, perm=list(TO_NHWC))
     else:
         graph.node("Identity", [last], output_name)
     shape = {"nhwc": lambda c: [None, None, None, c], "nchw": lambda c: [None, c, None, None]}[layout]

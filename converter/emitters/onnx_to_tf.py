@@ -30,13 +30,13 @@ from typing import Any, Callable
 import numpy as np
 
 from converter.core.dispatch import registrar
+from converter.core.errors import Unsupported
 from converter.graphs import onnx_graph
+from converter.graphs.layout import NHWC_AXIS, TO_NCHW, TO_NHWC
 
 HANDLERS: dict[str, Callable[["Interpreter", Any, list[Any]], Any]] = {}
 _op = registrar(HANDLERS)
 
-TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
-NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # NCHW axis -> where it lives in NHWC
 INT32_MAX = np.iinfo(np.int32).max
 # At a free size, what the graph computes from its input's shape is a value
 # like any other: int32 tensors of TF's shape ops (Shape, StridedSlice, Pack,
@@ -74,11 +74,6 @@ def free_size_blockers(model: Any) -> list[str]:
     blocked = [f"{n.op_type} ({n.name or '?'})" for n in model.graph.node
                if any(n.input[k] in reached for k in CONSTANT_INPUTS.get(n.op_type, ()) if k < len(n.input))]
     return unsupported_ops(model, fixed_size=False) + blocked
-
-
-class Unsupported(ValueError):
-    """A node whose attributes this translation does not cover (the
-    Interpreter reports it as the source's BadInput)."""
 
 
 def _needs_size(node: Any, what: str) -> Unsupported:

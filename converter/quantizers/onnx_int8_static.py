@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from converter.core.errors import BadInput
+from converter.graphs.layout import to_layout
 
 SCHEME = {
     "format": "QDQ",
@@ -56,7 +57,7 @@ def calibration_batches(
         if pixels is None:
             continue
         batch = (low + pixels * (high - low))[None]
-        batches.append(batch.transpose(0, 3, 1, 2) if layout == "nchw" else batch)
+        batches.append(to_layout(batch, layout))
     if not batches:
         raise BadInput(
             f"no PNG or JPEG images with {channels} channel(s) to calibrate int8 quantization on",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import custom_layers
-from converter.core.errors import BadInput
+from converter.core.errors import BadInput, one_line
 from converter.graphs.topology import iter_objects
 
 
@@ -43,11 +43,8 @@ def load_natively(path, loader: Callable[[], Any]) -> Any:
     except BadInput:
         raise
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError/KeyError alike
-        message = " ".join(str(exc).split())
-        if len(message) > 300:
-            message = message[:300] + "..."
         raise BadInput(
-            f"Keras could not load the model: {message}",
+            f"Keras could not load the model: {one_line(exc)}",
             path=path,
             hint="check that the file is complete and was saved by Keras; run `srconvert inspect` on it",
         ) from None

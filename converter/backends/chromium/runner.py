@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.backends.base import from_layout, to_layout
 from converter.backends.node.host import NodeHost
 from converter.backends.node.runner import NodeRunner
 from converter.bundle.custom_layers_js import ESM_NAME
+from converter.graphs.layout import from_layout, to_layout
 
 
 class ChromiumRunner(NodeRunner):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.backends.base import from_layout, to_layout
 from converter.backends.node.host import NodeHost
 from converter.backends.node.runner import NodeRunner
+from converter.graphs.layout import from_layout, to_layout
 
 
 class OrtWebRunner(NodeRunner):

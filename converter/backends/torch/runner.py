@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from converter.backends.base import Runner, Stopwatch, from_layout, to_layout
+from converter.backends.base import Runner, Stopwatch
+from converter.graphs.layout import from_layout, to_layout
 
 
 class TorchRunner(Runner):

@@ -22,11 +22,9 @@ import numpy as np
 
 from converter.core.dispatch import registrar
 from converter.core.errors import BadInput
+from converter.graphs.layout import NHWC_AXIS
 from converter.sources.onnx_import.graph import Probe
 from converter.sources.onnx_import.keras_graph import KerasGraph
-
-# NCHW axis -> NHWC axis
-AXIS = {0: 0, 1: 3, 2: 1, 3: 2}
 
 # Ops that only move data around: chains of them between two 4-D activations
 # are identified as a whole (pixel (un)shuffle), never translated one by one.
@@ -448,7 +446,7 @@ class Translator:
         if len(node.input) == 1:  # torch.cat of a one-element list
             return self.act(node.input[0], node)
         return self.graph.add("Concatenate", self._hint(node), [self.act(n, node) for n in node.input],
-                              {"axis": AXIS[axis]})
+                              {"axis": NHWC_AXIS[axis]})
 
     @_translates("DepthToSpace")
     def _op_DepthToSpace(self, node: Any) -> str:
