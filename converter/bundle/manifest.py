@@ -120,8 +120,8 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
              summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str, bundle: Path,
              output_range: tuple[float, float] | None = None, release: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of one run. It is reproducible: timings go only to the
-    parity reports. `records` are what the targets recorded (onnx_exporter,
-    custom_layers_js); `applied` every pass that changed something;
+    parity reports. `records` are what the targets recorded (targets.records),
+    written as they are; `applied` every pass that changed something;
     `finding` the input range and how it is known (parity.input_range);
     `output_range` what the model is meant to produce (default: its input
     range); `bundle` the folder the manifest is for, which the source's
@@ -167,9 +167,8 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
         },
         "fixes": recorded(applied, FIX),
         "optimizations": recorded(applied, OPTIMIZATION),
-        "onnx_exporter": records.get("onnx_exporter"),
         "custom_layers": [layer.name for layer in used_layers(fixed_topology)] if fixed_topology else [],
-        "custom_layers_js": records.get("custom_layers_js"),
+        **records,
     }
     if release is not None:
         result["release"] = release

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter import sources
+from converter import sources, targets
 from converter.bundle import manifest, staging
 from converter.core import deadline, memory, tf_runtime
 from converter.core.errors import BadInput, ParityFailed
@@ -225,7 +225,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
                *(a for e in emitters for a in e.applied)]
     source_label = release.source_label if release else str(options.source)
     document = manifest.document(
-        info, facts, finding, applied, {key: value for e in emitters for key, value in e.record.items()},
+        info, facts, finding, applied, targets.records(emitters),
         keras.fixed_topology if keras is not None else None, artifacts, summary,
         runtimes.versions() if verification is not None else {},
         source_label=source_label, bundle=options.out,

@@ -10,6 +10,8 @@ Reports and manifests list artifacts in this order.
 
 from __future__ import annotations
 
+from typing import Any
+
 from converter.core import precisions
 from converter.targets.base import Target
 from converter.targets.onnx import ONNX
@@ -37,6 +39,20 @@ def precisions_of(fmt: str) -> tuple[str, ...]:
 
 PRECISIONS = tuple(dict.fromkeys(p for fmt in FORMATS for p in precisions_of(fmt)))
 """`--quantize` choices."""
+
+
+def records(emitters) -> dict[str, Any]:
+    """What the run's emitters recorded, over every target's declared
+    defaults: the manifest writes these keys as they are. Two emitters
+    recording one key differently is a bug, not a choice of the last."""
+    merged: dict[str, Any] = {key: value for target in TARGETS for key, value in target.records.items()}
+    seen: dict[str, Any] = {}
+    for emitter in emitters:
+        for key, value in emitter.record.items():
+            if key in seen and seen[key] != value:
+                raise AssertionError(f"targets record {key} twice: {seen[key]!r} and {value!r}")
+            seen[key] = merged[key] = value
+    return merged
 
 
 def selected(formats: tuple[str, ...], variants: tuple[str, ...]) -> list[Target]:

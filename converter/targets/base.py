@@ -58,6 +58,10 @@ class Target:
     """(precision, runtime) -> why that runtime cannot run that precision."""
     label: str = ""
     """How errors name it (TF.js layers); its name when empty."""
+    records: dict[str, Any] = field(default_factory=dict)
+    """The manifest keys its emitter records (`Emitter.record`), with the
+    value a run that did not emit it writes; a key absent here is written
+    only by the runs that record it."""
 
     def unsupported_for(self, precision: str) -> dict[str, str] | None:
         """The runtimes an artifact of `precision` is exempt from, and why."""

@@ -23,7 +23,7 @@ ONNX = Target(
     "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
     ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), __name__,
     needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
-    unsupported=UNSUPPORTED, label="ONNX",
+    unsupported=UNSUPPORTED, label="ONNX", records={"onnx_exporter": None},
 )
 JSEP_FREE_SLICE = (
     "the WebGPU kernels of onnxruntime-web's default build (JSEP, deprecated since 1.29) reject a Slice counted "

@@ -17,7 +17,7 @@ RUNTIMES = ("tfjs",)
 BROWSER_RUNTIMES = ("chromium-webgl", "chromium-webgpu")
 
 TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
-                     __name__, label="TF.js layers")
+                     __name__, label="TF.js layers", records={"custom_layers_js": None})
 # From an ONNX source, a graph model is traced from the Keras translation
 # where one exists (it runs at any size), else from the graph itself.
 TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, (KERAS_FORM, ONNX_FORM), RUNTIMES,
