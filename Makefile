@@ -11,7 +11,7 @@ DEMO_OUT   := build/demo
 DIST       ?= dist
 JOBS       ?= 2
 
-.PHONY: setup demo test test-tools fixtures bench bench-onnx release releases clean distclean
+.PHONY: setup demo test test-fast test-tools fixtures bench bench-onnx release releases clean distclean
 
 setup: $(PY_STAMP) $(NODE_STAMP) chromium
 
@@ -79,6 +79,11 @@ demo: setup $(FIXTURES)
 
 test: setup setup-pytorch test-tools $(FIXTURES)
 	$(BIN)/python -m pytest
+
+# The unit tests and the quick command-line checks: no test marked `slow`
+# (those convert or verify a model end to end, seconds to minutes each).
+test-fast: setup setup-pytorch test-tools $(FIXTURES)
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -11,7 +11,9 @@ import h5py
 import pytest
 from conftest import ROOT, assert_clean_error, error_lines, run_cli
 
-pytestmark = pytest.mark.slow
+# `slow`: the tests that convert or verify a model; --help, choices and
+# option errors stay in `make test-fast`.
+SLOW = pytest.mark.slow
 
 
 def _edit_h5_config(src, dst, edit):
@@ -53,6 +55,7 @@ def test_help_documents_exit_codes():
         assert text in " ".join(run_cli("--help").stdout.split())
 
 
+@SLOW
 def test_convert_json_prints_the_manifest_and_nothing_else(fixtures_dir, tmp_path):
     out = tmp_path / "out"
     result = run_cli("convert", fixtures_dir / "rdn_keras2.h5", "-o", out, "--format", "tfjs", "--quantize", "float32,uint8", "--json")
@@ -69,6 +72,7 @@ def test_convert_json_prints_the_manifest_and_nothing_else(fixtures_dir, tmp_pat
     assert not list(tmp_path.glob(".srconvert-staging-*"))
 
 
+@SLOW
 def test_failing_parity_exits_1_names_the_artifact_and_keeps_the_bundle_aside(fixtures_dir, tmp_path):
     out = tmp_path / "out"
     result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--gate", "float16:psnr=200")
@@ -79,6 +83,7 @@ def test_failing_parity_exits_1_names_the_artifact_and_keeps_the_bundle_aside(fi
     assert "FAILED: tfjs/float16/model.json" in (failed / "parity.md").read_text()
 
 
+@SLOW
 def test_tfjs_cpu_backend(fixtures_dir, tmp_path):
     result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", tmp_path / "o", "--quantize", "float32",
                      "--format", "tfjs", "--tfjs-backend", "cpu", "--json")
@@ -87,6 +92,7 @@ def test_tfjs_cpu_backend(fixtures_dir, tmp_path):
     assert artifact["parity"]["results"][0]["runtime"] == "tfjs-cpu"
 
 
+@SLOW
 def test_missing_node_fails_fast_with_exit_3_and_no_verify_only_warns(fixtures_dir, tmp_path):
     env = {"SRCONVERT_NODE": "/nonexistent/node"}
     result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", tmp_path / "o", env=env)
@@ -98,6 +104,7 @@ def test_missing_node_fails_fast_with_exit_3_and_no_verify_only_warns(fixtures_d
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["parity"] == {"pass": None, "verified": False}
 
 
+@SLOW
 def test_force_replaces_only_a_bundle_srconvert_wrote(fixtures_dir, tmp_path):
     out = tmp_path / "o"
     args = ("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32", "--input-range", "0:1")
@@ -133,6 +140,7 @@ def test_bad_options_exit_2(fixtures_dir, tmp_path, args, fragments):
     assert not (tmp_path / "o").exists()
 
 
+@SLOW
 def test_an_unknown_custom_layer_is_named_with_how_to_add_it(fixtures_dir, tmp_path):
     def rename(layer):
         if layer["class_name"] == "PixelShuffle":
@@ -144,6 +152,7 @@ def test_an_unknown_custom_layer_is_named_with_how_to_add_it(fixtures_dir, tmp_p
     assert not (tmp_path / "o").exists()
 
 
+@SLOW
 def test_prefixed_and_config_less_spellings_load_and_pass(fixtures_dir, tmp_path):
     def respell(layer):
         if layer["class_name"] == "PixelShuffle":
@@ -160,6 +169,7 @@ def test_prefixed_and_config_less_spellings_load_and_pass(fixtures_dir, tmp_path
     assert manifest["custom_layers"] == ["PixelShuffle", "MultiplyBeta"]
 
 
+@SLOW
 def test_a_users_custom_layer_with_its_js_twin(tmp_path):
     import tf_keras
 
@@ -186,6 +196,7 @@ def test_a_users_custom_layer_with_its_js_twin(tmp_path):
     assert "verified: every artifact matches" in again.stdout
 
 
+@SLOW
 def test_lambda_layers_are_refused_by_default(tmp_path):
     import tf_keras
 
@@ -203,6 +214,7 @@ def _flip_byte(path, offset=100):
     path.write_bytes(bytes(data))
 
 
+@SLOW
 def test_verify_names_tampered_files_and_passes_an_untouched_bundle(fixtures_dir, tmp_path):
     out = tmp_path / "o"
     assert run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32,uint8").returncode == 0
@@ -220,6 +232,7 @@ def test_verify_names_tampered_files_and_passes_an_untouched_bundle(fixtures_dir
     assert "Traceback" not in result.stderr
 
 
+@SLOW
 def test_doctor_passes_here_and_names_the_fix_for_missing_node_packages(tmp_path):
     result = run_cli("doctor")
     assert result.returncode == 0, result.stdout
@@ -232,6 +245,7 @@ def test_doctor_passes_here_and_names_the_fix_for_missing_node_packages(tmp_path
     assert no_node.returncode == 3 and "apt-get install nodejs" in no_node.stdout
 
 
+@SLOW
 def test_bilinear_upsampling_is_fixed_for_tfjs_and_fails_without_the_fix(tmp_path):
     """TF.js's UpSampling2D(bilinear) lacks half-pixel centres; the fix is what makes it match Keras."""
     import tf_keras
@@ -249,6 +263,7 @@ def test_bilinear_upsampling_is_fixed_for_tfjs_and_fails_without_the_fix(tmp_pat
     assert broken.returncode == 1 and "tfjs/float32/model.json in tfjs-wasm" in broken.stderr
 
 
+@SLOW
 def test_a_runtime_exception_fails_that_artifact_by_name_with_exit_1(fixtures_dir, tmp_path):
     """An artifact onnxruntime cannot even load (here: one node's op renamed
     to one no runtime has, with the manifest updated to match, as a rebuilt
@@ -288,6 +303,7 @@ def test_a_runtime_exception_fails_that_artifact_by_name_with_exit_1(fixtures_di
     }
 
 
+@SLOW
 def test_inspect_and_convert_agree_on_layer_support(fixtures_dir, tmp_path):
     """A Keras-only layer (Subtract): known to both, a graph model but no
     layers model. A class nobody defines: unknown to both."""
@@ -317,6 +333,7 @@ def test_inspect_and_convert_agree_on_layer_support(fixtures_dir, tmp_path):
     assert_clean_error(run_cli("convert", source, "-o", tmp_path / "c"), 2, "unknown custom layer class 'FancyUpsample'")
 
 
+@SLOW
 def test_debug_shows_library_logs(fixtures_dir, tmp_path):
     """TensorFlow's own start-up log lines: hidden normally, shown with --debug.
     (The variables srconvert sets to quiet TensorFlow are cleared first: this
@@ -334,6 +351,7 @@ def test_debug_shows_library_logs(fixtures_dir, tmp_path):
     assert "I tensorflow/core/" in loud.stderr, loud.stderr
 
 
+@SLOW
 def test_graph_model_keeps_a_conv_plus_feature_map_add_unfused(tmp_path):
     """A conv with no bias, or an all-zero one (an untrained ISR RRDN's
     post_blocks_conv), feeds GRL's Add straight after grappler's constant
