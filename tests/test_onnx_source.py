@@ -76,7 +76,7 @@ def test_an_artifact_that_is_the_source_file_is_not_run_again_where_the_referenc
     assert all(r["pass"] for r in artifact.parity["results"])
 
 
-# --- hand-built graphs: the rest of the op table ---------------------------------------------------
+# --- hand-built graphs: ops the fixtures do not hold (test_op_tables checks the table itself) ---------------------------------------------------
 
 RNG = np.random.default_rng(3)
 
@@ -160,7 +160,7 @@ GRAPHS = {
 
 
 @pytest.mark.parametrize("name", GRAPHS)
-def test_hand_built_graphs_cover_the_op_table(tmp_path, name):
+def test_hand_built_graphs_of_table_ops_pass_in_every_runtime(tmp_path, name):
     nodes, initializers, opset = GRAPHS[name]
     source = _save(tmp_path, nodes, initializers, opset)
     result = _convert(source, tmp_path / "o", precisions=("float32",))
