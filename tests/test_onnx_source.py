@@ -76,7 +76,7 @@ def test_an_artifact_that_is_the_source_file_is_not_run_again_where_the_referenc
     assert all(r["pass"] for r in artifact.parity["results"])
 
 
-# --- hand-built graphs: ops the fixtures do not hold (test_op_tables checks the table itself) ---------------------------------------------------
+# --- hand-built graphs: ops the fixtures do not hold (test_op_tables checks the table) ---
 
 RNG = np.random.default_rng(3)
 
