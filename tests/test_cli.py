@@ -11,6 +11,8 @@ import h5py
 import pytest
 from conftest import ROOT, assert_clean_error, error_lines, run_cli
 
+from converter.core.hashing import sha256_file
+
 # `slow`: the tests that convert or verify a model; --help, choices and
 # option errors stay in `make test-fast`.
 SLOW = pytest.mark.slow
@@ -188,9 +190,13 @@ def test_a_users_custom_layer_with_its_js_twin(tmp_path):
     assert result.returncode == 0, result.stderr
     assert all(a["parity"]["pass"] for a in json.loads(result.stdout)["artifacts"])
     assert "defineBrighten" in (tmp_path / "o" / "tfjs" / "custom-layers.cjs").read_text()
-    # verify reads the source as convert did, but runs no code the manifest names: the layer is named again.
+    code = json.loads(result.stdout)["source"]["code"]
+    assert code["custom_layers"] == [{"spec": "user_layer_example:Brighten", "sha256": sha256_file(
+        ROOT / "tests" / "user_layer_example.py")}] and "allow_lambda" not in code
+    # verify reads the source as convert did, but runs no code the manifest names: it says which option to repeat.
     env = {"PYTHONPATH": str(ROOT / "tests")}
-    assert_clean_error(run_cli("verify", tmp_path / "o", env=env), 2, "Brighten", "--custom-layer")
+    refused = run_cli("verify", tmp_path / "o", env=env)
+    assert_clean_error(refused, 2, "--custom-layer user_layer_example:Brighten", "never runs code")
     again = run_cli("verify", tmp_path / "o", "--custom-layer", "user_layer_example:Brighten", env=env)
     assert again.returncode == 0, again.stderr
     assert "verified: every artifact matches" in again.stdout

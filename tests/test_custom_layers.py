@@ -1,5 +1,6 @@
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,18 @@ def test_python_layers_compute_depth_to_space_and_beta():
     resize = custom_layers.RESIZE_BILINEAR.keras_class(tf_keras)(size=[2, 2])
     keras_up = tf_keras.layers.UpSampling2D(2, interpolation="bilinear")
     np.testing.assert_allclose(resize(y).numpy(), keras_up(y).numpy(), atol=1e-6)
+
+
+def test_the_manifest_records_user_code_and_verify_asks_for_it_again():
+    from converter.core.hashing import sha256_file
+    from converter.core.user_layers import code_record, missing_code
+
+    class Mine:  # any class: only its module and name are recorded
+        pass
+
+    assert code_record({}, False) == {}
+    record = code_record({"Mine": Mine}, True)
+    assert record == {"custom_layers": [{"spec": f"{__name__}:Mine", "sha256": sha256_file(Path(__file__))}],
+                      "allow_lambda": True}
+    assert missing_code(record, {}, False) == [f"--custom-layer {__name__}:Mine", "--allow-lambda"]
+    assert missing_code(record, {"Mine": Mine}, True) == []

@@ -118,13 +118,15 @@ def written_files(document: dict[str, Any]) -> list[str]:
 
 def document(info, facts, finding, applied, records: dict[str, Any], fixed_topology, artifacts: list[Artifact],
              summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str, bundle: Path,
-             output_range: tuple[float, float] | None = None, release: dict[str, Any] | None = None) -> dict[str, Any]:
+             output_range: tuple[float, float] | None = None, release: dict[str, Any] | None = None,
+             code: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of one run. It is reproducible: timings go only to the
     parity reports. `records` are what the targets recorded (targets.records),
     written as they are; `applied` every pass that changed something;
     `finding` the input range and how it is known (parity.input_range);
     `output_range` what the model is meant to produce (default: its input
-    range); `bundle` the folder the manifest is for, which the source's
+    range); `code` what user code the conversion ran
+    (core.user_layers.code_record), recorded only when there is some; `bundle` the folder the manifest is for, which the source's
     relative path starts from."""
     from converter.bundle.custom_layers_js import used_layers
     from converter.core import deadline
@@ -143,6 +145,7 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
             "keras_version": info.keras_version,
             "producer": info.producer,
             "architecture": info.architecture,
+            **({"code": code} if code else {}),
         },
         "memory": info.budget.manifest_entry(),
         "time": deadline.current().manifest_entry(),

@@ -4,6 +4,7 @@ it still compute what the source computes?"""
 from __future__ import annotations
 
 import collections
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,11 @@ from converter import sources
 from converter.bundle import manifest
 from converter.bundle.manifest import Artifact
 from converter.core import deadline, memory
-from converter.core.errors import EXIT_NOT_VERIFIED, EXIT_OK, ParityFailed
+from converter.core.errors import EXIT_NOT_VERIFIED, EXIT_OK, BadInput, ParityFailed
 from converter.core.hashing import sha256_file, sha256_path
 from converter.core.precisions import DEFAULT_GATES, Gate
 from converter.core.progress import Progress
+from converter.core.user_layers import missing_code
 from converter.forms import checks
 from converter.parity import report
 
@@ -156,6 +158,12 @@ def verify_bundle(
     from converter.pipeline.plan import runtimes_of
     from converter.targets import BY_NAME
 
+    needed = missing_code(recorded.get("code") or {}, user_layers or {}, allow_lambda)
+    if needed:
+        raise BadInput(
+            f"the bundle was converted with code of the user's own ({', '.join(needed)}), "
+            "and srconvert never runs code because a manifest names it",
+            path=bundle, hint=f"if you trust it, run: srconvert verify {bundle} {' '.join(needed)}")
     options = sources.SourceOptions(max_memory=max_memory, max_compute=max_compute, user_layers=user_layers or {},
                                     allow_lambda=allow_lambda, **recorded_reading(recorded))
     info = sources.describe(source, options)
@@ -201,7 +209,9 @@ def find_source(bundle: Path, recorded: dict[str, Any]) -> Path | None:
 
 
 def _candidates(bundle: Path, recorded: dict[str, Any]) -> list[Path]:
-    return [path for path in (bundle / recorded["relative_path"] if recorded.get("relative_path") else None,
+    # Normalised as the manifest's relative path was made (lexically, os.path.relpath), for the messages.
+    relative = Path(os.path.normpath(bundle / recorded["relative_path"])) if recorded.get("relative_path") else None
+    return [path for path in (relative,
                               Path(recorded["path"]) if recorded.get("path") else None) if path is not None]
 
 

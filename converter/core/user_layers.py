@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 from converter.core.errors import BadInput
 
@@ -30,6 +31,37 @@ def load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
             raise BadInput(f"--custom-layer {spec!r} cannot be loaded ({exc})", hint="check the module is importable from here") from None
         layers[class_name] = layer
     return layers
+
+
+def code_record(layers: dict[str, type], allow_lambda: bool) -> dict[str, Any]:
+    """What code the conversion ran beyond srconvert's own, for the manifest:
+    each user layer as `module:Class` with its file's sha256, and whether
+    Lambda layers were allowed. {} when none (the manifest then says nothing)."""
+    from converter.core.hashing import sha256_file
+
+    record: dict[str, Any] = {}
+    if layers:
+        entries = []
+        for cls in layers.values():
+            file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+            entries.append({"spec": f"{cls.__module__}:{cls.__name__}",
+                            "sha256": sha256_file(Path(file)) if file else None})
+        record["custom_layers"] = entries
+    if allow_lambda:
+        record["allow_lambda"] = True
+    return record
+
+
+def missing_code(recorded: dict[str, Any], layers: dict[str, type], allow_lambda: bool) -> list[str]:
+    """The options a re-check must be given again for the code `recorded`
+    (code_record) names: srconvert never imports code because a manifest
+    names it, since a bundle may come from anyone."""
+    given = {f"{cls.__module__}:{cls.__name__}" for cls in layers.values()}
+    options = [f"--custom-layer {entry['spec']}" for entry in recorded.get("custom_layers", ())
+               if entry["spec"] not in given]
+    if recorded.get("allow_lambda") and not allow_lambda:
+        options.append("--allow-lambda")
+    return options
 
 
 def js_twins(layers: dict[str, type]) -> dict[str, str]:

@@ -22,6 +22,7 @@ from converter.core.photos import DEFAULT_IMAGES
 from converter.core.precisions import DEFAULT as DEFAULT_PRECISIONS
 from converter.core.precisions import DEFAULT_GATES, Gate
 from converter.core.progress import Progress
+from converter.core.user_layers import code_record
 from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.parity import report
 from converter.parity.client import failed as client_failed
@@ -229,6 +230,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         keras.fixed_topology if keras is not None else None, artifacts, summary,
         runtimes.versions() if verification is not None else {},
         source_label=source_label, bundle=options.out,
+        code=code_record(options.user_layers, options.allow_lambda),
         **(release.manifest_fields() if release else {}),
     )
     if release is not None and summary["pass"] is not False:
