@@ -20,7 +20,6 @@ import custom_layers
 from converter.core import tf_runtime
 from converter.emitters import tfjs_lean
 from converter.forms.keras_model import Canonical
-from converter.passes import fixes
 
 # 4 MiB is the largest file every major browser caches; tensorflowjs's default.
 SHARD_BYTES = 4 * 1024 * 1024
@@ -35,14 +34,14 @@ class TfjsModel:
     """One weight group: `{name, data}` entries in the order TFJS reads them."""
 
 
-def layers_model(canonical: Canonical, disabled_fixes: frozenset[str] = frozenset()) -> TfjsModel:
+def layers_model(canonical: Canonical) -> TfjsModel:
     """Written from the canonical topology and weights, as
     tensorflowjs_converter writes an HDF5 file's: no Keras model needed."""
     tfjs = tf_runtime.tensorflowjs()
     from tensorflowjs.converters import common
 
     custom = {spec.name for spec in custom_layers.LAYERS} | set(canonical.user_layers)
-    topology = tfjs_lean.topology(fixes.normalise(canonical.topology, disabled_fixes), custom)
+    topology = tfjs_lean.topology(canonical.topology, custom)  # fixed already (forms.keras_form)
     topology = {
         "class_name": topology["class_name"],
         "config": topology["config"],

@@ -109,12 +109,12 @@ class KerasForm:
         if keep_canonical:
             self.canonical.output_channels = int(plain.outputs[0].shape[-1])
             return
-        if source.keras2_model is not None:
-            # The fixes only change how the topology is written, never what it
-            # computes, so they apply to the loaded model's own serialisation.
-            topology = fixes.normalise(keras_model.topology_of(plain), self.disabled_fixes)
-        else:
-            topology = keras_model.topology_of(plain)
+        # What tf_keras writes back has its own spellings (class names, keys)
+        # of what the fixes repaired. They only change how a topology is
+        # written, never what it computes, and are idempotent: run on the
+        # canonical topology here, once, and not recorded again, every
+        # target reads it fixed.
+        topology = fixes.normalise(keras_model.topology_of(plain), self.disabled_fixes)
         self.canonical = Canonical(
             topology, native.layer_weights(plain), keras_model.weight_names(plain), self.facts.input_channels,
             int(plain.outputs[0].shape[-1]), self.facts.input_multiple, self.options.user_layers, info.path,

@@ -100,7 +100,7 @@ class Emitter(BaseEmitter):
         progress.step(f"building the TFJS {target.variant} model")
         self._shared: list[Path] = []
         if target.variant == "layers":
-            self.model = tfjs.layers_model(form, options.disabled_fixes)
+            self.model = tfjs.layers_model(form)
             used = custom_layers_js.used_layers(self.model.document["modelTopology"])
             # A layers bundle cannot load without its layers' JavaScript twins.
             self._shared = list(custom_layers_js.write(stage / target.folder, used, js_twins(options.user_layers)))
