@@ -1,5 +1,7 @@
 import copy
 
+import pytest
+
 from converter.passes import fixes
 from converter.passes.fixes import functional_to_model, keras3_topology
 
@@ -112,3 +114,33 @@ def test_nested_models_are_fixed_too():
     inner = fixed["config"]["layers"][0]
     assert inner["class_name"] == "Model"
     assert inner["config"]["layers"][0]["config"]["batch_input_shape"] == [None, None, None, 3]
+
+
+def test_apply_runs_a_form_s_passes_once_in_order_and_records_what_changed():
+    from converter.passes import FIX, ONNX, OPTIMIZATION, Pass, apply, recorded
+
+    calls = []
+
+    def step(name, changes):
+        def run(subject):
+            calls.append(name)
+            subject.append(name)
+            return changes
+        return Pass(name, f"{name} summary", ONNX, FIX if name != "c" else OPTIMIZATION, run)
+
+    subject = []
+    applied = apply([step("a", 2), step("b", 0), step("c", 1)], ONNX, subject, disabled=frozenset({"x"}))
+    assert calls == ["a", "b", "c"] and subject == ["a", "b", "c"]
+    assert [(a.name, a.changes) for a in applied] == [("a", 2), ("c", 1)]  # b changed nothing: not recorded
+    assert recorded(applied, FIX) == [{"name": "a", "summary": "a summary", "changes": 2}]
+    assert [a.name for a in apply([step("a", 1)], ONNX, [], disabled=frozenset({"a"}))] == []
+
+
+def test_a_pass_for_another_form_is_refused_before_anything_runs():
+    from converter.passes import KERAS, ONNX, apply
+    from converter.passes.fixes import FIXES
+
+    with pytest.raises(TypeError, match="keras3_topology"):
+        apply(FIXES, ONNX, {})
+    with pytest.raises(TypeError):
+        apply(FIXES, KERAS, {})  # the fixes act on the topology alone (keras-topology), not topology and weights

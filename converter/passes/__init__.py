@@ -36,6 +36,12 @@ class Pass:
     purpose: str
     run: Callable[..., int]
 
+    @classmethod
+    def of(cls, module: Any, form: str, purpose: str) -> "Pass":
+        """The pass a module defines: named after the module, with its
+        `SUMMARY` and `run`. Every fix and optimisation is declared so."""
+        return cls(module.__name__.rsplit(".", 1)[-1], module.SUMMARY, form, purpose, module.run)
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -50,8 +56,14 @@ class Applied:
         return {"name": self.name, "summary": self.summary, "changes": self.changes}
 
 
-def apply(passes: Iterable[Pass], *subject: Any, disabled: frozenset[str] = frozenset()) -> list[Applied]:
-    """Run every pass not in `disabled` on `subject` (edited in place), in order."""
+def apply(passes: Iterable[Pass], form: str, *subject: Any, disabled: frozenset[str] = frozenset()) -> list[Applied]:
+    """Run every pass not in `disabled` on `subject`, a model in `form`
+    (edited in place), in order. A pass declared for another form is a bug,
+    refused before it runs (TypeError), not a silent no-op."""
+    passes = tuple(passes)
+    wrong = [step.name for step in passes if step.form != form]
+    if wrong:
+        raise TypeError(f"passes {', '.join(wrong)} do not act on the {form} form")
     applied = []
     for step in passes:
         if step.name in disabled:

@@ -51,7 +51,7 @@ class Emitter(BaseEmitter):
             self.base = onnx_bundle.export(form, options.opset, options.onnx_layout, options.onnx_exporter)
             self.record = {"onnx_exporter": onnx_bundle.exporter_of(self.base)}
         steps = fixes.ONNX_FIXES + (optimize.ONNX_PASSES if options.optimize else ())
-        self.applied = passes.apply(steps, self.base, disabled=options.disabled_fixes)
+        self.applied = passes.apply(steps, passes.ONNX, self.base, disabled=options.disabled_fixes)
         slices = free_slices_from_the_end(self.base)
         self.graph_exempt = {"chromium-ort-jsep": JSEP_FREE_SLICE.format(node=slices[0])} if slices else {}
 

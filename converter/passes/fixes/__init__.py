@@ -22,23 +22,18 @@ from converter.passes.fixes import (
     serialization_keys,
 )
 
-
-def _fix(module: Any, form: str) -> Pass:
-    return Pass(module.__name__.rsplit(".", 1)[-1], module.SUMMARY, form, FIX, module.run)
-
-
 FIXES: tuple[Pass, ...] = tuple(
-    _fix(module, KERAS_TOPOLOGY)
+    Pass.of(module, KERAS_TOPOLOGY, FIX)
     for module in (keras3_topology, serialization_keys, custom_layer_names, bilinear_half_pixel, functional_to_model)
 )
-ONNX_FIXES: tuple[Pass, ...] = tuple(_fix(module, ONNX) for module in (onnx_concat_split, onnx_explicit_attributes))
+ONNX_FIXES: tuple[Pass, ...] = tuple(Pass.of(module, ONNX, FIX) for module in (onnx_concat_split, onnx_explicit_attributes))
 FIX_NAMES = tuple(fix.name for fix in FIXES + ONNX_FIXES)
 
 
 def apply_fixes(model: dict[str, Any], disabled: frozenset[str] = frozenset()) -> tuple[dict[str, Any], list[Applied]]:
     """A fixed copy of `model` (a `{class_name, config}` object) and what changed."""
     fixed = copy.deepcopy(model)
-    return fixed, apply(FIXES, fixed, disabled=disabled)
+    return fixed, apply(FIXES, KERAS_TOPOLOGY, fixed, disabled=disabled)
 
 
 def normalise(model: dict[str, Any], disabled: frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -16,13 +16,11 @@ from typing import Any
 from converter.passes import KERAS, ONNX, OPTIMIZATION, Applied, Pass, apply
 from converter.passes.optimize import drop_identity, fold_multiply_beta, fuse_activation, onnx_resize_scales
 
-KERAS_PASSES = (
-    Pass("drop_identity", drop_identity.SUMMARY, KERAS, OPTIMIZATION, drop_identity.run),
-    Pass("fold_multiply_beta", fold_multiply_beta.SUMMARY, KERAS, OPTIMIZATION, fold_multiply_beta.run),
-    # After the beta fold, which needs the convolution's activation linear.
-    Pass("fuse_activation", fuse_activation.SUMMARY, KERAS, OPTIMIZATION, fuse_activation.run),
+KERAS_PASSES = tuple(
+    # fuse_activation after the beta fold, which needs the convolution's activation linear.
+    Pass.of(module, KERAS, OPTIMIZATION) for module in (drop_identity, fold_multiply_beta, fuse_activation)
 )
-ONNX_PASSES = (Pass("onnx_resize_scales", onnx_resize_scales.SUMMARY, ONNX, OPTIMIZATION, onnx_resize_scales.run),)
+ONNX_PASSES = (Pass.of(onnx_resize_scales, ONNX, OPTIMIZATION),)
 PASS_NAMES = tuple(p.name for p in KERAS_PASSES + ONNX_PASSES)
 
 
@@ -30,4 +28,4 @@ def optimize_keras(topology: dict[str, Any], weights: dict[str, list[Any]]) -> t
     """Copies of `topology` and `weights`, optimised, and what was done."""
     topology = copy.deepcopy(topology)
     weights = {name: list(values) for name, values in weights.items()}
-    return topology, weights, apply(KERAS_PASSES, topology, weights)
+    return topology, weights, apply(KERAS_PASSES, KERAS, topology, weights)
