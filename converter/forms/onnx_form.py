@@ -210,7 +210,6 @@ def fix_size(model: Any, size: InputSize, path: Path) -> Any:
     import tempfile
 
     import onnx
-    import onnxruntime
 
     fixed = onnx.ModelProto()
     fixed.CopyFrom(model)
@@ -224,12 +223,8 @@ def fix_size(model: Any, size: InputSize, path: Path) -> Any:
     del fixed.graph.value_info[:]
     with tempfile.TemporaryDirectory(prefix="srconvert-fixed-") as tmp:
         target = Path(tmp, "fixed.onnx")
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.optimized_model_filepath = str(target)
         try:
-            onnxruntime.InferenceSession(fixed.SerializeToString(), options, providers=["CPUExecutionProvider"])
+            onnx_graph.session(fixed, optimization="basic", optimized_path=target)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise BadInput(f"onnxruntime cannot run the model at {size} ({one_line(exc, 240)})",
                            path=path, hint="choose a size the network accepts (a multiple of its window)") from None
@@ -253,7 +248,6 @@ def measure(model: Any, channels: int, size: InputSize | None, path: Path, max_c
     (one session) at small sizes, each under a deadline; and that session.
     `counted`: the graph fixed to a size, and the size, to count the work on
     instead."""
-    import onnxruntime
 
     from converter.core import deadline
     from converter.graphs import compute as counting
@@ -271,15 +265,12 @@ def measure(model: Any, channels: int, size: InputSize | None, path: Path, max_c
     counting.check(work, path, max_compute)
     clock = deadline.current()
     params = _params(model)
-    options = onnxruntime.SessionOptions()
-    # Fatal only: a probe at a size the graph does not take fails by design,
-    # and onnxruntime would print each failure; its exception says why.
-    options.log_severity_level = 4
-    options.intra_op_num_threads = 1  # probes are tiny; a pool would spin beside the other work
     try:
         with clock.call("loading the model in onnxruntime"):
-            session = onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                                   providers=["CPUExecutionProvider"])
+            # Fatal only: a probe at a size the graph does not take fails by design,
+            # and onnxruntime would print each failure; its exception says why. One
+            # thread: probes are tiny, and a pool would spin beside the other work.
+            session = onnx_graph.session(model, threads=1, log_level=4)
     except Exception as exc:  # onnxruntime raises its own exception types
         raise BadInput(f"onnxruntime cannot load the model: {one_line(exc, 200)}", path=path) from None
     if size is not None:

@@ -8,6 +8,38 @@ import numpy as np
 
 from converter.core.errors import BadInput
 
+OPTIMIZATION_LEVELS = ("none", "basic", "all")
+
+
+def session(model: Any, *, threads: int | None = None, log_level: int = 3, optimization: str = "all",
+            optimized_path: Any = None) -> Any:
+    """An onnxruntime session on the CPU: the one place srconvert makes them.
+
+    `model`: a ModelProto, its serialised bytes, or a file path (external
+    data is read from beside it). `threads`: intra-op threads (None:
+    onnxruntime's default, a pool over every core). `log_level`: 3 errors,
+    4 fatal only. `optimization`: "all" as users run it, "basic" for
+    standard-op rewrites only (constant folding), "none" to run the graph
+    as written. `optimized_path`: where onnxruntime writes the graph it
+    optimised. onnxruntime's own exceptions propagate: callers say what
+    they meant."""
+    import onnxruntime
+
+    levels = onnxruntime.GraphOptimizationLevel
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = log_level
+    options.graph_optimization_level = {"none": levels.ORT_DISABLE_ALL, "basic": levels.ORT_ENABLE_BASIC,
+                                        "all": levels.ORT_ENABLE_ALL}[optimization]
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    if optimized_path is not None:
+        options.optimized_model_filepath = str(optimized_path)
+    if hasattr(model, "SerializeToString"):
+        model = model.SerializeToString()
+    elif not isinstance(model, bytes):
+        model = str(model)
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
 
 def sort_nodes(graph: Any) -> None:
     """Topologically sort `graph.node` in place (stable for already-sorted runs).
@@ -49,7 +81,6 @@ def probe(model: Any, names: list[str], make_input: Callable[[int, int], np.ndar
     Graph optimisations are off, so every tensor the file names is still there
     to read. onnxruntime's own errors propagate; callers say what they meant."""
     import onnx
-    import onnxruntime
 
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
@@ -58,15 +89,12 @@ def probe(model: Any, names: list[str], make_input: Callable[[int, int], np.ndar
         if name not in known:
             exposed.graph.output.append(onnx.ValueInfoProto(name=name))
             known.add(name)
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    model_input = session.get_inputs()[0]
+    probe = session(exposed, optimization="none")
+    model_input = probe.get_inputs()[0]
     runs = []
     for height, width in PROBE_SIZES:
         x = make_input(height, width)
-        values = session.run(names, {model_input.name: x})
+        values = probe.run(names, {model_input.name: x})
         runs.append({model_input.name: x, **dict(zip(names, values))})
     return runs
 

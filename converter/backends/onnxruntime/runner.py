@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from converter.backends.base import Runner, Stopwatch
+from converter.graphs import onnx_graph
 from converter.graphs.layout import from_layout, to_layout
 
 
@@ -25,14 +26,7 @@ class OnnxRuntimeRunner(Runner):
 
     def activate(self) -> None:
         if self._session is None:
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.log_severity_level = 3
-            options.intra_op_num_threads = self.threads
-            self._session = onnxruntime.InferenceSession(
-                str(self.model_path), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = onnx_graph.session(self.model_path, threads=self.threads)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         name = self._session.get_inputs()[0].name
