@@ -1,5 +1,5 @@
-"""Source formats (after spandrel's architectures): each module in `FAMILIES`
-has `FORMATS` (the format names it reads, with titles), `detect` (a
+"""Source formats (after spandrel's architectures): each module in
+`FORMAT_MODULES` has `FORMATS` (the format names it reads, with titles), `detect` (a
 predicate over a `Probe` of the path's content), `content_bytes` (what the
 file declares it holds, checked against what it can hold: metadata only),
 `describe` (what the file says about itself: cheap, no TensorFlow) and
@@ -7,8 +7,8 @@ file declares it holds, checked against what it can hold: metadata only),
 rather than read (weights-only files, ONNX graphs) also have
 `derive_topology`, which `load` and `srconvert inspect` share.
 
-Detection asks the modules in `FAMILIES` order; the first that claims a path
-reads it. Before anything is described, the path is admitted (regular files
+Detection asks the modules in `FORMAT_MODULES` order; the first that
+claims a path reads it. Before anything is described, the path is admitted (regular files
 and folders only: `admission`), its declared content checked (`declared`)
 and the run's memory budget set against it (`converter.core.memory`).
 """
@@ -31,9 +31,9 @@ from converter.sources import (
     weights_only,
 )
 
-FAMILIES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import)
-MODULES = {fmt: module for module in FAMILIES for fmt in module.FORMATS}
-FORMAT_TITLES = {fmt: title for module in FAMILIES for fmt, title in module.FORMATS.items()}
+FORMAT_MODULES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import)
+MODULES = {fmt: module for module in FORMAT_MODULES for fmt in module.FORMATS}
+FORMAT_TITLES = {fmt: title for module in FORMAT_MODULES for fmt, title in module.FORMATS.items()}
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Source:
 
 def detect_format(path: Path) -> str:
     probe = detect.Probe(Path(path))
-    for module in FAMILIES:
+    for module in FORMAT_MODULES:
         fmt = module.detect(probe)
         if fmt is not None:
             return fmt

@@ -71,12 +71,12 @@ def input_channels(model: Any, path: Path) -> int:
 
 
 @dataclass
-class Probe:
+class ProbeRuns:
     values: list[dict[str, np.ndarray]]
     """For each probe size, every tensor's value by name."""
 
 
-def probe(model: Any, channels: int, path: Path) -> Probe:
+def probe(model: Any, channels: int, path: Path) -> ProbeRuns:
     """Every tensor the graph computes, on random NCHW images at both probe sizes."""
     from converter.graphs.onnx_graph import probe as run_probe
 
@@ -89,4 +89,4 @@ def probe(model: Any, channels: int, path: Path) -> Probe:
             f"onnxruntime cannot load or run the model at the probe sizes ({one_line(exc)})",
             path=path,
         ) from None
-    return Probe(runs)
+    return ProbeRuns(runs)

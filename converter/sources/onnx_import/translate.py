@@ -23,7 +23,7 @@ import numpy as np
 from converter.core.dispatch import registrar
 from converter.core.errors import BadInput
 from converter.graphs.layout import NHWC_AXIS
-from converter.sources.onnx_import.graph import Probe
+from converter.sources.onnx_import.graph import ProbeRuns
 from converter.sources.onnx_import.keras_graph import KerasGraph
 
 # Ops that only move data around: chains of them between two 4-D activations
@@ -64,7 +64,7 @@ class Moved:
 @dataclass
 class Translator:
     model: Any
-    probe: Probe
+    probe: ProbeRuns
     path: Path
     graph: KerasGraph = field(init=False)
     values: dict[str, Any] = field(default_factory=dict)  # ONNX name -> Act | Moved | np.ndarray | None
