@@ -12,6 +12,7 @@ from converter.commands.verify_bundle import verify_bundle
 from converter.core.progress import Progress
 from converter.graphs.topology import iter_layers, model_config
 from converter.pipeline.convert import ConvertOptions, convert
+from converter.pipeline.plan import Plan
 from converter.targets import PRECISIONS as ALL_PRECISIONS
 from converter.targets import precisions_of
 
@@ -48,6 +49,7 @@ MIN_PSNR = {"float16": 60, "uint16": 60, "uint8": 40, "int8": 35}
 def test_every_artifact_of_every_source_passes_parity_in_its_runtimes(bundles, name):
     result = bundles(name)
     assert result.passed
+    assert Plan.from_manifest(result.manifest) == result.plan  # what verify re-runs is what ran
     got = {(a.format, a.precision) for a in result.artifacts}
     expected = {(f, p) for f in ("tfjs-layers", "tfjs-graph") for p in precisions_of("tfjs")}
     expected |= {("onnx", p) for p in precisions_of("onnx")}

@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from converter.core.progress import Progress
 from converter.pipeline.convert import ConvertOptions, convert
+from converter.pipeline.plan import Plan
 from converter.targets import PRECISIONS as ALL_PRECISIONS
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,9 @@ SCALES = {"rrdb": 4, "rrdb_x2": 2, "compact": 4}
 
 
 def _convert(source: Path, out: Path, **options):
-    return convert(ConvertOptions(source=source, out=out, **options), Progress(False))
+    result = convert(ConvertOptions(source=source, out=out, **options), Progress(False))
+    assert Plan.from_manifest(result.manifest) == result.plan  # what verify re-runs is what ran
+    return result
 
 
 @pytest.mark.parametrize("source", ONNX_FIXTURES, ids=lambda p: p.stem)

@@ -152,11 +152,10 @@ def verify_bundle(
         outcome.wrong_source = str(source)
         return outcome
 
-    from converter.core.input_size import InputSize, Sizes
+    from converter.core.input_size import Sizes
     from converter.parity.engine import Runtimes, Verification
     from converter.pipeline.convert import source_form
-    from converter.pipeline.plan import runtimes_of
-    from converter.targets import BY_NAME
+    from converter.pipeline.plan import Plan
 
     needed = missing_code(recorded.get("code") or {}, user_layers or {}, allow_lambda)
     if needed:
@@ -172,16 +171,15 @@ def verify_bundle(
                         options.allow_lambda)
     with memory.guard(info.budget, source):
         progress.step(f"loading {source} ({info.format})")
-        size = document["model"].get("input_size")
-        patch = InputSize.parse(size) if size else None
+        plan = Plan.from_manifest(document, browser)
+        patch = plan.patch
         for artifact in artifacts:  # a bundle from before per-artifact sizes: every artifact was fixed to it
             if artifact.input_sizes is None and patch is not None:
                 artifact.input_sizes = Sizes(patch).as_dict()
         form = source_form(info, options, input_size=patch)
         gates = {a.precision: _recorded_gate(a) for a in artifacts}
-        verifiers = {a.entry: runtimes_of(BY_NAME[a.format], browser) for a in artifacts}
-        names = tuple(dict.fromkeys(name for entry in verifiers.values() for name in entry))
-        runtimes = Runtimes(names, backend, custom_layers_override=custom_layers_js)
+        verifiers = {a.entry: plan.runtimes_for(a.format) for a in artifacts}
+        runtimes = Runtimes(plan.runtimes, backend, custom_layers_override=custom_layers_js)
         runtimes.prestart()
         try:
             deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it

@@ -91,6 +91,8 @@ class ConvertResult:
     passed: bool
     input_range: Any = None
     """parity.input_range.RangeFinding: the range the run used, and how it is known."""
+    plan: Any = None
+    """The plan.Plan the run carried out (Plan.from_manifest rebuilds it from `manifest`)."""
 
 
 def convert(options: ConvertOptions, progress: Progress | None = None,
@@ -253,7 +255,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     document = manifest.write(stage / manifest.MANIFEST_NAME, document)
     if release is not None and summary["pass"] is not False:
         release.write_package(stage, document, artifacts)
-    return ConvertResult(stage, document, artifacts, summary["pass"] is not False, finding)
+    return ConvertResult(stage, document, artifacts, summary["pass"] is not False, finding, plan)
 
 
 def _start_reference(verification, form, inputs, progress: Progress) -> None:

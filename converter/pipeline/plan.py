@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from converter.core.errors import BadInput
 from converter.forms import checks
 from converter.sources import SourceInfo, detect
-from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
+from converter.targets import BY_NAME, FORMATS, TARGETS, Target, precisions_of, selected
 from converter.targets.base import KERAS_FORM, ONNX_FORM
 
 
@@ -46,6 +46,14 @@ class Step:
     form: str
     """The canonical form it is emitted from (targets.base.KERAS_FORM, ONNX_FORM)."""
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target.name, "precisions": list(self.precisions), "runtimes": list(self.runtimes),
+                "form": self.form}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Step":
+        return cls(BY_NAME[data["target"]], tuple(data["precisions"]), tuple(data["runtimes"]), data["form"])
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -61,6 +69,61 @@ class Plan:
     @property
     def runtimes(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(name for step in self.steps for name in step.runtimes))
+
+    def runtimes_for(self, target: str) -> tuple[str, ...]:
+        """The runtimes that verify `target`'s artifacts (a target name)."""
+        return next((step.runtimes for step in self.steps if step.target.name == target), ())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (JSON): targets by name, the patch as HxW."""
+        return {"steps": [step.as_dict() for step in self.steps], "onnx_layout": self.onnx_layout,
+                "patch": str(self.patch) if self.patch is not None else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+        from converter.core.input_size import InputSize
+
+        patch = InputSize.parse(data["patch"]) if data.get("patch") else None
+        return cls(tuple(Step.from_dict(step) for step in data["steps"]), data["onnx_layout"], patch)
+
+    @classmethod
+    def from_manifest(cls, document: dict[str, Any], browser: bool = False) -> "Plan":
+        """The plan a bundle was made by, from what its manifest records (its
+        artifacts' targets, precisions and layouts, its patch), so `verify`
+        re-runs what `convert` ran. `browser`: with the browser runtimes."""
+        from converter.core.input_size import InputSize
+
+        by_target: dict[str, list[dict[str, Any]]] = {}
+        for artifact in document.get("artifacts") or []:
+            by_target.setdefault(artifact["format"], []).append(artifact)
+        unknown = sorted(set(by_target) - set(BY_NAME))
+        if unknown:
+            raise BadInput(f"the manifest names targets this srconvert does not write: {', '.join(unknown)}",
+                           hint="verify it with the srconvert version that made it (manifest.json's tool)")
+        steps = emission_order(
+            Step(target, tuple(a["precision"] for a in by_target[target.name]), runtimes_of(target, browser),
+                 _recorded_form(target, document))
+            for target in TARGETS if target.name in by_target)
+        layouts = [a.get("layout", "nhwc") for a in document.get("artifacts") or [] if a["format"] == "onnx"]
+        size = (document.get("model") or {}).get("input_size")
+        return cls(steps, layouts[0] if layouts else "nhwc", InputSize.parse(size) if size else None)
+
+
+def emission_order(steps) -> tuple[Step, ...]:
+    """Targets that need no TensorFlow first (stable otherwise), so their
+    runtimes verify them while TensorFlow imports."""
+    return tuple(sorted(steps, key=lambda step: step.target.needs_tensorflow))
+
+
+def _recorded_form(target: Target, document: dict[str, Any]) -> str:
+    """The form a target was emitted from, as its emitter recorded it: the
+    ONNX graph itself for an ONNX base taken as it is ("none (the source
+    graph)") and for a TF.js graph built from the graph; else Keras."""
+    if target.format == "onnx":
+        return ONNX_FORM if str(document.get("onnx_exporter") or "").startswith("none") else KERAS_FORM
+    if target.variant == "graph" and document.get("tfjs_graph_from") == "onnx":
+        return ONNX_FORM
+    return KERAS_FORM
 
 
 def resolve(options, info: SourceInfo, progress=None):
@@ -145,7 +208,7 @@ def make(options, info: SourceInfo) -> Plan:
     steps = [Step(t, tuple(p for p in options.precisions if p in t.precisions), runtimes_of(t, options.browser),
                   forms[t.name])
              for t in targets]
-    steps.sort(key=lambda step: step.target.needs_tensorflow)
+    steps = emission_order(steps)
     built = {p for step in steps for p in step.precisions}
     stray = sorted(options.gated - built)
     if stray:
@@ -160,7 +223,7 @@ def make(options, info: SourceInfo) -> Plan:
                        f"{' and '.join(step.target.label for step in steps)} {verb} every size the source takes",
                        path=info.path, hint="leave --input-size (or a recipe's input_size) out; it sets the patch "
                        "a TF.js graph model of an ONNX graph is built at")
-    return Plan(tuple(steps), layout, options.input_size if fixed else None)
+    return Plan(steps, layout, options.input_size if fixed else None)
 
 
 def form_for(target: Target, info: SourceInfo) -> str:

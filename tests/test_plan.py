@@ -1,0 +1,71 @@
+"""The plan: what a run will write and who checks it, decided from the
+options and a described source before any work (unit tests: describe reads
+no weights and loads no framework), and rebuilt from a manifest for verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from converter import sources
+from converter.core.errors import BadInput
+from converter.core.input_size import InputSize
+from converter.pipeline import plan as planning
+from converter.pipeline.convert import ConvertOptions
+from converter.targets.base import KERAS_FORM, ONNX_FORM
+
+ONNX_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "onnx"
+
+
+def planned(source: Path, **options):
+    opts = ConvertOptions(source=source, out=source.parent / "unused", **options)
+    info = sources.describe(source, opts.source_options())
+    opts = planning.resolve(opts, info)
+    return planning.make(opts, info)
+
+
+def test_a_keras_source_plans_tfjs_layers_then_onnx_first_with_the_default_precisions(fixtures_dir):
+    plan = planned(fixtures_dir / "rrdn_keras2.h5")
+    assert [step.target.name for step in plan.steps] == ["onnx", "tfjs-layers"]  # ONNX needs no TensorFlow
+    assert all(step.precisions == ("float32", "float16", "uint8") and step.form == KERAS_FORM for step in plan.steps)
+    assert plan.runtimes == ("onnxruntime", "onnxruntime-web", "tfjs")
+    assert plan.onnx_layout == "nhwc" and plan.patch is None
+
+
+def test_an_onnx_graph_that_reads_its_size_gets_a_patch_only_for_tf_js():
+    plan = planned(ONNX_FIXTURES / "architectures" / "swinir.onnx")
+    assert {step.target.name: step.form for step in plan.steps} == {"onnx": ONNX_FORM, "tfjs-graph": ONNX_FORM}
+    assert plan.onnx_layout == "nchw" and plan.patch == InputSize(64, 64)
+    assert planned(ONNX_FIXTURES / "architectures" / "swinir.onnx", formats=("onnx",)).patch is None
+
+
+def test_refusals_come_before_any_work(fixtures_dir):
+    with pytest.raises(BadInput, match="int8 is not available for --format tfjs"):
+        planned(fixtures_dir / "rrdn_keras2.h5", formats=("tfjs",), precisions=("float32", "int8"))
+    with pytest.raises(BadInput, match="--input-size applies to ONNX and PyTorch sources"):
+        planned(fixtures_dir / "rrdn_keras2.h5", input_size=InputSize(32, 32))
+    with pytest.raises(BadInput, match="the run builds no int8"):
+        planned(fixtures_dir / "rrdn_keras2.h5", gated=frozenset({"int8"}))
+
+
+def test_a_plan_survives_json(fixtures_dir):
+    for plan in (planned(fixtures_dir / "rrdn_keras2.h5"), planned(ONNX_FIXTURES / "architectures" / "swinir.onnx")):
+        assert planning.Plan.from_dict(json.loads(json.dumps(plan.as_dict()))) == plan
+
+
+def test_the_plan_of_a_manifest_is_the_plan_that_made_it():
+    def artifact(target, precision, layout="nhwc"):
+        return {"format": target, "precision": precision, "layout": layout}
+
+    document = {
+        "artifacts": [artifact("tfjs-graph", "float32"), artifact("tfjs-graph", "uint8"),
+                      artifact("onnx", "float32", "nchw"), artifact("onnx", "uint8", "nchw")],
+        "model": {"input_size": "64x64"}, "onnx_exporter": "none (the source graph)", "tfjs_graph_from": "onnx",
+    }
+    plan = planning.Plan.from_manifest(document)
+    assert plan == planned(ONNX_FIXTURES / "architectures" / "swinir.onnx", precisions=("float32", "uint8"))
+    assert planning.Plan.from_manifest(document, browser=True).runtimes_for("onnx")[-1] == "chromium-ort-jsep"
+    with pytest.raises(BadInput, match="tflite"):
+        planning.Plan.from_manifest({"artifacts": [artifact("tflite", "float32")]})
