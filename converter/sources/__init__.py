@@ -21,6 +21,7 @@ from typing import Any
 
 from converter.core import memory
 from converter.sources import (
+    declared,
     detect,
     keras_archive,
     keras_h5,
@@ -93,13 +94,21 @@ class Source:
     serves as the canonical model too, and nothing is built twice."""
 
 
-def detect_format(path: Path) -> str:
-    probe = detect.Probe(Path(path))
+def detect_format(path: Path | detect.Probe) -> str:
+    """The format of `path` (or of a Probe of it, whose reads are kept)."""
+    probe = path if isinstance(path, detect.Probe) else detect.Probe(Path(path))
     for module in FORMAT_MODULES:
         fmt = module.detect(probe)
         if fmt is not None:
             return fmt
     raise detect.unclaimed(probe)
+
+
+def declared_content(path: Path) -> tuple[str, declared.Content]:
+    """A path's format and what it declares it holds (metadata only)."""
+    probe = detect.Probe(Path(path))
+    fmt = detect_format(probe)
+    return fmt, MODULES[fmt].content_bytes(probe)
 
 
 def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
@@ -109,12 +118,13 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     # Reading metadata has a budget too: an HDF5 attribute of many pointers
     # to one long string expands to gigabytes, and no call sizes it first.
     with memory.guard(memory.reading_budget(path, options.max_memory), path):
-        fmt = detect_format(path)
+        probe = detect.Probe(path)  # what detection reads, describing reuses
+        fmt = detect_format(probe)
         module = MODULES[fmt]
-        content = module.content_bytes(path)
+        content = module.content_bytes(probe)
     budget = memory.budget_for(path, content.loaded, content.stored, options.max_memory)
     with memory.guard(budget, path):  # describing a PyTorch checkpoint loads and exports it
-        fields = module.describe(path, fmt, options)
+        fields = module.describe(probe, fmt, options)
     return SourceInfo(path=path, format=fmt, budget=budget, **fields)
 
 

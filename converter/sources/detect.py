@@ -1,8 +1,9 @@
 """What a path holds, sniffed from its content, never its name.
 
 `Probe` reads each thing at most once (the first bytes, the HDF5 root
-attributes, the zip member names) and the format modules' `detect`
-predicates ask it. When no module claims a path, `unclaimed` says what kind
+attributes, the zip member names, and what a format module keeps with
+`cached`); the format modules' `detect`, `content_bytes` and `describe`
+all ask the same one. When no module claims a path, `unclaimed` says what kind
 of container it was and what to give instead. Only headers and JSON are read
 here (h5py, zipfile, safe_json): no TensorFlow.
 """
@@ -13,6 +14,7 @@ import functools
 import os
 import zipfile
 from pathlib import Path
+from typing import Any, Callable
 
 from converter.core.errors import BadInput
 from converter.sources import admission, declared, safe_json
@@ -43,6 +45,15 @@ class Probe:
         admission.admit(self.path)
         self.given = path
         self.is_dir = self.path.is_dir()
+        self._read: dict[str, Any] = {}
+
+    def cached(self, key: str, read: Callable[[], Any]) -> Any:
+        """What a format module read from this path (a parsed graph, a
+        model.json), read once: detection, the declared-content check and
+        `describe` share it, so a source is parsed once, not three times."""
+        if key not in self._read:
+            self._read[key] = read()
+        return self._read[key]
 
     @functools.cached_property
     def head(self) -> bytes:

@@ -19,13 +19,15 @@ def detect(probe: Probe) -> str | None:
     return KERAS3_ARCHIVE if names is not None and {"config.json", "metadata.json"} <= names else None
 
 
-def content_bytes(path: Path) -> declared.Content:
+def content_bytes(probe: Probe) -> declared.Content:
+    path = probe.given
     loaded = declared.zip_archive(path, json_members=("config.json", "metadata.json"),
                                   hdf5_members=("model.weights.h5",))
     return declared.Content(loaded, path.stat().st_size)
 
 
-def describe(path: Path, fmt: str, options) -> dict[str, Any]:
+def describe(probe: Probe, fmt: str, options) -> dict[str, Any]:
+    path = probe.given
     try:
         with zipfile.ZipFile(path) as archive:
             _check_members(path, archive.namelist())

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from converter.core import tf_runtime
 from converter.core.errors import BadInput
 from converter.sources import declared, native, safe_json
-from converter.sources.detect import KERAS2_H5, KERAS3_H5, Probe, h5_attrs
+from converter.sources.detect import KERAS2_H5, KERAS3_H5, Probe
 
 FORMATS = {KERAS2_H5: "Keras 2 (tf_keras) HDF5 full model", KERAS3_H5: "Keras 3 HDF5 full model"}
 
@@ -19,12 +18,14 @@ def detect(probe: Probe) -> str | None:
     return KERAS3_H5 if str(probe.h5_attrs.get("keras_version", "2")).startswith("3") else KERAS2_H5
 
 
-def content_bytes(path: Path) -> declared.Content:
+def content_bytes(probe: Probe) -> declared.Content:
+    path = probe.given
     return declared.Content(declared.hdf5(path), path.stat().st_size)
 
 
-def describe(path: Path, fmt: str, options) -> dict[str, Any]:
-    attrs = h5_attrs(path)
+def describe(probe: Probe, fmt: str, options) -> dict[str, Any]:
+    path = probe.given
+    attrs = probe.h5_attrs
     if not isinstance(attrs["model_config"], str):
         raise BadInput("the model_config attribute is not text", path=path, hint="re-save the model with Keras")
     topology = safe_json.loads(attrs["model_config"], path, "the model_config attribute")

@@ -6,7 +6,6 @@ is what makes a SavedModel convertible to a TFJS layers model.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from converter.core import tf_runtime
@@ -21,12 +20,14 @@ def detect(probe: Probe) -> str | None:
     return SAVEDMODEL if probe.is_dir and (probe.path / "saved_model.pb").is_file() else None
 
 
-def content_bytes(path: Path) -> declared.Content:
+def content_bytes(probe: Probe) -> declared.Content:
+    path = probe.given
     size = declared.folder_bytes(path)
     return declared.Content(size, size)
 
 
-def describe(path: Path, fmt: str, options) -> dict[str, Any]:
+def describe(probe: Probe, fmt: str, options) -> dict[str, Any]:
+    path = probe.given
     metadata_file = path / "keras_metadata.pb"
     if not metadata_file.is_file():
         raise BadInput(

@@ -25,7 +25,7 @@ def detect(probe: Probe) -> str | None:
     model_json = probe.path / "model.json"
     if not probe.is_dir or not model_json.is_file():
         return None
-    document = read_json(model_json)
+    document = _document(probe)
     if document.get("format") == "graph-model":
         raise BadInput(
             "a TFJS graph model holds no Keras layers to convert from",
@@ -35,13 +35,19 @@ def detect(probe: Probe) -> str | None:
     return TFJS_LAYERS if document.get("format") in ("layers-model", None) and "modelTopology" in document else None
 
 
+def _document(probe: Probe) -> dict:
+    """model.json, read once per probe (detect, content_bytes and describe share it)."""
+    return probe.cached("model.json", lambda: read_json(probe.path / "model.json"))
+
+
 def model_json_path(path: Path) -> Path:
     return path if path.name == "model.json" else path / "model.json"
 
 
-def content_bytes(path: Path) -> declared.Content:
+def content_bytes(probe: Probe) -> declared.Content:
+    path = probe.given
     model_json = model_json_path(path)
-    manifest = read_json(model_json).get("weightsManifest") or []
+    manifest = _document(probe).get("weightsManifest") or []
     if not isinstance(manifest, list) or not all(isinstance(group, dict) for group in manifest):
         raise declared.refuse(model_json, "the weightsManifest is not a list of weight groups")
     shards = weight_files(model_json, manifest)
@@ -49,8 +55,9 @@ def content_bytes(path: Path) -> declared.Content:
     return declared.Content(declared.tfjs_manifest(model_json, manifest, shards), stored)
 
 
-def describe(path: Path, fmt: str, options) -> dict[str, Any]:
-    document = read_json(model_json_path(path))
+def describe(probe: Probe, fmt: str, options) -> dict[str, Any]:
+    path = probe.given
+    document = _document(probe)
     topology = document.get("modelTopology") or {}
     if not isinstance(topology, dict):
         raise BadInput("the modelTopology is not a JSON object", path=model_json_path(path),

@@ -27,11 +27,13 @@ def detect(probe: Probe) -> str | None:
     return WEIGHTS_ONLY if "layer_names" in attrs and "model_config" not in attrs else None
 
 
-def content_bytes(path: Path) -> declared.Content:
+def content_bytes(probe: Probe) -> declared.Content:
+    path = probe.given
     return declared.Content(declared.hdf5(path), path.stat().st_size)
 
 
-def describe(path: Path, fmt: str, options) -> dict[str, Any]:
+def describe(probe: Probe, fmt: str, options) -> dict[str, Any]:
+    path = probe.given
     index, arrays = read(path)
     family, params = architectures.resolve(index, options.arch, options.arch_params)
     return {

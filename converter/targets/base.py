@@ -191,9 +191,9 @@ def _declared(path: Path, mtime_ns: int, size: int) -> int:
     from converter import sources
     from converter.sources import detect
 
-    fmt = sources.detect_format(path)
+    fmt, content = sources.declared_content(path)
     if fmt != detect.ONNX:
-        return sources.MODULES[fmt].content_bytes(path).loaded
+        return content.loaded
     # An ONNX file's `loaded` counts the parsed graph too, which holds inline
     # weights a second time: count the tensors alone.
     from converter.graphs.onnx_graph import tensor_bytes

@@ -36,27 +36,32 @@ def detect(probe: Probe) -> str | None:
         return None
     if probe.path.suffix == ".onnx":
         return ONNX  # a damaged .onnx gets a clear error
-    return ONNX if probe.path.stat().st_size <= SNIFF_BYTES and _parses(probe.path) else None
+    return ONNX if probe.path.stat().st_size <= SNIFF_BYTES and _parses(probe) else None
 
 
-def _parses(path: Path) -> bool:
-    import onnx
-
+def _parses(probe: Probe) -> bool:
     try:
-        model = onnx.load_model(str(path), load_external_data=False)
-    except Exception:  # not a protobuf ModelProto
+        model = _parsed(probe)
+    except BadInput:  # not a protobuf ModelProto
         return False
     return len(model.graph.node) > 0
 
 
-def content_bytes(path: Path) -> declared.Content:
-    return declared.onnx_model(graph.parse(path), path)
+def _parsed(probe: Probe) -> Any:
+    """The ModelProto without external data, parsed once per probe."""
+    return probe.cached("onnx", lambda: graph.parse(probe.path))
 
 
-def describe(path: Path, fmt: str, options) -> dict[str, Any]:
+def content_bytes(probe: Probe) -> declared.Content:
+    path = probe.given
+    return declared.onnx_model(_parsed(probe), path)
+
+
+def describe(probe: Probe, fmt: str, options) -> dict[str, Any]:
     """What the graph is; which targets can be made of it is the plan's call
     (the ONNX target takes any graph onnxruntime runs)."""
-    model = graph.load_model(path)
+    path = probe.given
+    model = graph.with_external_data(_parsed(probe), path)
     onnx_graph.graph_input(model)
     compute.check_control_flow(model, path)  # a loop bomb is refused before anything runs it
     producer = f"{model.producer_name} {model.producer_version}".strip() or None

@@ -38,13 +38,12 @@ def parse(path: Path) -> Any:
         raise BadInput(f"not a readable ONNX model ({exc})", path=path, hint="re-export the model") from None
 
 
-def load_model(path: Path) -> Any:
-    """The ModelProto with its external data. `sources.describe` has already
-    run `declared.onnx_model` on it, which refuses external data outside the
+def with_external_data(model: Any, path: Path) -> Any:
+    """`model` (parsed from `path`) with its external data read in. `sources.describe`
+    has already run `declared.onnx_model` on it, which refuses external data outside the
     model's folder, not a regular file, or shorter than its tensors declare."""
     from onnx import external_data_helper
 
-    model = parse(path)
     try:
         external_data_helper.load_external_data_for_model(model, str(path.parent.resolve()))
     except Exception as exc:

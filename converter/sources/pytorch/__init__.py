@@ -54,8 +54,9 @@ def _is_safetensors(probe: Probe) -> bool:
         return handle.read(1) == b"{"
 
 
-def content_bytes(path: Path) -> declared.Content:
-    size, probe = path.stat().st_size, Probe(path)
+def content_bytes(probe: Probe) -> declared.Content:
+    path = probe.given
+    size = path.stat().st_size
     if _is_safetensors(probe):
         return declared.Content(declared.safetensors(path), size)
     if probe.zip_names is not None:  # torch's zip stores tensors uncompressed: declared == stored
@@ -63,8 +64,9 @@ def content_bytes(path: Path) -> declared.Content:
     return declared.Content(size, size)
 
 
-def describe(path: Path, fmt: str, options) -> dict[str, Any]:
+def describe(probe: Probe, fmt: str, options) -> dict[str, Any]:
     """Read, detect and (unless only inspecting) export."""
+    path = probe.given
     from converter.sources.pytorch import checkpoint, families
 
     families.import_spandrel()  # exit 3, with the install command, before anything is read
