@@ -80,3 +80,13 @@ def test_inspect_reports_every_fixture(fixtures_dir, name):
     if name.startswith("rrdn"):
         plain = {c.rsplit(">", 1)[-1] for c in facts["custom_layers"]}
         assert "MultiplyBeta" in plain and any(c.startswith("PixelShuffle") for c in plain)
+
+
+def test_one_rule_measures_the_scale_of_keras_and_onnx_sources():
+    from converter.core.errors import BadInput
+    from converter.forms.keras_model import integer_upscale
+
+    assert integer_upscale((16, 12), (64, 48)) == 4 and integer_upscale((16, 16), (16, 16)) == 1
+    for out in ((32, 48), (24, 24), (0, 0), None):  # uneven, fractional, empty, not an image
+        with pytest.raises(BadInput, match="not an integer upscale"):
+            integer_upscale((16, 12), out)

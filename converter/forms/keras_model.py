@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -117,6 +118,19 @@ def build(fixed_topology: dict[str, Any], layer_weights: dict[str, list[Any]], u
     return model
 
 
+def integer_upscale(size: tuple[int, int], out_size: Any, path: Path | None = None) -> int:
+    """The scale a run measured, mapping `size` (height, width) to `out_size`
+    (None: not an image): the same whole factor on both sides, else BadInput.
+    Keras and ONNX sources are measured by this one rule."""
+    height, width = size
+    if (out_size is None or out_size[0] % height or out_size[1] % width
+            or out_size[0] // height != out_size[1] // width or out_size[0] < height):
+        shown = tuple(int(d) for d in out_size) if out_size is not None else "no image"
+        raise BadInput(f"the model maps {height}x{width} to {shown}: not an integer upscale", path=path,
+                       hint="srconvert converts super-resolution models")
+    return int(out_size[0] // height)
+
+
 def facts(model: Any) -> ModelFacts:
     shape = [None if d is None else int(d) for d in model.inputs[0].shape]
     if len(model.inputs) != 1 or len(model.outputs) != 1 or len(shape) != 4:
@@ -130,17 +144,13 @@ def facts(model: Any) -> ModelFacts:
     width = shape[2] or 16 * multiple
     probe = np.zeros((1, height, width, shape[3]), np.float32)
     out = model(probe, training=False).numpy()
-    if out.ndim != 4 or out.shape[1] % height or out.shape[2] % width:
-        raise BadInput(
-            f"the model maps {probe.shape[1:3]} to {out.shape[1:3]}: not an integer upscale",
-            hint="srconvert converts super-resolution models",
-        )
+    scale = integer_upscale((height, width), out.shape[1:3] if out.ndim == 4 else None)
     from converter.graphs import compute
 
     return ModelFacts(
         params=int(model.count_params()),
         input_channels=int(shape[3]),
-        scale=int(out.shape[1] // height),
+        scale=scale,
         input_shape=shape,
         input_multiple=multiple,
         compute=compute.of_keras(topology_of(model),

@@ -28,7 +28,7 @@ import numpy as np
 
 from converter.core.errors import BadInput, one_line
 from converter.core.input_size import InputSize, Sizes
-from converter.forms.keras_model import ModelFacts
+from converter.forms.keras_model import ModelFacts, integer_upscale
 from converter.graphs import onnx_graph
 from converter.passes import OPTIMIZATION, Applied
 
@@ -300,7 +300,4 @@ def _scale(session: Any, channels: int, height: int, width: int, path: Path) -> 
     except Exception as exc:  # onnxruntime raises its own exception types
         raise BadInput(f"onnxruntime cannot run the model at {height}x{width}: {one_line(exc, 200)}",
                        path=path) from None
-    if out.ndim != 4 or out.shape[2] % height or out.shape[3] % width or out.shape[2] // height != out.shape[3] // width:
-        raise BadInput(f"the model maps {height}x{width} to {tuple(out.shape[2:])}: not an integer upscale",
-                       path=path, hint="srconvert converts super-resolution models")
-    return int(out.shape[2] // height)
+    return integer_upscale((height, width), out.shape[2:] if out.ndim == 4 else None, path)
