@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from converter import passes
 from converter.core.errors import BadInput
 
 if TYPE_CHECKING:
     from converter.bundle.manifest import Artifact
     from converter.passes import Applied
 
-KERAS_FORM = "keras"
-"""The canonical Keras form: keras_model.Canonical (NHWC topology and weights)."""
-ONNX_FORM = "onnx"
-"""The canonical ONNX form of an ONNX source: onnx_form.OnnxForm (the source graph)."""
+# The forms a target is emitted from, named once with the passes that act on them:
+# KERAS_FORM is keras_model.Canonical (NHWC topology and weights), ONNX_FORM an
+# ONNX source's onnx_form.OnnxForm (the source graph).
+KERAS_FORM, ONNX_FORM = passes.KERAS, passes.ONNX
 
 # An artifact's weights, counted at float32 whatever it stores them as, may
 # outweigh the source's (a float16 source, a TF.js layers model's 1x1 channel
