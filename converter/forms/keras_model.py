@@ -8,15 +8,17 @@ also what proves the fixed topology is loadable before any JavaScript runs.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable
 
 import numpy as np
 
 from converter.core import tf_runtime
 from converter.core.errors import BadInput, one_line
+from converter.passes import KERAS
 from converter.sources.h5_weights import short_weight_name
 
 
@@ -38,6 +40,8 @@ class Canonical:
     input_multiple: int
     user_layers: dict[str, type]
     path: Any
+    kind: ClassVar[str] = KERAS
+    """The form (passes.KERAS); targets ask this, not the class."""
     built: Any = None
     """The Keras model of exactly this topology and these weights, once one exists."""
     input_size: Any = None
@@ -47,6 +51,11 @@ class Canonical:
         if self.built is None:
             self.built = build(self.topology, self.weights, self.user_layers, self.path)
         return self.built
+
+    @property
+    def weight_bytes(self) -> int:
+        """The bytes the source declares (each artifact is weighed against them)."""
+        return source_weight_bytes(self.path)
 
     def named_weights(self) -> list[tuple[str, str, Any]]:
         """(layer, short weight name, value), layers in topology order."""
@@ -194,3 +203,27 @@ def facts_from_topology(topology: dict[str, Any], layer_weights: dict[str, list[
 
 def topology_of(model: Any) -> dict[str, Any]:
     return json.loads(model.to_json())
+
+
+def source_weight_bytes(path: Path) -> int:
+    """The bytes the source declares its content takes once loaded, as its
+    format module reads them for the memory budget (metadata only)."""
+    stat = Path(path).stat()
+    return _declared(Path(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _declared(path: Path, mtime_ns: int, size: int) -> int:
+    # Once per source and run, not per artifact: an ONNX source is parsed for it.
+    from converter import sources
+    from converter.sources import detect
+
+    fmt, content = sources.declared_content(path)
+    if fmt != detect.ONNX:
+        return content.loaded
+    # An ONNX file's `loaded` counts the parsed graph too, which holds inline
+    # weights a second time: count the tensors alone.
+    from converter.graphs.onnx_graph import tensor_bytes
+    from converter.sources.onnx_import import graph
+
+    return tensor_bytes(graph.parse(path))

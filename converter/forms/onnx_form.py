@@ -30,7 +30,7 @@ from converter.core.errors import BadInput, one_line
 from converter.core.input_size import InputSize, Sizes
 from converter.forms.keras_model import ModelFacts, integer_upscale
 from converter.graphs import onnx_graph
-from converter.passes import OPTIMIZATION, Applied
+from converter.passes import ONNX, OPTIMIZATION, Applied
 
 # Sizes tried, in order, to find what the input's height and width must be a
 # multiple of (pixel-unshuffle, strided stems): 17 needs none, 18 needs 2, ...
@@ -106,6 +106,18 @@ class OnnxForm:
                 len(self.model.graph.node) - len(fixed.graph.node) or 1, OPTIMIZATION))
             self._patched = patched
         return self._patched
+
+    kind = ONNX
+    """The form (passes.ONNX); targets ask this, not the class."""
+
+    @property
+    def path(self) -> Path:
+        return self.info.path
+
+    @property
+    def weight_bytes(self) -> int:
+        """The source graph's tensors, initializers and constants alike."""
+        return self.tensor_bytes
 
     @functools.cached_property
     def tensor_bytes(self) -> int:

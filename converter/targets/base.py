@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,12 +116,8 @@ class Emitter(abc.ABC):
         Every target's every precision passes here, so this is where an
         artifact that outweighs its source is refused (`check_weight_bytes`)."""
         from converter.bundle import manifest
-        from converter.forms.onnx_form import OnnxForm
 
-        if isinstance(self.form, OnnxForm):  # the source graph's tensors, initializers and constants alike
-            source, source_bytes = self.form.info.path, self.form.tensor_bytes
-        else:
-            source, source_bytes = self.form.path, source_weight_bytes(self.form.path)
+        source, source_bytes = self.form.path, self.form.weight_bytes
         check_weight_bytes(self.target.label or self.target.name, precision,
                            sum(f.stat().st_size for f in files if f.suffix not in NOT_WEIGHTS),
                            weights_at_float32(files), source_bytes, source,
@@ -177,27 +172,3 @@ def weights_at_float32(files: list[Path]) -> int:
             model = onnx.load_model(str(path), load_external_data=False)
             total += sum(math.prod(t.dims) for t in external_data_helper._get_all_tensors(model))
     return 4 * total
-
-
-def source_weight_bytes(path: Path) -> int:
-    """The bytes the source declares its content takes once loaded, as its
-    format module reads them for the memory budget (metadata only)."""
-    stat = Path(path).stat()
-    return _declared(Path(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=4)
-def _declared(path: Path, mtime_ns: int, size: int) -> int:
-    # Once per source and run, not per artifact: an ONNX source is parsed for it.
-    from converter import sources
-    from converter.sources import detect
-
-    fmt, content = sources.declared_content(path)
-    if fmt != detect.ONNX:
-        return content.loaded
-    # An ONNX file's `loaded` counts the parsed graph too, which holds inline
-    # weights a second time: count the tensors alone.
-    from converter.graphs.onnx_graph import tensor_bytes
-    from converter.sources.onnx_import import graph
-
-    return tensor_bytes(graph.parse(path))

@@ -39,10 +39,9 @@ class Emitter(BaseEmitter):
         super().__init__(target, form, options, stage, progress)
         from converter import passes
         from converter.emitters import onnx_bundle
-        from converter.forms.onnx_form import OnnxForm
         from converter.passes import fixes, optimize
 
-        if isinstance(form, OnnxForm):  # the source graph itself: no re-export
+        if form.kind == ONNX_FORM:  # the source graph itself: no re-export
             progress.step(f"taking the source graph as the ONNX base ({options.onnx_layout.upper()})")
             self.base = form.graph_in(options.onnx_layout)
             self.record = {"onnx_exporter": "none (the source graph)"}

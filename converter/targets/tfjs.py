@@ -95,7 +95,6 @@ class Emitter(BaseEmitter):
         from converter.bundle import custom_layers_js
         from converter.core.user_layers import js_twins
         from converter.emitters import tfjs
-        from converter.forms.onnx_form import OnnxForm
 
         progress.step(f"building the TFJS {target.variant} model")
         self._shared: list[Path] = []
@@ -106,7 +105,7 @@ class Emitter(BaseEmitter):
             self._shared = list(custom_layers_js.write(stage / target.folder, used, js_twins(options.user_layers)))
             esm, cjs = (p.relative_to(stage).as_posix() for p in self._shared)
             self.record = {"custom_layers_js": {"esm": esm, "cjs": cjs}}
-        elif isinstance(form, OnnxForm):
+        elif form.kind == ONNX_FORM:
             from converter.emitters.onnx_to_tf import Interpreter
 
             # Built at the patch size where one is set; the ONNX target keeps the source's sizes.
