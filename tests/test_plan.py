@@ -31,6 +31,7 @@ def test_a_keras_source_plans_tfjs_layers_then_onnx_first_with_the_default_preci
     assert [step.target.name for step in plan.steps] == ["onnx", "tfjs-layers"]  # ONNX needs no TensorFlow
     assert all(step.precisions == ("float32", "float16", "uint8") and step.form == KERAS_FORM for step in plan.steps)
     assert plan.runtimes == ("onnxruntime", "onnxruntime-web", "tfjs")
+    assert plan.runtime_counts() == {"onnxruntime": 3, "onnxruntime-web": 3, "tfjs": 3}  # artifacts each checks
     assert plan.onnx_layout == "nhwc" and plan.patch is None
 
 

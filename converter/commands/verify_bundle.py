@@ -3,7 +3,6 @@ it still compute what the source computes?"""
 
 from __future__ import annotations
 
-import collections
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,8 +186,7 @@ def verify_bundle(
                 form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress,
                 images_required, patch, source=info.path,
             )
-            counts = collections.Counter(name for entry in verifiers.values() for name in entry)
-            verification.check_time(dict(counts))
+            verification.check_time(plan.runtime_counts())
             verification.start_reference(form.reference())
             for artifact in artifacts:
                 verification.submit(artifact, verifiers[artifact.entry])

@@ -195,7 +195,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     # A release verified in the browser is also run by its real client.
     client = release.client_check(form.facts, plan.patch) if release and verification and options.browser else None
     if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work
-        verification.check_time(runtime_counts(plan), client)
+        verification.check_time(plan.runtime_counts(), client)
     settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
     reference_inputs = client.reference_inputs() if client else []
     if verification is not None and form.reference_alongside:  # it runs while the targets are built
@@ -261,15 +261,6 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
 def _start_reference(verification, form, inputs, progress: Progress) -> None:
     progress.step("running the source model on the parity inputs")
     verification.start_reference(form.reference(), inputs)
-
-
-def runtime_counts(plan: planning.Plan) -> dict[str, int]:
-    """How many artifacts each runtime verifies."""
-    counts: dict[str, int] = {}
-    for step in plan.steps:
-        for name in step.runtimes:
-            counts[name] = counts.get(name, 0) + len(step.precisions)
-    return counts
 
 
 def decide_input_range(form, options: ConvertOptions, progress: Progress):

@@ -70,6 +70,14 @@ class Plan:
     def runtimes(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(name for step in self.steps for name in step.runtimes))
 
+    def runtime_counts(self) -> dict[str, int]:
+        """How many artifacts each runtime verifies (the time estimate reads it)."""
+        counts: dict[str, int] = {}
+        for step in self.steps:
+            for name in step.runtimes:
+                counts[name] = counts.get(name, 0) + len(step.precisions)
+        return counts
+
     def runtimes_for(self, target: str) -> tuple[str, ...]:
         """The runtimes that verify `target`'s artifacts (a target name)."""
         return next((step.runtimes for step in self.steps if step.target.name == target), ())
