@@ -113,8 +113,15 @@ class Plan:
                  _recorded_form(target, document))
             for target in TARGETS if target.name in by_target)
         layouts = [a.get("layout", "nhwc") for a in document.get("artifacts") or [] if a["format"] == "onnx"]
+        layout = layouts[0] if layouts else source_layout((document.get("source") or {}).get("format"))
         size = (document.get("model") or {}).get("input_size")
-        return cls(steps, layouts[0] if layouts else "nhwc", InputSize.parse(size) if size else None)
+        return cls(steps, layout, InputSize.parse(size) if size else None)
+
+
+def source_layout(fmt: str | None) -> str:
+    """The ONNX layout a source of format `fmt` keeps unless --onnx-layout
+    says otherwise: NCHW for a graph (ONNX, a PyTorch checkpoint), else NHWC."""
+    return "nchw" if fmt in detect.GRAPH_FORMATS else "nhwc"
 
 
 def emission_order(steps) -> tuple[Step, ...]:
@@ -223,7 +230,7 @@ def make(options, info: SourceInfo) -> Plan:
         raise BadInput(f"--gate {', '.join(stray)}: the run builds no {' or '.join(stray)} artifact, so the gate "
                        "would check nothing", hint=f"this run builds {', '.join(sorted(built))}; add the precision "
                        "to --quantize, or drop the gate")
-    layout = options.onnx_layout or ("nchw" if info.format in detect.GRAPH_FORMATS else "nhwc")
+    layout = options.onnx_layout or source_layout(info.format)
     fixed = any(step.form == ONNX_FORM and step.target.format == "tfjs" for step in steps)
     if options.input_size is not None and not fixed:
         verb = "takes" if len(steps) == 1 else "take"
