@@ -191,7 +191,8 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
               default=onnx_bundle.DEFAULT_OPSET, show_default=True, help="ONNX opset.")
 @click.option("--onnx-layout", type=click.Choice(LAYOUTS), default=None,
               help="ONNX input/output layout. Default: the source's (nchw for an ONNX source, nhwc for Keras).")
-@click.option("--onnx-exporter", type=click.Choice(onnx_bundle.EXPORTERS), default=onnx_bundle.EXPORTERS[0], show_default=True,
+@click.option("--onnx-exporter", type=click.Choice(onnx_bundle.EXPORTERS), default=onnx_bundle.EXPORTERS[0],
+              show_default=True,
               help="auto: map the layers directly, tf2onnx for models with other layers; tf2onnx: always trace.")
 @click.option("--calibration-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Photos int8 quantization is calibrated on (default: fixtures/images).")

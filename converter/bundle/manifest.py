@@ -126,8 +126,9 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     `finding` the input range and how it is known (parity.input_range);
     `output_range` what the model is meant to produce (default: its input
     range); `code` what user code the conversion ran
-    (core.user_layers.code_record), recorded only when there is some; `bundle` the folder the manifest is for, which the source's
-    relative path starts from."""
+    (core.user_layers.code_record), recorded only when there is some;
+    `bundle` the folder the manifest is for, which the source's relative
+    path starts from."""
     from converter.bundle.custom_layers_js import used_layers
     from converter.core import deadline
     from converter.core.hashing import sha256_path

@@ -26,7 +26,9 @@ FIXES: tuple[Pass, ...] = tuple(
     Pass.of(module, KERAS_TOPOLOGY, FIX)
     for module in (keras3_topology, serialization_keys, custom_layer_names, bilinear_half_pixel, functional_to_model)
 )
-ONNX_FIXES: tuple[Pass, ...] = tuple(Pass.of(module, ONNX, FIX) for module in (onnx_concat_split, onnx_explicit_attributes))
+ONNX_FIXES: tuple[Pass, ...] = tuple(
+    Pass.of(module, ONNX, FIX) for module in (onnx_concat_split, onnx_explicit_attributes)
+)
 FIX_NAMES = tuple(fix.name for fix in FIXES + ONNX_FIXES)
 
 
