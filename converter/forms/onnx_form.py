@@ -114,14 +114,10 @@ class OnnxForm:
     def path(self) -> Path:
         return self.info.path
 
-    @property
-    def weight_bytes(self) -> int:
-        """The source graph's tensors, initializers and constants alike."""
-        return self.tensor_bytes
-
     @functools.cached_property
-    def tensor_bytes(self) -> int:
-        """The bytes its tensors declare (each artifact is weighed against them)."""
+    def weight_bytes(self) -> int:
+        """The bytes its tensors declare, initializers and constants alike
+        (each artifact is weighed against them)."""
         from converter.graphs.onnx_graph import tensor_bytes
 
         return tensor_bytes(self.model)
