@@ -74,3 +74,37 @@ def test_the_plan_of_a_manifest_is_the_plan_that_made_it():
         ONNX_FIXTURES / "architectures" / "swinir.onnx", formats=("tfjs",), precisions=("float32", "uint8"))
     with pytest.raises(BadInput, match="tflite"):
         planning.Plan.from_manifest({"artifacts": [artifact("tflite", "float32")]})
+
+
+class Steps:
+    """The plan.PostSteps protocol, as a release implements it (the real one's check is tested below)."""
+
+    source_label = "weights.pth"
+    names = ("npm entry (model.js)", "npm package")
+
+    def __init__(self):
+        self.checked = []
+
+    def check(self, plan):
+        self.checked.append(plan.patch)
+
+
+def test_a_releases_post_steps_join_the_plan_at_plan_time_and_check_it():
+    post = Steps()
+    source = ONNX_FIXTURES / "architectures" / "swinir.onnx"
+    opts = ConvertOptions(source=source, out=source.parent / "unused")
+    info = sources.describe(source, opts.source_options())
+    plan = planning.make(planning.resolve(opts, info), info, post)
+    assert plan.post is post and post.checked == [InputSize(64, 64)]  # checked against the size the plan fixed
+    assert plan.as_dict()["post"] == list(post.names)
+    assert planning.Plan.from_dict(plan.as_dict()) == planning.Plan(plan.steps, plan.onnx_layout, plan.patch)
+
+
+def test_a_release_refuses_at_plan_time_a_patch_upscalerjs_cannot_tile():
+    from converter.release import recipes
+    from converter.release.build import ReleaseSpec
+
+    spec = ReleaseSpec(recipes.load(Path(__file__).resolve().parents[1] / "recipes" / "isr-gans-x4.toml"), "w.hdf5")
+    spec.check(planning.Plan((), "nhwc", None))  # nothing fixed: UpscalerJS tiles as the recipe says
+    with pytest.raises(BadInput, match="only square"):
+        spec.check(planning.Plan((), "nhwc", InputSize(48, 64)))

@@ -92,7 +92,7 @@ def input_range_facts(info, input_shape, multiple: int, options: SourceOptions,
     from converter.core import deadline
     from converter.core.photos import DEFAULT_IMAGES
     from converter.parity import input_range
-    from converter.pipeline.convert import source_form
+    from converter.pipeline.execute import source_form
 
     work = None
     try:

@@ -1,5 +1,7 @@
 """`srconvert verify`: is this bundle still what its manifest says, and does
-it still compute what the source computes?"""
+it still compute what the source computes? The plan its manifest records
+(plan.Plan.from_manifest) is carried out by the driver `convert` uses
+(pipeline.execute), on the artifacts already written."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from typing import Any
 from converter import sources
 from converter.bundle import manifest
 from converter.bundle.manifest import Artifact
-from converter.core import deadline, memory
+from converter.core import memory
 from converter.core.errors import EXIT_NOT_VERIFIED, EXIT_OK, BadInput, ParityFailed
 from converter.core.hashing import sha256_file, sha256_path
 from converter.core.precisions import DEFAULT_GATES, Gate
 from converter.core.progress import Progress
-from converter.core.user_layers import missing_code
+from converter.core.user_layers import missing_code, trusted_code
 from converter.forms import checks
 from converter.parity import report
 
@@ -133,9 +135,11 @@ def verify_bundle(
     images_required: bool = False,
     user_layers: dict[str, type] | None = None,
     allow_lambda: bool = False,
+    trust_code: bool = False,
 ) -> VerifyOutcome:
     """`user_layers`, `allow_lambda`: the code the source needs, as the user
-    names it (never taken from the manifest)."""
+    names it; `trust_code`: the user trusts the code the manifest records
+    (user_layers.trusted_code), which is otherwise never imported."""
     document = manifest.read(bundle)
     artifacts = [Artifact.from_dict(a) for a in document.get("artifacts", [])]
     outcome = VerifyOutcome(bundle, artifacts=artifacts)
@@ -153,15 +157,21 @@ def verify_bundle(
 
     from converter.core.input_size import Sizes
     from converter.parity.engine import Runtimes, Verification
-    from converter.pipeline.convert import source_form
+    from converter.pipeline import execute
     from converter.pipeline.plan import Plan
 
-    needed = missing_code(recorded.get("code") or {}, user_layers or {}, allow_lambda)
+    user_layers = dict(user_layers or {})
+    if trust_code:  # the user's word: the recorded code, each file as its sha256 was recorded
+        trusted, trusted_lambda = trusted_code(recorded.get("code") or {}, bundle)
+        user_layers = {**trusted, **user_layers}
+        allow_lambda = allow_lambda or trusted_lambda
+    needed = missing_code(recorded.get("code") or {}, user_layers, allow_lambda)
     if needed:
         raise BadInput(
             f"the bundle was converted with code of the user's own ({', '.join(needed)}), "
-            "and srconvert never runs code because a manifest names it",
-            path=bundle, hint=f"if you trust it, run: srconvert verify {bundle} {' '.join(needed)}")
+            "and srconvert never runs code only because a manifest names it",
+            path=bundle, hint=f"if you trust it, run: srconvert verify {bundle} --trust-code (the files as "
+            f"recorded), or: srconvert verify {bundle} {' '.join(needed)}")
     options = sources.SourceOptions(max_memory=max_memory, max_compute=max_compute, user_layers=user_layers or {},
                                     allow_lambda=allow_lambda, **recorded_reading(recorded))
     info = sources.describe(source, options)
@@ -171,26 +181,19 @@ def verify_bundle(
     with memory.guard(info.budget, source):
         progress.step(f"loading {source} ({info.format})")
         plan = Plan.from_manifest(document, browser)
-        patch = plan.patch
         for artifact in artifacts:  # a bundle from before per-artifact sizes: every artifact was fixed to it
-            if artifact.input_sizes is None and patch is not None:
-                artifact.input_sizes = Sizes(patch).as_dict()
-        form = source_form(info, options, input_size=patch)
+            if artifact.input_sizes is None and plan.patch is not None:
+                artifact.input_sizes = Sizes(plan.patch).as_dict()
+        form = execute.load_forms(plan, info, options, input_size=plan.patch, emit=False).source
         gates = {a.precision: _recorded_gate(a) for a in artifacts}
-        verifiers = {a.entry: plan.runtimes_for(a.format) for a in artifacts}
         runtimes = Runtimes(plan.runtimes, backend, custom_layers_override=custom_layers_js)
         runtimes.prestart()
         try:
-            deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
             verification = Verification.start(
                 form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress,
-                images_required, patch, source=info.path,
+                images_required, plan.patch, source=info.path,
             )
-            verification.check_time(plan.runtime_counts())
-            verification.start_reference(form.reference())
-            for artifact in artifacts:
-                verification.submit(artifact, verifiers[artifact.entry])
-            summary = verification.finish()
+            summary = execute.execute(plan, form, execute.recorded(plan, artifacts), verification, progress).summary
         finally:
             runtimes.close()
     outcome.source = str(source)

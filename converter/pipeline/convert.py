@@ -1,9 +1,10 @@
-"""`srconvert convert`: one way through.
+"""`srconvert convert` (and each release of `build`): one way through.
 
-plan -> load the canonical Keras form (fixes, optimisations) -> for each
-target: emit every precision, each submitted to parity as soon as it is
-written -> the source as reference -> report and manifest, all inside a
-staging folder that is renamed into place only when everything passed.
+plan (with a release's post-steps) -> the source's forms (fixes,
+optimisations) -> pipeline.execute: each target's every precision emitted,
+each submitted to parity as soon as it is written, the source as reference
+-> manifest, reports and the post-steps, all inside a staging folder that is
+renamed into place only when everything passed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from converter import sources, targets
 from converter.bundle import manifest, staging
-from converter.core import deadline, memory, tf_runtime
+from converter.core import memory, tf_runtime
 from converter.core.errors import BadInput, ParityFailed
 from converter.core.input_size import Sizes
 from converter.core.photos import DEFAULT_IMAGES
@@ -26,6 +27,7 @@ from converter.core.user_layers import code_record
 from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.parity import report
 from converter.parity.client import failed as client_failed
+from converter.pipeline import execute
 from converter.pipeline import plan as planning
 
 
@@ -96,13 +98,14 @@ class ConvertResult:
 
 
 def convert(options: ConvertOptions, progress: Progress | None = None,
-            release: planning.PostSteps | None = None) -> ConvertResult:
+            post: planning.PostSteps | None = None) -> ConvertResult:
+    """`post`: what a release adds to the plan (release.build.ReleaseSpec)."""
     progress = progress or Progress(False)
     options = dataclasses.replace(options, out=staging.destination(options.out))
     staging.check_destination(options.out, options.force, options.source)  # before any work, and again below
     info = sources.describe(options.source, options.source_options())
     options = planning.resolve(options, info, progress)
-    plan = planning.make(options, info)
+    plan = planning.make(options, info, post)
     if info.format in sources.detect.GRAPH_FORMATS and any(step.target.needs_tensorflow for step in plan.steps):
         tf_runtime.preload()  # its start-up overlaps reading the graph and the ONNX bundle's work
     if options.images_required:  # the photos the range is measured and parity run on, before any work
@@ -119,7 +122,7 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
     stage = staging.create(options.out)
     try:
         with memory.guard(info.budget, options.source, cleanup=lambda: staging.discard(stage)):
-            result = _run(plan, info, options, stage, runtimes, progress, release)
+            result = _run(plan, info, options, stage, runtimes, progress)
     except BaseException:
         staging.discard(stage)
         raise
@@ -154,35 +157,12 @@ def _recheck(stage: Path, options: ConvertOptions) -> None:
         raise
 
 
-def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[str] = frozenset(),
-                optimize: bool = False, input_size: Any = None):
-    """The canonical form the source gives: an ONNX graph's own (OnnxForm),
-    else the Keras form. Its facts and reference serve the whole run."""
-    if info.format in sources.detect.GRAPH_FORMATS:
-        from converter.forms.onnx_form import OnnxForm
-
-        return OnnxForm(info, input_size, options.max_compute)
-    from converter.forms.keras_form import KerasForm
-    from converter.graphs import compute
-
-    form = KerasForm(info, options, disabled_fixes, optimize)
-    compute.check(form.facts.compute, info.path, options.max_compute)
-    return form
-
-
-def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtimes, progress: Progress,
-         release: planning.PostSteps | None) -> ConvertResult:
-    from converter.forms.keras_form import KerasForm
-    from converter.targets.base import KERAS_FORM, ONNX_FORM
-
+def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtimes,
+         progress: Progress) -> ConvertResult:
     progress.step(f"reading {info.path} ({info.format})")
-    form = source_form(info, options.source_options(), options.disabled_fixes, options.optimize, options.input_size)
-    keras = form if isinstance(form, KerasForm) else None
-    if keras is None and any(step.form == KERAS_FORM for step in plan.steps):  # an ONNX graph, translated
-        keras = KerasForm(info, options.source_options(), options.disabled_fixes, options.optimize)
-    forms = {ONNX_FORM: form, KERAS_FORM: keras.canonical if keras is not None else None}
-    deadline.current().compute = form.facts.compute  # every runtime call's deadline counts from it
-    sizes = Sizes.of_shape(form.facts.input_shape, form.facts.input_multiple)
+    forms = execute.load_forms(plan, info, options.source_options(), options.disabled_fixes, options.optimize,
+                               options.input_size)
+    form, post = forms.source, plan.post
     finding = decide_input_range(form, options, progress)
     options = dataclasses.replace(options, input_range=finding.range)
     verification = None
@@ -193,50 +173,25 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
                                            runtimes, progress, options.images_required, plan.patch,
                                            source=info.path)
     # A release verified in the browser is also run by its real client.
-    client = release.client_check(form.facts, plan.patch) if release and verification and options.browser else None
-    if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work
-        verification.check_time(plan.runtime_counts(), client)
-    settings = dataclasses.replace(options, onnx_layout=plan.onnx_layout)
-    reference_inputs = client.reference_inputs() if client else []
-    if verification is not None and form.reference_alongside:  # it runs while the targets are built
-        _start_reference(verification, form, reference_inputs, progress)
-    emitters, artifacts = [], []
-    try:
-        for step in plan.steps:
-            emitter = step.target.open(forms[step.form], settings, stage, progress, sizes)
-            emitters.append(emitter)
-            for precision in step.precisions:
-                artifact = emitter.emit(precision)
-                artifact.unsupported_backends = _ran(artifact.unsupported_backends, step.runtimes)
-                artifacts.append(artifact)
-                if verification is not None:
-                    verification.submit(artifact, step.runtimes)
-    except BadInput:
-        raise
-    except Exception:
-        form.loaded()  # a file Keras cannot load is reported as that
-        raise
-    if verification is not None and not form.reference_alongside:
-        _start_reference(verification, form, reference_inputs, progress)
-    facts = form.loaded()
-    artifacts = planning.display_order(artifacts)
-    if verification is not None:
-        summary = verification.finish()
-    else:
-        summary = {"verified": False, "pass": None}
-    applied = [*form.applied, *(keras.applied if keras not in (None, form) else ()),
-               *(a for e in emitters for a in e.applied)]
-    source_label = release.source_label if release else str(options.source)
+    client = post.client_check(form.facts, plan.patch) if post and verification and options.browser else None
+    emission = execute.Emission(forms, dataclasses.replace(options, onnx_layout=plan.onnx_layout), stage, progress,
+                                Sizes.of_shape(form.facts.input_shape, form.facts.input_multiple))
+    done = execute.execute(plan, form, execute.emitted(plan, emission), verification, progress,
+                           client.reference_inputs() if client else [], client)
+    artifacts, summary = done.artifacts, done.summary
+    applied = [*forms.applied, *(a for e in emission.emitters for a in e.applied)]
+    source_label = post.source_label if post else str(options.source)
+    keras = forms.keras
     document = manifest.document(
-        info, facts, finding, applied, targets.records(emitters),
+        info, done.facts, finding, applied, targets.records(emission.emitters),
         keras.fixed_topology if keras is not None else None, artifacts, summary,
         runtimes.versions() if verification is not None else {},
         source_label=source_label, bundle=options.out,
         code=code_record(options.user_layers, options.allow_lambda),
-        **(release.manifest_fields() if release else {}),
+        **(post.manifest_fields() if post else {}),
     )
-    if release is not None and summary["pass"] is not False:
-        precision = release.write_entry(stage, document, artifacts)
+    if post is not None and summary["pass"] is not False:
+        precision = post.write_entry(stage, document, artifacts)
         if client is not None:
             progress.step(f"running the npm package in UpscalerJS, tiled ({client.tiling.describe()})")
             summary["client"] = verification.check_client(client, stage, precision)
@@ -249,18 +204,13 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         from converter.parity import html
 
         html.write_unverified(stage / "parity.html", head)
-    report.write(stage, artifacts, summary, timings=release is None,
+    report.write(stage, artifacts, summary, timings=post is None,
                  browser=runtimes.browser() if runtimes is not None else None, memory_budget=info.budget.limit,
                  head=head)
     document = manifest.write(stage / manifest.MANIFEST_NAME, document)
-    if release is not None and summary["pass"] is not False:
-        release.write_package(stage, document, artifacts)
+    if post is not None and summary["pass"] is not False:
+        post.write_package(stage, document, artifacts)
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False, finding, plan)
-
-
-def _start_reference(verification, form, inputs, progress: Progress) -> None:
-    progress.step("running the source model on the parity inputs")
-    verification.start_reference(form.reference(), inputs)
 
 
 def decide_input_range(form, options: ConvertOptions, progress: Progress):
@@ -285,10 +235,3 @@ def range_line(finding) -> str:
 
     line = f"Input range {input_range.text(finding.range)} ({finding.origin}: {finding.reason})."
     return line + (" Pass --input-range if the publisher says otherwise." if finding.assumed else "")
-
-
-def _ran(exempt: dict[str, str] | None, runtimes: tuple[str, ...]) -> dict[str, str] | None:
-    """An artifact's exemptions among the runtimes this run verifies it in:
-    a report lists no runtime that never ran."""
-    kept = {runtime: why for runtime, why in (exempt or {}).items() if runtime in runtimes}
-    return kept or None

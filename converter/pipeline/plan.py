@@ -16,13 +16,19 @@ from converter.targets.base import KERAS_FORM, ONNX_FORM
 
 
 class PostSteps(Protocol):
-    """What a caller adds after the bundle is written and verified (a
-    release: release.ReleaseSpec writes the npm package and runs it in its
-    client). The pipeline runs these at fixed points and knows nothing of
-    npm or UpscalerJS; nothing in it imports the code that implements them."""
+    """What a caller adds to the plan, at plan time, after the bundle is
+    written and verified (a release: release.ReleaseSpec writes the npm
+    package and runs it in its client). The pipeline runs these at fixed
+    points and knows nothing of npm or UpscalerJS; nothing in it imports the
+    code that implements them."""
 
     source_label: str
     """How the manifest names the source."""
+    names: tuple[str, ...]
+    """The steps, as the plan lists them."""
+
+    def check(self, plan: "Plan") -> None:
+        """Refuse, before any work, a plan the steps cannot follow (BadInput)."""
 
     def manifest_fields(self) -> dict[str, Any]:
         """Keyword arguments for manifest.document (output_range, release)."""
@@ -65,6 +71,9 @@ class Plan:
     """input_size.InputSize the TF.js graph of an ONNX graph is built at, where
     one is set (onnx_form.OnnxForm.at_patch); every other artifact keeps the
     sizes the source takes."""
+    post: PostSteps | None = None
+    """What the run does once the bundle is verified (a release's npm
+    package and client check); a bundle's manifest does not rebuild them."""
 
     @property
     def runtimes(self) -> tuple[str, ...]:
@@ -85,10 +94,13 @@ class Plan:
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON): targets by name, the patch as HxW."""
         return {"steps": [step.as_dict() for step in self.steps], "onnx_layout": self.onnx_layout,
-                "patch": str(self.patch) if self.patch is not None else None}
+                "patch": str(self.patch) if self.patch is not None else None,
+                "post": list(self.post.names) if self.post is not None else []}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Plan":
+        """The plan `as_dict` gave, without its post-steps (their names are
+        data; the steps are the caller's code)."""
         from converter.core.input_size import InputSize
 
         patch = InputSize.parse(data["patch"]) if data.get("patch") else None
@@ -204,7 +216,9 @@ def check_free_size(options, info: SourceInfo, graph_traced: bool) -> None:
                        "patch size; nothing was written")
 
 
-def make(options, info: SourceInfo) -> Plan:
+def make(options, info: SourceInfo, post: PostSteps | None = None) -> Plan:
+    """The plan of a run, refusing what cannot apply; `post`: the steps a
+    release adds, checked against the plan here."""
     targets = selected(options.formats, options.tfjs_models)
     orphans = [p for p in options.precisions if not any(p in t.precisions for t in targets)]
     if orphans:
@@ -238,7 +252,10 @@ def make(options, info: SourceInfo) -> Plan:
                        f"{' and '.join(step.target.label for step in steps)} {verb} every size the source takes",
                        path=info.path, hint="leave --input-size (or a recipe's input_size) out; it sets the patch "
                        "a TF.js graph model of an ONNX graph is built at")
-    return Plan(steps, layout, options.input_size if fixed else None)
+    plan = Plan(steps, layout, options.input_size if fixed else None, post)
+    if post is not None:
+        post.check(plan)
+    return plan
 
 
 def form_for(target: Target, info: SourceInfo) -> str:

@@ -29,14 +29,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ReleaseSpec:
-    """What a release adds to a conversion (the pipeline's plan.PostSteps):
-    an npm package, checked in its real client when the run has a browser.
+    """What a release adds to a conversion's plan, at plan time (the
+    pipeline's plan.PostSteps): an npm package, checked in its real client
+    when the run has a browser.
     A release is byte-reproducible, so its reports carry no timings or facts
     of the machine that ran it."""
 
     recipe: recipes.Recipe
     source_label: str
     """How the manifest names the source (its file name, not a local path)."""
+    names: tuple[str, ...] = ("npm entry (model.js)", "UpscalerJS client check (with a browser)", "npm package")
+    """The post-steps, as the plan lists them."""
+
+    def check(self, plan) -> None:
+        """At plan time: a TF.js model fixed to one size must tile in UpscalerJS (tiling)."""
+        if plan.patch is not None:
+            self.tiling(plan.patch)
 
     def manifest_fields(self) -> dict[str, Any]:
         """What the manifest records of the release (plan.PostSteps)."""
@@ -197,10 +205,7 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         max_memory=max_memory,
         max_compute=max_compute,
     )
-    spec = ReleaseSpec(recipe, source_label=source.name)
-    if recipe.input_size:  # a recipe whose tiling cannot hold stops before converting
-        spec.tiling(recipe.input_size)
-    result = convert(options, progress, release=spec)
+    result = convert(options, progress, post=ReleaseSpec(recipe, source_label=source.name))
     for warning in package_npm.warnings(recipe, result.manifest):
         progress.warn(warning)
     verified = bool(result.manifest["parity"]["verified"])
