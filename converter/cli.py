@@ -124,16 +124,20 @@ def _max_compute(ctx, param, value: str | None) -> float | None:
 
 def code_options(command):
     """The code a Keras source may need run, named by the user on each run:
-    srconvert never takes it from a file or a manifest (see README, Safety)."""
+    srconvert never takes it from a file, nor from a manifest unless the user
+    trusts it (verify --trust-code)."""
     command = click.option("--allow-lambda", is_flag=True,
                            help="Load Lambda layers (runs code from the file: trusted files only).")(command)
     return click.option("--custom-layer", "custom_layer_specs", multiple=True, metavar="MODULE:CLASS",
                         help="Load a custom Keras layer class of your own (repeatable).")(command)
 
 
-def _warn_lambda(allow_lambda: bool) -> None:
+def _warn_lambda(allow_lambda: bool, trust_code: bool = False) -> None:
     if allow_lambda:
         click.echo("warning: --allow-lambda: Lambda layers run Python code from the file", err=True)
+    if trust_code:
+        click.echo("warning: --trust-code: the user code the manifest records runs (each file only as recorded)",
+                   err=True)
 
 
 def budget_options(command):
@@ -318,23 +322,27 @@ def inspect(ctx, source, as_json, arch, arch_params, input_size, max_memory, max
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
+@click.option("--trust-code", is_flag=True,
+              help="Import the user code the manifest records (its --custom-layer files, each only if its sha256 "
+                   "still matches; its --allow-lambda): trusted bundles only.")
 @code_options
 @budget_options
 @quiet_option
 @click.pass_context
-def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, custom_layer_specs,
-           allow_lambda, max_memory, max_time, max_compute, quiet):
+def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, as_json, browser, trust_code,
+           custom_layer_specs, allow_lambda, max_memory, max_time, max_compute, quiet):
     """Check BUNDLE's files against its manifest, then re-run parity against
     its source (exit 4 when the files match but parity could not be re-run).
     The source is read as the conversion read it (a weights-only file's
     family and hyperparameters, the patch size, from the manifest); code it
-    needs (--custom-layer, --allow-lambda) is named again."""
+    needs runs only when named again (--custom-layer, --allow-lambda) or
+    trusted as recorded (--trust-code)."""
     from converter.commands.verify_bundle import verify_bundle
     from converter.core import tf_runtime
     from converter.core.photos import DEFAULT_IMAGES
     from converter.core.progress import Progress
 
-    _warn_lambda(allow_lambda)
+    _warn_lambda(allow_lambda, trust_code)
     tf_runtime.quiet(debug=ctx.obj["debug"])
     if parity_images is not None:  # before any work: a named folder must give photos
         from converter.parity.inputs import check_folder
@@ -353,6 +361,7 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
         max_compute=max_compute,
         user_layers=_load_user_layers(custom_layer_specs),
         allow_lambda=allow_lambda,
+        trust_code=trust_code,
     )
     click.echo(json.dumps(outcome.as_dict(), indent=2, sort_keys=True) if as_json else outcome.render())
     outcome.raise_for_failure()

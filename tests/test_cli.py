@@ -173,8 +173,14 @@ def test_prefixed_and_config_less_spellings_load_and_pass(fixtures_dir, tmp_path
 
 @SLOW
 def test_a_users_custom_layer_with_its_js_twin(tmp_path):
+    import shutil
+
     import tf_keras
 
+    code_dir = tmp_path / "code"  # the user's module, imported from wherever they keep it
+    code_dir.mkdir()
+    module = code_dir / "user_layer_example.py"
+    shutil.copy(ROOT / "tests" / "user_layer_example.py", module)
     sys.path.insert(0, str(ROOT / "tests"))
     from user_layer_example import Brighten
 
@@ -185,21 +191,31 @@ def test_a_users_custom_layer_with_its_js_twin(tmp_path):
     source = tmp_path / "brighten.h5"
     tf_keras.Model(inputs, outputs).save(source)
 
+    env = {"PYTHONPATH": str(code_dir)}
     result = run_cli("convert", source, "-o", tmp_path / "o", "--json", "--custom-layer", "user_layer_example:Brighten",
-                     env={"PYTHONPATH": str(ROOT / "tests")})
+                     env=env)
     assert result.returncode == 0, result.stderr
     assert all(a["parity"]["pass"] for a in json.loads(result.stdout)["artifacts"])
     assert "defineBrighten" in (tmp_path / "o" / "tfjs" / "custom-layers.cjs").read_text()
     code = json.loads(result.stdout)["source"]["code"]
-    assert code["custom_layers"] == [{"spec": "user_layer_example:Brighten", "sha256": sha256_file(
-        ROOT / "tests" / "user_layer_example.py")}] and "allow_lambda" not in code
-    # verify reads the source as convert did, but runs no code the manifest names: it says which option to repeat.
-    env = {"PYTHONPATH": str(ROOT / "tests")}
+    assert code["custom_layers"] == [{"spec": "user_layer_example:Brighten", "file": str(module.resolve()),
+                                      "sha256": sha256_file(module)}] and "allow_lambda" not in code
+    # verify reads the source as convert did, but runs no code only because the manifest names it:
+    # it says which options to give.
     refused = run_cli("verify", tmp_path / "o", env=env)
-    assert_clean_error(refused, 2, "--custom-layer user_layer_example:Brighten", "never runs code")
+    assert_clean_error(refused, 2, "--custom-layer user_layer_example:Brighten", "--trust-code", "never runs code")
     again = run_cli("verify", tmp_path / "o", "--custom-layer", "user_layer_example:Brighten", env=env)
     assert again.returncode == 0, again.stderr
     assert "verified: every artifact matches" in again.stdout
+    # Trusted, the recorded file is imported as it was (no PYTHONPATH, no option repeated)...
+    trusted = run_cli("verify", tmp_path / "o", "--trust-code")
+    assert trusted.returncode == 0, trusted.stderr
+    assert "verified: every artifact matches" in trusted.stdout and "--trust-code" in trusted.stderr
+    # ...and only as it was: a changed file is not imported.
+    module.write_text(module.read_text() + "\nraise SystemExit('this must not run')\n")
+    changed = run_cli("verify", tmp_path / "o", "--trust-code")
+    assert_clean_error(changed, 2, "has changed since the conversion ran it", str(module.resolve()))
+    assert "this must not run" not in changed.stdout + changed.stderr
 
 
 @SLOW
@@ -221,9 +237,11 @@ def _flip_byte(path, offset=100):
 
 
 @SLOW
-def test_verify_names_tampered_files_and_passes_an_untouched_bundle(fixtures_dir, tmp_path):
+def test_verify_names_tampered_files_and_passes_an_untouched_bundle(fixtures_dir, rrdn_bundle, tmp_path):
+    import shutil
+
     out = tmp_path / "o"
-    assert run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32,uint8").returncode == 0
+    shutil.copytree(rrdn_bundle[0], out)  # the shared bundle stays untouched
     result = run_cli("verify", out, "--source", fixtures_dir / "rrdn_keras2.h5")
     assert result.returncode == 0, result.stderr
     assert "files: all" in result.stdout and "FAIL" not in result.stdout

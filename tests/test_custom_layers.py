@@ -96,7 +96,8 @@ def test_the_manifest_records_user_code_and_verify_asks_for_it_again():
 
     assert code_record({}, False) == {}
     record = code_record({"Mine": Mine}, True)
-    assert record == {"custom_layers": [{"spec": f"{__name__}:Mine", "sha256": sha256_file(Path(__file__))}],
+    assert record == {"custom_layers": [{"spec": f"{__name__}:Mine", "file": str(Path(__file__).resolve()),
+                                         "sha256": sha256_file(Path(__file__))}],
                       "allow_lambda": True}
     assert missing_code(record, {}, False) == [f"--custom-layer {__name__}:Mine", "--allow-lambda"]
     assert missing_code(record, {"Mine": Mine}, True) == []
