@@ -145,8 +145,8 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
     of each is kept: noise only ever adds time."""
     import numpy as np
 
-    from converter.backends import make_runner
     from converter.backends.keras.runner import KerasRunner
+    from converter.backends.registry import make_runner
     from converter.bundle.manifest import Artifact
     from converter.forms.keras_form import KerasForm
     from converter.parity.engine import Runtimes

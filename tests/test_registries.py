@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from converter import targets
-from converter.backends import RUNTIMES
+from converter.backends.registry import RUNTIMES
 from converter.cli import cli
 from converter.core import precisions
 
@@ -61,3 +61,23 @@ def test_two_emitters_recording_one_key_differently_is_a_bug():
     assert targets.records([emitter(onnx_exporter="a"), emitter(onnx_exporter="a")])["onnx_exporter"] == "a"
     with pytest.raises(AssertionError, match="onnx_exporter"):
         targets.records([emitter(onnx_exporter="a"), emitter(onnx_exporter="b")])
+
+
+def test_every_onnx_precision_but_the_export_itself_has_one_quantizer():
+    from converter.quantizers import BY_PRECISION, QUANTIZERS
+    from converter.targets.onnx import ONNX
+
+    assert set(BY_PRECISION) == set(ONNX.precisions) - {"float32"} and len(QUANTIZERS) == len(BY_PRECISION)
+
+
+def test_registries_hold_their_entries_not_module_names():
+    # spandrel's style: an object per entry holding what it calls, one ordered registry per kind.
+    from converter import architectures, sources
+    from converter.backends.registry import host_class
+
+    assert all(isinstance(t.emitter, type) for t in targets.TARGETS)
+    assert all(callable(r.for_artifact) and isinstance(r.host, type) for r in RUNTIMES.values())
+    assert host_class("chromium").__name__ == "ChromiumHost" and host_class("tfjs").__name__ == "NodeHost"
+    assert all(callable(reader.describe) for reader in sources.READERS)
+    assert list(architectures.FAMILIES) == ["rrdn", "rdn"]
+    assert {fmt for reader in sources.READERS for fmt in reader.formats} == set(sources.FORMAT_TITLES)

@@ -1,7 +1,8 @@
 """Model families srconvert can rebuild from a weights-only file (after
 spandrel): each module has `detect` (a predicate over layer names and weight
 shapes), `infer` (every hyperparameter from those shapes) and `build` (the
-network, with srconvert's custom layers). `FAMILIES` orders them.
+network, with srconvert's custom layers) and its `Params`; each is a
+`Family` entry of the ordered registry `FAMILIES`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,32 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Callable
 
 from converter.architectures import rdn, rrdn
 from converter.core.errors import BadInput
 
-FAMILIES = {module.NAME: module for module in (rrdn, rdn)}
+
+@dataclass(frozen=True)
+class Family:
+    """One weights-only family's module, as the registry holds it."""
+
+    name: str
+    detect: Callable[["WeightsIndex"], bool]
+    infer: Callable[["WeightsIndex"], Any]
+    """Every hyperparameter the weights show (a `Params`; None where they cannot)."""
+    build: Callable[..., Any]
+    """`build(keras, params, name)`: the network."""
+    params: type
+    """Its hyperparameters' dataclass."""
+
+    @classmethod
+    def of(cls, module: ModuleType) -> "Family":
+        return cls(module.NAME, module.detect, module.infer, module.build, module.Params)
+
+
+FAMILIES = {family.name: family for family in (Family.of(rrdn), Family.of(rdn))}
 
 
 @dataclass(frozen=True)
@@ -46,10 +67,10 @@ class WeightsIndex:
         return int(match.group(1)) if match else None
 
 
-def detect(index: WeightsIndex) -> Any:
-    for module in FAMILIES.values():
-        if module.detect(index):
-            return module
+def detect(index: WeightsIndex) -> Family:
+    for family in FAMILIES.values():
+        if family.detect(index):
+            return family
     raise BadInput(
         f"the weights match no known architecture (tried: {', '.join(FAMILIES)})",
         path=index.filename,
@@ -75,26 +96,26 @@ def parse_overrides(text: str | None) -> dict[str, Any]:
     return values
 
 
-def resolve(index: WeightsIndex, arch: str | None, overrides: dict[str, Any]) -> tuple[Any, Any]:
-    """(family module, Params): detected and inferred, then overridden."""
+def resolve(index: WeightsIndex, arch: str | None, overrides: dict[str, Any]) -> tuple[Family, Any]:
+    """(Family, its Params): detected and inferred, then overridden."""
     if arch is not None and arch not in FAMILIES:
         raise BadInput(f"--arch {arch!r} is not a known family", hint=f"families: {', '.join(FAMILIES)}")
-    module = FAMILIES[arch] if arch else detect(index)
-    params = module.infer(index) if module.detect(index) else module.Params()
+    family = FAMILIES[arch] if arch else detect(index)
+    params = family.infer(index) if family.detect(index) else family.params()
     fields = {f.name for f in dataclasses.fields(params)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise BadInput(
-            f"--arch-params {', '.join(unknown)} unknown for {module.NAME}",
-            hint=f"{module.NAME} takes {', '.join(sorted(fields))}",
+            f"--arch-params {', '.join(unknown)} unknown for {family.name}",
+            hint=f"{family.name} takes {', '.join(sorted(fields))}",
         )
     params = dataclasses.replace(params, **overrides)
     missing = [f.name for f in dataclasses.fields(params) if getattr(params, f.name) is None]
     if missing:
         raise BadInput(
-            f"{module.NAME}: {', '.join(missing)} cannot be read from the weights or the file name "
+            f"{family.name}: {', '.join(missing)} cannot be read from the weights or the file name "
             "(an UpSampling2D head has no weights)",
             path=index.filename,
             hint=f"pass --arch-params {missing[0]}=2 (or name the file as ISR does: ...-{missing[0]}2_...)",
         )
-    return module, params
+    return family, params

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from converter.backends import RUNTIMES, host_class, make_runner, priority
+from converter.backends import priority
 from converter.backends.base import Runner
 from converter.backends.node.host import NodeHost, check_node
+from converter.backends.registry import RUNTIMES, host_class, make_runner
 from converter.bundle.manifest import Artifact
 from converter.core.errors import BadInput, one_line
 from converter.core.hashing import sha256_file

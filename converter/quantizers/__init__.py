@@ -1,5 +1,33 @@
-"""Quantizers for ONNX artifacts: each module takes the float32 ModelProto and
-gives the quantized one, `quantize(proto, calibration=None)`, and says how in
-`SCHEME` (recorded in the manifest). `calibration` is a callable returning
-input batches, for the quantizers that measure activations.
-(TFJS weights are quantized by tensorflowjs's writer.)"""
+"""Quantizers for ONNX artifacts, one module each and one ordered registry.
+
+Each takes the float32 ModelProto and gives the quantized one,
+`quantize(proto, calibration=None)`, and says how in `SCHEME` (recorded in
+the manifest). `calibration` is a callable returning input batches, for the
+quantizers that measure activations. (TF.js weights are quantized by
+tensorflowjs's writer.) float32 is the export itself, so it has none.
+
+Only the ONNX emitter imports this package, when it writes a quantized
+artifact: the modules import numpy, which the CLI's start-up does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from converter.quantizers import onnx_float16, onnx_int8_static, onnx_weight_uint8
+
+
+@dataclass(frozen=True)
+class Quantizer:
+    precision: str
+    """The name in core.precisions it writes."""
+    quantize: Callable[..., Any]
+    scheme: dict[str, str]
+
+
+QUANTIZERS: tuple[Quantizer, ...] = tuple(
+    Quantizer(precision, module.quantize, module.SCHEME)
+    for precision, module in (("float16", onnx_float16), ("uint8", onnx_weight_uint8), ("int8", onnx_int8_static))
+)
+BY_PRECISION = {quantizer.precision: quantizer for quantizer in QUANTIZERS}

@@ -1,5 +1,6 @@
-"""Source formats (after spandrel's architectures): each module in
-`FORMAT_MODULES` has `FORMATS` (the format names it reads, with titles), `detect` (a
+"""Source formats (after spandrel's architectures): one module per format,
+each a `Reader` entry of the ordered registry `READERS`: `FORMATS` (the
+format names it reads, with titles), `detect` (a
 predicate over a `Probe` of the path's content), `content_bytes` (what the
 file declares it holds, checked against what it can hold: metadata only),
 `describe` (what the file says about itself: cheap, no TensorFlow) and
@@ -7,7 +8,7 @@ file declares it holds, checked against what it can hold: metadata only),
 rather than read (weights-only files, ONNX graphs) also have
 `derive_topology`, which `load` and `srconvert inspect` share.
 
-Detection asks the modules in `FORMAT_MODULES` order; the first that
+Detection asks the readers in `READERS` order; the first that
 claims a path reads it. Before anything is described, the path is admitted (regular files
 and folders only: `admission`), its declared content checked (`declared`)
 and the run's memory budget set against it (`converter.core.memory`).
@@ -17,7 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Callable
 
 from converter.core import memory
 from converter.sources import (
@@ -32,9 +34,30 @@ from converter.sources import (
     weights_only,
 )
 
-FORMAT_MODULES = (savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import)
-MODULES = {fmt: module for module in FORMAT_MODULES for fmt in module.FORMATS}
-FORMAT_TITLES = {fmt: title for module in FORMAT_MODULES for fmt, title in module.FORMATS.items()}
+
+@dataclass(frozen=True)
+class Reader:
+    """One source format's module, as the registry holds it."""
+
+    formats: dict[str, str]
+    """The format names it reads, with their titles."""
+    detect: Callable[[detect.Probe], str | None]
+    content_bytes: Callable[[detect.Probe], declared.Content]
+    describe: Callable[[detect.Probe, str, Any], dict[str, Any]]
+    load: Callable[[Any, Any], Any]
+    derive_topology: Callable[[Any], tuple[dict[str, Any], dict[str, list[Any]]]] | None = None
+    """Where the topology is derived rather than read (weights-only, ONNX)."""
+
+    @classmethod
+    def of(cls, module: ModuleType) -> "Reader":
+        return cls(module.FORMATS, module.detect, module.content_bytes, module.describe, module.load,
+                   getattr(module, "derive_topology", None))
+
+
+READERS: tuple[Reader, ...] = tuple(Reader.of(module) for module in (
+    savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import))
+BY_FORMAT = {fmt: reader for reader in READERS for fmt in reader.formats}
+FORMAT_TITLES = {fmt: title for reader in READERS for fmt, title in reader.formats.items()}
 
 
 @dataclass(frozen=True)
@@ -97,8 +120,8 @@ class Source:
 def detect_format(path: Path | detect.Probe) -> str:
     """The format of `path` (or of a Probe of it, whose reads are kept)."""
     probe = path if isinstance(path, detect.Probe) else detect.Probe(Path(path))
-    for module in FORMAT_MODULES:
-        fmt = module.detect(probe)
+    for reader in READERS:
+        fmt = reader.detect(probe)
         if fmt is not None:
             return fmt
     raise detect.unclaimed(probe)
@@ -108,7 +131,7 @@ def declared_content(path: Path) -> tuple[str, declared.Content]:
     """A path's format and what it declares it holds (metadata only)."""
     probe = detect.Probe(Path(path))
     fmt = detect_format(probe)
-    return fmt, MODULES[fmt].content_bytes(probe)
+    return fmt, BY_FORMAT[fmt].content_bytes(probe)
 
 
 def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
@@ -120,11 +143,11 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     with memory.guard(memory.reading_budget(path, options.max_memory), path):
         probe = detect.Probe(path)  # what detection reads, describing reuses
         fmt = detect_format(probe)
-        module = MODULES[fmt]
-        content = module.content_bytes(probe)
+        reader = BY_FORMAT[fmt]
+        content = reader.content_bytes(probe)
     budget = memory.budget_for(path, content.loaded, content.stored, options.max_memory)
     with memory.guard(budget, path):  # describing a PyTorch checkpoint loads and exports it
-        fields = module.describe(probe, fmt, options)
+        fields = reader.describe(probe, fmt, options)
     return SourceInfo(path=path, format=fmt, budget=budget, **fields)
 
 
@@ -132,7 +155,7 @@ def derived(info: SourceInfo) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """For a format that builds its topology: the topology and the weights by
     layer, derived once (`inspect` needs both, `load` makes its own)."""
     if info.derived is None:
-        info.derived = MODULES[info.format].derive_topology(info)
+        info.derived = BY_FORMAT[info.format].derive_topology(info)
     return info.derived
 
 
@@ -141,6 +164,6 @@ def topology_of(info: SourceInfo) -> dict[str, Any]:
 
 
 def load(info: SourceInfo, options: SourceOptions) -> Source:
-    loaded = MODULES[info.format].load(info, options)
+    loaded = BY_FORMAT[info.format].load(info, options)
     topology = loaded.topology if loaded.topology is not None else info.topology
     return Source(info, topology, loaded.layer_weights, loaded.reference, loaded.keras2_model)

@@ -40,7 +40,7 @@ def describe(probe: Probe, fmt: str, options) -> dict[str, Any]:
         "keras_version": None,
         "topology": None,
         "payload": (family, params, arrays),
-        "architecture": {"family": family.NAME, "params": dataclasses.asdict(params)},
+        "architecture": {"family": family.name, "params": dataclasses.asdict(params)},
         "input_channels": 3,
     }
 
@@ -56,7 +56,7 @@ def read(path: Path) -> tuple[architectures.WeightsIndex, dict[str, list[Any]]]:
 def derive_topology(info) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The family's network in tf_keras, as topology JSON, and the file's weights."""
     family, params, arrays = info.payload
-    model = family.build(tf_runtime.tf_keras(), params, name=family.NAME)
+    model = family.build(tf_runtime.tf_keras(), params, name=family.name)
     return json.loads(model.to_json()), arrays
 
 

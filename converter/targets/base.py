@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from converter import passes
 from converter.core.errors import BadInput
@@ -47,11 +47,11 @@ class Target:
     """The canonical forms it can be emitted from, preferred first; the plan
     picks one per source (`converter.pipeline.plan.form_for`)."""
     runtimes: tuple[str, ...]
-    """Names in converter.backends.RUNTIMES that verify its artifacts."""
+    """Names in converter.backends.registry.RUNTIMES that verify its artifacts."""
     browser_runtimes: tuple[str, ...]
     """The runtimes that verify it in a browser too, with --browser."""
-    emitter: str
-    """The module whose `Emitter(target, form, options, stage, progress)` writes it."""
+    emitter: type
+    """Its `Emitter` class: `Emitter(target, form, options, stage, progress)` writes it."""
     needs_tensorflow: bool = True
     """Whether emitting it imports TensorFlow (those that don't go first)."""
     unsupported: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -62,6 +62,9 @@ class Target:
     """The manifest keys its emitter records (`Emitter.record`), with the
     value a run that did not emit it writes; a key absent here is written
     only by the runs that record it."""
+    refuses: Callable[["Target", Any, str, Any], None] | None = None
+    """`refuses(target, info, form, options)` raises BadInput, before any
+    work, for a source this target cannot be made from through `form`."""
 
     def unsupported_for(self, precision: str) -> dict[str, str] | None:
         """The runtimes an artifact of `precision` is exempt from, and why."""
@@ -71,20 +74,15 @@ class Target:
     def open(self, form: Any, options: Any, stage: Path, progress: Any, sizes: Any = None) -> "Emitter":
         """`sizes` (input_size.Sizes): what the source takes, which an
         artifact takes too unless its emitter fixes one size."""
-        import importlib
-
-        emitter = importlib.import_module(self.emitter).Emitter(self, form, options, stage, progress)
+        emitter = self.emitter(self, form, options, stage, progress)
         emitter.sizes = emitter.sizes or sizes
         return emitter
 
     def check(self, info: Any, form: str, options: Any) -> None:
         """Refuse, before any work, a source this target cannot be made from
-        through `form` (the emitter module's `check`, where it has one)."""
-        import importlib
-
-        check = getattr(importlib.import_module(self.emitter), "check", None)
-        if check is not None:
-            check(self, info, form, options)
+        through `form` (`refuses`, where it has one)."""
+        if self.refuses is not None:
+            self.refuses(self, info, form, options)
 
 
 class Emitter(abc.ABC):

@@ -19,19 +19,11 @@ UNSUPPORTED = {
         "QuantizeLinear/DequantizeLinear of uint8 activations wrongly; use onnxruntime-web/webgpu or wasm"
     ),
 }
-ONNX = Target(
-    "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
-    ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), __name__,
-    needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
-    unsupported=UNSUPPORTED, label="ONNX", records={"onnx_exporter": None},
-)
 JSEP_FREE_SLICE = (
     "the WebGPU kernels of onnxruntime-web's default build (JSEP, deprecated since 1.29) reject a Slice counted "
     "from the end of a dimension of free size (such as {node}: \"cannot get valid size from specified dimension range\"), "
     "which ONNX allows and onnxruntime-web/webgpu and wasm run; fix the size for such a runtime, or use those"
 )
-# precision -> module in converter.quantizers (float32 is the export itself)
-QUANTIZERS = {"float16": "onnx_float16", "uint8": "onnx_weight_uint8", "int8": "onnx_int8_static"}
 
 
 class Emitter(BaseEmitter):
@@ -68,11 +60,9 @@ class Emitter(BaseEmitter):
         """The float32 export quantized to `precision`, and its scheme."""
         if precision == "float32":
             return self.base, None
-        import importlib
+        from converter.quantizers import BY_PRECISION, onnx_int8_static
 
-        from converter.quantizers import onnx_int8_static
-
-        quantizer = importlib.import_module(f"converter.quantizers.{QUANTIZERS[precision]}")
+        quantizer = BY_PRECISION[precision]
         options, form = self.options, self.form
 
         def calibration():
@@ -81,7 +71,7 @@ class Emitter(BaseEmitter):
                 form.input_multiple, form.input_size,
             )
 
-        return quantizer.quantize(self.base, calibration), quantizer.SCHEME
+        return quantizer.quantize(self.base, calibration), quantizer.scheme
 
 
 def free_slices_from_the_end(model: Any) -> list[str]:
@@ -117,3 +107,11 @@ def free_slices_from_the_end(model: Any) -> list[str]:
                 found.append(node.name or node.output[0])
                 break
     return found
+
+
+ONNX = Target(
+    "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
+    ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), Emitter,
+    needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
+    unsupported=UNSUPPORTED, label="ONNX", records={"onnx_exporter": None},
+)

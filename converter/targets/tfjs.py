@@ -16,13 +16,6 @@ PRECISIONS = ("float32", "float16", "uint16", "uint8")
 RUNTIMES = ("tfjs",)
 BROWSER_RUNTIMES = ("chromium-webgl", "chromium-webgpu")
 
-TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
-                     __name__, label="TF.js layers", records={"custom_layers_js": None})
-# From an ONNX source, a graph model is traced from the Keras translation
-# where one exists (it runs at any size), else from the graph itself.
-TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, (KERAS_FORM, ONNX_FORM), RUNTIMES,
-                    BROWSER_RUNTIMES, __name__, label="TF.js graph")
-
 QUANTIZATION = {
     "float16": {"weights": "float16", "activations": "float32"},
     "uint16": {"weights": "uint16, affine per tensor, dequantized at load", "activations": "float32"},
@@ -126,3 +119,11 @@ class Emitter(BaseEmitter):
         self.progress.step(f"writing {self.target.folder}/{precision}")
         files = tfjs.write(self.model, precision, self.folder(precision)) + self._shared
         return self.artifact(precision, files, quantization=QUANTIZATION.get(precision))
+
+
+TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
+                     Emitter, label="TF.js layers", records={"custom_layers_js": None}, refuses=check)
+# From an ONNX source, a graph model is traced from the Keras translation
+# where one exists (it runs at any size), else from the graph itself.
+TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, (KERAS_FORM, ONNX_FORM), RUNTIMES,
+                    BROWSER_RUNTIMES, Emitter, label="TF.js graph", refuses=check)

@@ -1,0 +1,65 @@
+"""The runtimes srconvert verifies artifacts in, one ordered registry.
+
+Output targets name their verifying runtimes from `RUNTIMES`. Adding a
+runtime is one entry here and one folder with a
+`for_artifact(artifact, root, runtimes, **options) -> Runner` function.
+Nothing heavy loads with it: each runner module imports its runtime
+(onnxruntime, a Node process) only when a runner is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from converter.backends.chromium import runner as chromium
+from converter.backends.chromium.host import ChromiumHost
+from converter.backends.node.host import NodeHost
+from converter.backends.onnxruntime import runner as onnxruntime
+from converter.backends.ortweb import runner as ortweb
+from converter.backends.tfjs import runner as tfjs
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    """As targets name it (a runner's report name may add a backend: tfjs-wasm)."""
+    for_artifact: Callable[..., Any]
+    """`for_artifact(artifact, root, runtimes, **options)`: its runner for an artifact."""
+    node_lane: str | None = None
+    """The host lane its runners share, for JavaScript runtimes."""
+    host: type = NodeHost
+    """The class of that lane's host process."""
+    options: tuple[tuple[str, str], ...] = ()
+    """Keyword arguments for `for_artifact` (which engine and backend)."""
+
+
+def _chromium(name: str, engine: str, backend: str) -> Runtime:
+    # One Chromium per run serves all of these (see backends/chromium).
+    return Runtime(name, chromium.for_artifact, "chromium", ChromiumHost, (("engine", engine), ("backend", backend)))
+
+
+RUNTIMES = {
+    runtime.name: runtime
+    for runtime in (
+        Runtime("onnxruntime", onnxruntime.for_artifact),
+        Runtime("onnxruntime-web", ortweb.for_artifact, node_lane="ortweb"),
+        Runtime("tfjs", tfjs.for_artifact, node_lane="tfjs"),
+        _chromium("chromium-webgl", "tfjs", "webgl"),
+        _chromium("chromium-webgpu", "tfjs", "webgpu"),
+        _chromium("chromium-ort-wasm", "onnx", "wasm"),
+        _chromium("chromium-ort-webgpu", "onnx", "webgpu"),
+        _chromium("chromium-ort-jsep", "onnx", "jsep"),
+    )
+}
+
+
+def make_runner(name: str, artifact, root, runtimes):
+    """A runner of runtime `name` for `artifact` (files under `root`)."""
+    runtime = RUNTIMES[name]
+    return runtime.for_artifact(artifact, root, runtimes, **dict(runtime.options))
+
+
+def host_class(lane: str) -> type:
+    """The host class of a lane, from the runtimes that use it."""
+    return next(r.host for r in RUNTIMES.values() if r.node_lane == lane)
