@@ -32,6 +32,20 @@ def fixtures_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def rrdn_bundle(tmp_path_factory, fixtures_dir) -> tuple[Path, dict]:
+    """rrdn_keras2.h5 converted once per session as a user runs it (float32
+    and uint8, every target), for the tests that only read a bundle: its
+    folder and the manifest `--json` printed. A test that changes files
+    copies the folder first."""
+    import json
+
+    out = tmp_path_factory.mktemp("rrdn_bundle") / "o"
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32,uint8", "--json")
+    assert result.returncode == 0, result.stderr
+    return out, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
 def checkpoints_dir(tmp_path_factory) -> Path:
     """PyTorch checkpoints (fixtures/make_pytorch_fixtures.py), made per run:
     they are pickles, and none is committed. Needs the pytorch extra, which

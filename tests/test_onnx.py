@@ -152,11 +152,8 @@ def test_nchw_layout_is_recorded_and_passes_in_both_runtimes(fixtures_dir, tmp_p
     assert dims == ["batch", 3, "height", "width"]
 
 
-def test_parity_html_embeds_every_artifact_output_and_heat_map(fixtures_dir, tmp_path):
-    out = tmp_path / "o"
-    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--quantize", "float32,uint8", "--json")
-    assert result.returncode == 0, result.stderr
-    manifest = json.loads(result.stdout)
+def test_parity_html_embeds_every_artifact_output_and_heat_map(rrdn_bundle):
+    out, manifest = rrdn_bundle
     page = (out / "parity.html").read_text()
     labels = sum(len(a["parity"]["results"]) for a in manifest["artifacts"])
     photos = [i for i in manifest["parity"]["reference"]["inputs"] if not i["name"].startswith("random")]
