@@ -132,12 +132,9 @@ def code_options(command):
                         help="Load a custom Keras layer class of your own (repeatable).")(command)
 
 
-def _warn_lambda(allow_lambda: bool, trust_code: bool = False) -> None:
+def _warn_lambda(allow_lambda: bool) -> None:
     if allow_lambda:
         click.echo("warning: --allow-lambda: Lambda layers run Python code from the file", err=True)
-    if trust_code:
-        click.echo("warning: --trust-code: the user code the manifest records runs (each file only as recorded)",
-                   err=True)
 
 
 def budget_options(command):
@@ -342,7 +339,7 @@ def verify(ctx, bundle, source, tfjs_backend, custom_layers_js, parity_images, a
     from converter.core.photos import DEFAULT_IMAGES
     from converter.core.progress import Progress
 
-    _warn_lambda(allow_lambda, trust_code)
+    _warn_lambda(allow_lambda)
     tf_runtime.quiet(debug=ctx.obj["debug"])
     if parity_images is not None:  # before any work: a named folder must give photos
         from converter.parity.inputs import check_folder

@@ -210,7 +210,8 @@ def test_a_users_custom_layer_with_its_js_twin(tmp_path):
     # Trusted, the recorded file is imported as it was (no PYTHONPATH, no option repeated)...
     trusted = run_cli("verify", tmp_path / "o", "--trust-code")
     assert trusted.returncode == 0, trusted.stderr
-    assert "verified: every artifact matches" in trusted.stdout and "--trust-code" in trusted.stderr
+    assert "verified: every artifact matches" in trusted.stdout
+    assert f"--trust-code: imported user_layer_example:Brighten from {module.resolve()}" in trusted.stderr
     # ...and only as it was: a changed file is not imported.
     module.write_text(module.read_text() + "\nraise SystemExit('this must not run')\n")
     changed = run_cli("verify", tmp_path / "o", "--trust-code")

@@ -163,6 +163,10 @@ def verify_bundle(
     user_layers = dict(user_layers or {})
     if trust_code:  # the user's word: the recorded code, each file as its sha256 was recorded
         trusted, trusted_lambda = trusted_code(recorded.get("code") or {}, bundle)
+        for entry in (recorded.get("code") or {}).get("custom_layers", ()):  # said once it ran, not before
+            progress.warn(f"--trust-code: imported {entry['spec']} from {entry['file']} (its sha256 as recorded)")
+        if trusted_lambda:
+            progress.warn("--trust-code: Lambda layers run Python code from the source, as the conversion allowed")
         user_layers = {**trusted, **user_layers}
         allow_lambda = allow_lambda or trusted_lambda
     needed = missing_code(recorded.get("code") or {}, user_layers, allow_lambda)
