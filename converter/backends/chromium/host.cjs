@@ -13,6 +13,7 @@ const fs = require('fs');
 const http = require('http');
 const path = require('path');
 const { serve } = require('../node/protocol.cjs');
+const { launch } = require('./launch.cjs');
 
 // The files the page loads from node_modules, by URL prefix.
 const PACKAGES = [
@@ -43,9 +44,9 @@ function contentType(file) {
 }
 
 // /npm/<package>/<file> from an allowed package; /fs/<absolute path> inside a
-// folder a load request named; /page.html and /page.js from this folder.
+// folder a load request named; the page's own files from this folder.
 function resolveUrl(url) {
-  if (url === '/page.html' || url === '/page.js') return path.join(PAGE_DIR, url.slice(1));
+  if (['/page.html', '/page.js', '/runtimes.js'].includes(url)) return path.join(PAGE_DIR, url.slice(1));
   if (url.startsWith('/npm/')) {
     const name = PACKAGES.find((p) => url.startsWith(`/npm/${p}/`));
     if (!name) return null;
@@ -77,28 +78,10 @@ function serveFile(request, response) {
 }
 
 async function init({ executable }) {
-  const puppeteer = require('puppeteer-core');
   server = http.createServer(serveFile);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await puppeteer.launch({
-    executablePath: executable,
-    headless: true,
-    // No fixed per-call limit of puppeteer's (180 s by default): srconvert
-    // gives every call a deadline from its estimated work (converter/core/deadline.py)
-    // and stops the whole run, with its own message, past it.
-    protocolTimeout: 0,
-    args: [
-      // SwiftShader gives WebGL and WebGPU on machines without a GPU; on one
-      // with a GPU, Chromium uses it as users' browsers do.
-      '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu',
-      '--use-webgpu-adapter=swiftshader',
-      // A closed network: nothing but the page's own server is ever reached.
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-      '--disable-quic', '--disable-extensions',
-      ...(process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : []),
-    ],
-  });
+  browser = await launch(executable);
   page = await browser.newPage();
   page.on('console', (message) => console.error(`page: ${message.text()}`));
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));

@@ -1,6 +1,6 @@
 // The page side of the browser host: load a bundle over HTTP into one of the
-// page's runtimes, run it, report what the adapter is. Tensors cross the
-// DevTools protocol as base64 float32.
+// page's runtimes (runtimes.js), run it, report what the adapter is. Tensors
+// cross the DevTools protocol as base64 float32.
 'use strict';
 
 (() => {
@@ -18,81 +18,12 @@
     return btoa(text);
   }
 
-  async function facts() {
-    const adapter = navigator.gpu ? await navigator.gpu.requestAdapter() : null;
-    const info = adapter ? adapter.info || {} : {};
-    const gl = document.createElement('canvas').getContext('webgl2');
-    const debug = gl && gl.getExtension('WEBGL_debug_renderer_info');
-    return {
-      tfjs: tf.version.tfjs,
-      ortweb: ort.env.versions.web,
-      webgl: gl ? gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER) : null,
-      adapter: adapter && {
-        vendor: info.vendor || '', architecture: info.architecture || '', description: info.description || '',
-        shader_f16: adapter.features.has('shader-f16'),
-        max_storage_buffers_per_shader_stage: adapter.limits.maxStorageBuffersPerShaderStage,
-        max_storage_buffer_binding_size: adapter.limits.maxStorageBufferBindingSize,
-        max_compute_workgroup_storage_size: adapter.limits.maxComputeWorkgroupStorageSize,
-      },
-    };
-  }
-
-  async function useTfjsBackend(backend) {
-    if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) {
-      throw new Error(`TensorFlow.js backend ${backend} failed to initialise in Chromium`);
-    }
-    await tf.ready();
-  }
-
-  async function loadTfjs({ kind, url, customLayers, backend }) {
-    await useTfjsBackend(backend);
-    if (customLayers) (await import(customLayers)).registerCustomLayers(tf);
-    const model = kind === 'graph' ? await tf.loadGraphModel(url) : await tf.loadLayersModel(url);
-    return {
-      dispose: () => model.dispose(),
-      run: async (data, shape) => {
-        await useTfjsBackend(backend);
-        const x = tf.tensor(data, shape, 'float32');
-        let y = kind === 'graph' ? model.execute(x) : model.predict(x);
-        if (Array.isArray(y)) y = y[0];
-        const values = await y.data();
-        const outShape = y.shape;
-        tf.dispose([x, y]);
-        return { values, shape: outShape };
-      },
-    };
-  }
-
-  // `onnxruntime-web/webgpu` (the global `ort`: native WebGPU EP) serves the
-  // wasm and webgpu backends; `jsep` is the WebGPU EP of the package's
-  // default build (`import 'onnxruntime-web'`), which many pages use too.
-  let defaultBuild = null;
-
-  async function onnxRuntime(backend) {
-    if (backend !== 'jsep') return { lib: ort, ep: backend };
-    defaultBuild = defaultBuild || (await import('/npm/onnxruntime-web/dist/ort.bundle.min.mjs'));
-    return { lib: defaultBuild, ep: 'webgpu' };
-  }
-
-  async function loadOnnx({ url, backend }) {
-    const { lib, ep } = await onnxRuntime(backend);
-    // One thread, as a page without cross-origin isolation gets.
-    lib.env.wasm.numThreads = 1;
-    if (lib === ort) lib.env.wasm.wasmPaths = '/npm/onnxruntime-web/dist/';
-    lib.env.logLevel = 'error';
-    const session = await lib.InferenceSession.create(url, { executionProviders: [ep] });
-    const [input] = session.inputNames;
-    const [output] = session.outputNames;
-    return {
-      dispose: () => session.release(),
-      run: async (data, shape) => {
-        const result = await session.run({ [input]: new lib.Tensor('float32', data, shape) });
-        const tensor = result[output];
-        const values = tensor.location === 'cpu' ? tensor.data : await tensor.getData();
-        return { values: Float32Array.from(values), shape: tensor.dims };
-      },
-    };
-  }
+  // The loaders, shared with the self-check page a bundle ships (runtimes.js).
+  const { facts, useTfjsBackend, loadTfjs, loadOnnx } = window.srconvertRuntimes({
+    ortDist: '/npm/onnxruntime-web/dist/',
+    ortDefaultBuild: '/npm/onnxruntime-web/dist/ort.bundle.min.mjs',
+    tfjsWasmDist: null, // the host page runs TF.js on webgl and webgpu only (Node's lane has wasm)
+  });
 
   function loadScript(url) {
     return new Promise((resolve, reject) => {
