@@ -108,9 +108,11 @@ def write(path: Path, document: dict[str, Any]) -> dict[str, Any]:
 
 def written_files(document: dict[str, Any]) -> list[str]:
     """Every file a bundle of this manifest may hold that srconvert wrote:
-    the manifest, its reports, its artifacts' files and a release's package."""
+    the manifest, its reports, its artifacts' files, its self-check page
+    and a release's package."""
     files = [MANIFEST_NAME, *REPORT_FILES]
     files += [f["path"] for a in document.get("artifacts") or [] for f in a.get("files") or []]
+    files += [f["path"] for f in (document.get("check_page") or {}).get("files") or []]
     if document.get("release"):
         files += RELEASE_FILES
     return files
@@ -119,7 +121,7 @@ def written_files(document: dict[str, Any]) -> list[str]:
 def document(info, facts, finding, applied, records: dict[str, Any], fixed_topology, artifacts: list[Artifact],
              summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str, bundle: Path,
              output_range: tuple[float, float] | None = None, release: dict[str, Any] | None = None,
-             code: dict[str, Any] | None = None) -> dict[str, Any]:
+             code: dict[str, Any] | None = None, check_page: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of one run. It is reproducible: timings go only to the
     parity reports. `records` are what the targets recorded (targets.records),
     written as they are; `applied` every pass that changed something;
@@ -128,7 +130,8 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     range); `code` what user code the conversion ran
     (core.user_layers.code_record), recorded only when there is some;
     `bundle` the folder the manifest is for, which the source's relative
-    path starts from."""
+    path starts from; `check_page` the self-check page's files and
+    libraries (parity.check_page), when the bundle has one."""
     from converter.bundle.custom_layers_js import used_layers
     from converter.core import deadline
     from converter.core.hashing import sha256_path
@@ -176,6 +179,8 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     }
     if release is not None:
         result["release"] = release
+    if check_page is not None:
+        result["check_page"] = check_page
     result = with_parity(result, summary)
     result["artifacts"] = [without_timings(a.as_dict()) for a in artifacts]
     return result

@@ -101,9 +101,10 @@ class VerifyOutcome:
             )
 
 
-def check_files(bundle: Path, artifacts: list[Artifact]) -> tuple[list[str], list[str]]:
+def check_files(bundle: Path, files: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Which of the manifest's `files` differ from it, and which are missing."""
     changed, missing = [], []
-    for entry in sorted({f["path"]: f for a in artifacts for f in a.files}.values(), key=lambda f: f["path"]):
+    for entry in sorted({f["path"]: f for f in files}.values(), key=lambda f: f["path"]):
         path = bundle / entry["path"]
         if not path.is_file():
             missing.append(entry["path"])
@@ -143,7 +144,8 @@ def verify_bundle(
     document = manifest.read(bundle)
     artifacts = [Artifact.from_dict(a) for a in document.get("artifacts", [])]
     outcome = VerifyOutcome(bundle, artifacts=artifacts)
-    outcome.changed, outcome.missing = check_files(bundle, artifacts)
+    page = (document.get("check_page") or {}).get("files") or []  # the self-check page is the bundle's too
+    outcome.changed, outcome.missing = check_files(bundle, [*(f for a in artifacts for f in a.files), *page])
     if outcome.changed or outcome.missing:
         return outcome
     recorded = document.get("source", {})

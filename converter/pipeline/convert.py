@@ -79,6 +79,10 @@ class ConvertOptions:
     picks one for a graph that reads its size)."""
     tfjs_free_size: bool = False
     """--tfjs-free-size: a graph that reads its size gets TF.js shape ops instead of a patch size."""
+    check_page: bool = True
+    """Write check.html, the bundle's self-check in a user's browser (parity.check_page), when the run verifies."""
+    vendor_libs: bool = False
+    """Copy the check page's libraries into the bundle (check/libs/) instead of naming them on a CDN."""
 
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
@@ -179,6 +183,13 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     done = execute.execute(plan, form, execute.emitted(plan, emission), verification, progress,
                            client.reference_inputs() if client else [], client)
     artifacts, summary = done.artifacts, done.summary
+    check = None
+    if verification is not None and options.check_page:
+        from converter.parity import check_page
+
+        progress.step("writing the self-check page (check.html)")
+        check = check_page.write(stage, verification.reference, artifacts, options.gates, done.exemptions,
+                                 options.vendor_libs)
     applied = [*forms.applied, *(a for e in emission.emitters for a in e.applied)]
     source_label = post.source_label if post else str(options.source)
     keras = forms.keras
@@ -187,7 +198,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         keras.fixed_topology if keras is not None else None, artifacts, summary,
         runtimes.versions() if verification is not None else {},
         source_label=source_label, bundle=options.out,
-        code=code_record(options.user_layers, options.allow_lambda),
+        code=code_record(options.user_layers, options.allow_lambda), check_page=check,
         **(post.manifest_fields() if post else {}),
     )
     if post is not None and summary["pass"] is not False:

@@ -81,6 +81,10 @@ class Executed:
     """The verdict (parity.engine.Verification.finish), or unverified."""
     facts: Any
     """The source's facts once the whole source has loaded (forms' `loaded`)."""
+    exemptions: dict[str, dict[str, str] | None] = field(default_factory=dict)
+    """Each artifact's exemptions as its target declared them, by entry; the
+    artifacts keep those of the runtimes this run verified in (the bundle's
+    self-check page runs the others)."""
 
 
 @dataclass
@@ -125,9 +129,10 @@ def execute(plan: Plan, form, artifacts: Iterable[tuple[Any, Step]], verificatio
         verification.check_time(plan.runtime_counts(), client)
         if form.reference_alongside:  # it runs while the targets are built
             _start_reference(verification, form, reference_inputs, progress)
-    done = []
+    done, declared = [], {}
     try:
         for artifact, step in artifacts:
+            declared[artifact.entry] = artifact.unsupported_backends
             artifact.unsupported_backends = _ran(artifact.unsupported_backends, step.runtimes)
             done.append(artifact)
             if verification is not None:
@@ -141,7 +146,7 @@ def execute(plan: Plan, form, artifacts: Iterable[tuple[Any, Step]], verificatio
         _start_reference(verification, form, reference_inputs, progress)
     facts = form.loaded()
     summary = verification.finish() if verification is not None else {"verified": False, "pass": None}
-    return Executed(display_order(done), summary, facts)
+    return Executed(display_order(done), summary, facts, declared)
 
 
 def _start_reference(verification, form, inputs, progress) -> None:

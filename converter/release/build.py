@@ -142,12 +142,14 @@ class Outcome:
 
 def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool,
               browser: bool = False, max_memory: int | None = None, progress: bool = True,
-              workers: int = 1, max_time: float | None = None, max_compute: float | None = None) -> Outcome:
+              workers: int = 1, max_time: float | None = None, max_compute: float | None = None,
+              check_page: bool = True, vendor_libs: bool = False) -> Outcome:
     """Build one recipe; runs in a worker process, so it reports instead of
     raising. `progress`: progress lines on stderr, each after the recipe's
     name (warnings go out either way). `workers`: how many run side by side,
     which share the default memory budget. `max_time`: the build's limit,
-    applied to each release."""
+    applied to each release. `check_page`, `vendor_libs`: as convert's
+    (pipeline.convert.ConvertOptions)."""
     from converter.bundle import signals
     from converter.core import deadline, memory, tf_runtime
     from converter.core.progress import Progress
@@ -160,7 +162,7 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
         recipe = recipes.load(Path(recipe_path))
         reporter = Progress(progress, prefix=f"{recipe.name}: ")
         return _build(recipe, Path(dist), Path(weights) if weights else None, verify, force, browser or recipe.browser,
-                      max_memory, reporter, max_compute)
+                      max_memory, reporter, max_compute, check_page, vendor_libs)
     except SrconvertError as error:
         return Outcome(recipe_path, error.exit_code, error.lines())
     except Exception as error:  # a bug: keep the worker's message
@@ -168,7 +170,8 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
 
 
 def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
-           browser: bool, max_memory: int | None, progress, max_compute: float | None = None) -> Outcome:
+           browser: bool, max_memory: int | None, progress, max_compute: float | None = None,
+           check_page: bool = True, vendor_libs: bool = False) -> Outcome:
     from converter.core.photos import DEFAULT_IMAGES
     from converter.parity import report
     from converter.parity.gates import parse_overrides
@@ -204,6 +207,8 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         browser=browser,
         max_memory=max_memory,
         max_compute=max_compute,
+        check_page=check_page,
+        vendor_libs=vendor_libs,
     )
     result = convert(options, progress, post=ReleaseSpec(recipe, source_label=source.name))
     for warning in package_npm.warnings(recipe, result.manifest):
@@ -218,7 +223,8 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
 def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, verify: bool, force: bool,
                debug: bool = False, browser: bool = False, max_memory: int | None = None,
                progress: bool = True, max_time: float | None = None,
-               max_compute: float | None = None) -> list[Outcome]:
+               max_compute: float | None = None, check_page: bool = True,
+               vendor_libs: bool = False) -> list[Outcome]:
     """Build every recipe, each in a fresh worker process. `progress`: the
     workers' progress lines (off for --quiet and --json)."""
     from converter.bundle import signals
@@ -235,7 +241,7 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
     context = multiprocessing.get_context("spawn")
     workers = max(1, min(jobs, len(paths)))
     args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
-             progress, workers, max_time, max_compute) for p in paths]
+             progress, workers, max_time, max_compute, check_page, vendor_libs) for p in paths]
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                 max_tasks_per_child=1) as pool:
         futures = [pool.submit(build_one, *arg) for arg in args]
