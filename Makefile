@@ -76,6 +76,7 @@ onnx-fixtures: $(PY_STAMP)
 demo: setup $(FIXTURES)
 	$(BIN)/srconvert convert fixtures/build/rrdn_keras3.keras -o $(DEMO_OUT) --force --tfjs-model layers,graph
 	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.md, $(DEMO_OUT)/manifest.json)"
+	@echo "check it in your own browser: $(BIN)/srconvert serve $(DEMO_OUT)  (then open the URL it prints)"
 
 test: setup setup-pytorch test-tools $(FIXTURES)
 	$(BIN)/python -m pytest

@@ -137,6 +137,16 @@ def _warn_lambda(allow_lambda: bool) -> None:
         click.echo("warning: --allow-lambda: Lambda layers run Python code from the file", err=True)
 
 
+def page_options(command):
+    """The bundle's self-check page (check.html; see `srconvert serve`)."""
+    command = click.option(
+        "--vendor-libs", is_flag=True,
+        help="Copy the check page's libraries into the bundle (check/libs/, 59 MB) instead of loading the "
+             "pinned versions from a CDN, for hosts with no internet.")(command)
+    return click.option("--no-check-page", is_flag=True,
+                        help="Leave check.html, the bundle's self-check in a browser, out.")(command)
+
+
 def budget_options(command):
     """The run's budgets, for every command that reads a source (see README, Safety)."""
     command = click.option(
@@ -213,13 +223,14 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
               help="ONNX and PyTorch sources whose graph reads its size: write that arithmetic as TF.js shape ops, "
                    "so the TF.js graph model takes every size the source takes (wasm and WebGL; TF.js 4.22's "
                    "WebGPU backend fails such graphs, so the default is one patch size).")
+@page_options
 @budget_options
 @quiet_option
 @click.pass_context
 def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
             tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
             arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, tfjs_free_size,
-            max_memory, max_time, max_compute, quiet):
+            no_check_page, vendor_libs, max_memory, max_time, max_compute, quiet):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
     from converter.architectures import parse_overrides as parse_arch_params
     from converter.core import tf_runtime
@@ -268,6 +279,8 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         tfjs_free_size=tfjs_free_size,
         max_memory=max_memory,
         max_compute=max_compute,
+        check_page=not no_check_page,
+        vendor_libs=vendor_libs,
     )
     progress = Progress(not (as_json or quiet))
     try:
@@ -284,6 +297,8 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
     click.echo(report.terminal_table(result.artifacts, verified))
     click.echo(f"wrote {out} ({len(result.artifacts)} artifacts; manifest.json, parity.md)"
                + ("" if verified else ": NOT VERIFIED (--no-verify)"))
+    if result.manifest.get("check_page"):
+        click.echo(f"check it in your own browser: srconvert serve {out}")
 
 
 @cli.command()
@@ -394,11 +409,12 @@ def list_recipes(folder, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome per recipe as JSON.")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
+@page_options
 @budget_options
 @quiet_option
 @click.pass_context
-def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, max_memory, max_time,
-          max_compute, quiet):
+def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, no_check_page, vendor_libs,
+          max_memory, max_time, max_compute, quiet):
     """Build release folders (bundle, manifest, parity report, npm package)
     from RECIPE files; identical inputs give byte-identical folders."""
     from dataclasses import asdict
@@ -409,7 +425,8 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
         click.echo("warning: --no-verify: the releases are NOT checked against their sources", err=True)
     outcomes = build_many(list(recipe_paths), dist, jobs or default_jobs(), weights, not no_verify, force,
                           ctx.obj["debug"], browser, max_memory, progress=not (quiet or as_json),
-                          max_time=max_time, max_compute=max_compute)
+                          max_time=max_time, max_compute=max_compute, check_page=not no_check_page,
+                          vendor_libs=vendor_libs)
     if as_json:
         click.echo(json.dumps([asdict(o) for o in outcomes], indent=2))
     for outcome in outcomes:
@@ -418,6 +435,20 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
             if not as_json or stream_err:
                 click.echo(f"{outcome.recipe}: {line}" if stream_err else line, err=stream_err)
     sys.exit(exit_code(outcomes))
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 lets other devices on your network open the page.")
+def serve(folder, port, host):
+    """Serve a bundle or release FOLDER so its self-check page (check.html)
+    runs in your browser, with the libraries srconvert verified with."""
+    from converter.commands.serve import serve as run_serve
+
+    run_serve(folder, host, port, lambda line: click.echo(line, err=line.startswith("warning")))
 
 
 @cli.command()
