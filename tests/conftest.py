@@ -160,3 +160,45 @@ def run_cli_sampled(*args: str, timeout: float = 600, env: dict[str, str] | None
     result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     result.children = list(seen.values())
     return result, peak[0], time.monotonic() - started
+
+
+# source -> the TF.js models it converts to, and its flags beyond them.
+BROWSER_SOURCES = {
+    "rrdn_keras2.h5": ("fixtures/build/rrdn_keras2.h5", "layers,graph"),
+    "rdn_keras3.keras": ("fixtures/build/rdn_keras3.keras", "layers,graph"),
+    # pixel-unshuffle input, NCHW
+    "rrdb_x2_dynamo.onnx": ("fixtures/onnx/rrdb_x2_dynamo.onnx", "layers,graph"),
+    "compact_torchscript.onnx": ("fixtures/onnx/compact_torchscript.onnx", "layers,graph"),
+    # Today's families, through the graph translation: a CNN at any size, and
+    # a windowed transformer (MatMul, Softmax, LayerNorm, GELU) at a fixed one.
+    "span.onnx": ("fixtures/onnx/architectures/span.onnx", "graph"),
+    "swinir.onnx": ("fixtures/onnx/architectures/swinir.onnx", "graph", "--input-size", "32x32"),
+}
+
+
+@pytest.fixture(scope="session", params=sorted(BROWSER_SOURCES))
+def browser_bundle(request, tmp_path_factory, fixtures_dir):
+    """Each of BROWSER_SOURCES converted with --browser, once per session
+    (test_browser reads them, test_check_page opens their check pages)."""
+    out = tmp_path_factory.mktemp("browser") / request.param
+    source, tfjs_models, *flags = BROWSER_SOURCES[request.param]
+    result = run_cli("convert", ROOT / source, "-o", out, "--browser", "--tfjs-model", tfjs_models,
+                     "--quantize", "float32,float16,uint8,int8", *flags)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+# The npm package `srconvert build --browser` writes, run by its real client:
+# UpscalerJS (`upscaler` 1.0.0) in the page, tiled with the recipe's patch size
+# and padding, on a photo several tiles large (parity.client).
+GANS = ROOT / "recipes" / "isr-gans-x4.toml"
+RRDN_WEIGHTS = "rrdn-C2-D2-G8-G08-T2-x4_weights.hdf5"
+
+
+@pytest.fixture(scope="session")
+def gans_release(tmp_path_factory, fixtures_dir):
+    """The gans recipe built with --browser, once per session."""
+    out = tmp_path_factory.mktemp("client")
+    result = run_cli("build", GANS, "-o", out, "--weights", fixtures_dir / RRDN_WEIGHTS, "--browser")
+    assert result.returncode == 0, result.stderr
+    return out / "isr-gans-x4"

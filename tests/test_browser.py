@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT, assert_clean_error, run_cli
+from conftest import GANS, ROOT, RRDN_WEIGHTS, assert_clean_error, run_cli
 
 from converter.core.precisions import DEFAULT_GATES
 from converter.release import recipes
@@ -15,32 +15,8 @@ from converter.targets import BY_NAME
 
 pytestmark = pytest.mark.slow
 
-# source -> the TF.js models it converts to, and its flags beyond them.
-BROWSER_SOURCES = {
-    "rrdn_keras2.h5": ("fixtures/build/rrdn_keras2.h5", "layers,graph"),
-    "rdn_keras3.keras": ("fixtures/build/rdn_keras3.keras", "layers,graph"),
-    # pixel-unshuffle input, NCHW
-    "rrdb_x2_dynamo.onnx": ("fixtures/onnx/rrdb_x2_dynamo.onnx", "layers,graph"),
-    "compact_torchscript.onnx": ("fixtures/onnx/compact_torchscript.onnx", "layers,graph"),
-    # Today's families, through the graph translation: a CNN at any size, and
-    # a windowed transformer (MatMul, Softmax, LayerNorm, GELU) at a fixed one.
-    "span.onnx": ("fixtures/onnx/architectures/span.onnx", "graph"),
-    "swinir.onnx": ("fixtures/onnx/architectures/swinir.onnx", "graph", "--input-size", "32x32"),
-}
-
-
-@pytest.fixture(scope="module", params=sorted(BROWSER_SOURCES))
-def bundle(request, tmp_path_factory, fixtures_dir):
-    out = tmp_path_factory.mktemp("browser") / request.param
-    source, tfjs_models, *flags = BROWSER_SOURCES[request.param]
-    result = run_cli("convert", ROOT / source, "-o", out, "--browser", "--tfjs-model", tfjs_models,
-                     "--quantize", "float32,float16,uint8,int8", *flags)
-    assert result.returncode == 0, result.stderr
-    return out, result
-
-
-def test_every_artifact_passes_on_every_browser_backend_or_says_why_not(bundle):
-    out, _ = bundle
+def test_every_artifact_passes_on_every_browser_backend_or_says_why_not(browser_bundle):
+    out, _ = browser_bundle
     manifest = json.loads((out / "manifest.json").read_text())
     for artifact in manifest["artifacts"]:
         target = BY_NAME[artifact["format"]]
@@ -62,8 +38,8 @@ def test_every_artifact_passes_on_every_browser_backend_or_says_why_not(bundle):
             assert "chromium-ort-jsep" in exempt and "chromium-ort-webgpu" in ran, artifact["entry"]
 
 
-def test_the_report_names_the_adapter_and_both_timings(bundle):
-    out, result = bundle
+def test_the_report_names_the_adapter_and_both_timings(browser_bundle):
+    out, result = browser_bundle
     parity = json.loads((out / "parity.json").read_text())
     browser = parity["host"]["browser"]
     assert browser["chromium"].split(".")[0].isdigit()
@@ -96,13 +72,6 @@ def test_without_chromium_browser_runs_stop_before_any_work(fixtures_dir, tmp_pa
     assert not (tmp_path / "o").exists()
 
 
-# The npm package `srconvert build --browser` writes, run by its real client:
-# UpscalerJS (`upscaler` 1.0.0) in the page, tiled with the recipe's patch size
-# and padding, on a photo several tiles large (parity.client).
-GANS = ROOT / "recipes" / "isr-gans-x4.toml"
-RRDN_WEIGHTS = "rrdn-C2-D2-G8-G08-T2-x4_weights.hdf5"
-
-
 def _recipe_with(tmp_path, padding: int):
     """The gans recipe, movable (absolute calibration path) and with its padding replaced."""
     text = GANS.read_text().replace('"../fixtures/images"', json.dumps(str(ROOT / "fixtures" / "images")))
@@ -110,14 +79,6 @@ def _recipe_with(tmp_path, padding: int):
     path = tmp_path / GANS.name
     path.write_text(text)
     return path
-
-
-@pytest.fixture(scope="module")
-def gans_release(tmp_path_factory, fixtures_dir):
-    out = tmp_path_factory.mktemp("client")
-    result = run_cli("build", GANS, "-o", out, "--weights", fixtures_dir / RRDN_WEIGHTS, "--browser")
-    assert result.returncode == 0, result.stderr
-    return out / "isr-gans-x4"
 
 
 def test_upscalerjs_runs_the_package_tiled_matching_the_source_with_no_seam(gans_release):

@@ -255,6 +255,10 @@ def test_verify_names_tampered_files_and_passes_an_untouched_bundle(fixtures_dir
     for name in ("tfjs/uint8/group1-shard1of1.bin", "onnx/float32/model.onnx"):
         assert name in result.stderr
     assert "Traceback" not in result.stderr
+    # The self-check page is the bundle's too: its reference data is checked like an artifact.
+    _flip_byte(out / "check" / "reference.bin")
+    result = run_cli("verify", out)
+    assert result.returncode == 1 and "CHANGED  check/reference.bin" in result.stdout
 
 
 @SLOW
