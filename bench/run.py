@@ -13,7 +13,9 @@ T10 x4, ~4.2 M parameters) and a psnr-large-size RDN (C6 D20 G64 G0 64 x2,
   - what the browser lane (--browser) adds to the RRDN's release, and each
     browser runtime's first (warm-up) and warm inference on its parity inputs;
   - each release's peak memory (process tree, sampled) against the memory
-    estimate its manifest records (issue 14's budget must refuse no real model).
+    estimate its manifest records (issue 14's budget must refuse no real model);
+  - the self-check page's size (check.html and its reference data) against
+    the smallest artifact's (issue 27: at most 10% for the RRDN).
 Writes build/bench/results.json and build/bench/results.md.
 
     .venv/bin/python bench/run.py [--models rrdn,rdn] [--repeat N]
@@ -240,6 +242,7 @@ def main() -> None:
             "peak_browser_mib": round(browser_peak / 2**20) if browser_peak else None,
             "estimate_mib": round(manifest["memory"]["estimate_bytes"] / 2**20),
             "browser_ms": browser_times(OUT / f"{name}-release-browser") if with_browser else {},
+            "check_page": check_page_overhead(manifest),
         }
         results["models"][name] = entry
         print(f"{name}: {params:,} params; release with parity {ours:.1f} s vs naive {naive:.1f} s "
@@ -249,6 +252,17 @@ def main() -> None:
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (OUT / "results.md").write_text(markdown(results))
     print(markdown(results))
+
+
+def check_page_overhead(manifest: dict) -> dict:
+    """The self-check page's bytes (check.html, its scripts and reference
+    data; no vendored libraries) against the smallest artifact's."""
+    page = sum(f["bytes"] for f in manifest["check_page"]["files"] if not f["path"].startswith("check/libs/"))
+    reference = sum(f["bytes"] for f in manifest["check_page"]["files"] if f["path"].startswith("check/reference."))
+    smallest = min(manifest["artifacts"], key=lambda a: sum(f["bytes"] for f in a["files"]))
+    smallest_bytes = sum(f["bytes"] for f in smallest["files"])
+    return {"bytes": page, "reference_bytes": reference, "smallest_artifact": smallest["entry"],
+            "smallest_artifact_bytes": smallest_bytes, "pct_of_smallest": round(100 * page / smallest_bytes, 2)}
 
 
 def browser_times(bundle: Path) -> dict[str, dict[str, float]]:
@@ -269,6 +283,10 @@ def targets(results: dict) -> list[dict]:
         if name == "rrdn":
             rows.append({"target": "rrdn: full release / naive toolchain <= 0.6", "measured": str(r["ratio"]),
                          "met": r["ratio"] <= 0.6})
+            page = r["check_page"]
+            rows.append({"target": "rrdn: check page and its reference data <= 10% of the smallest artifact",
+                         "measured": f"{page['bytes']:,} B = {page['pct_of_smallest']}% of {page['smallest_artifact']}",
+                         "met": page["pct_of_smallest"] <= 10})
         worst = max(r["sizes"], key=lambda row: row["over_bound_pct"])
         rows.append({"target": f"{name}: every artifact within 2% of params x bytes/weight",
                      "measured": f"worst {worst['entry']} +{worst['over_bound_pct']}%", "met": worst["over_bound_pct"] <= 2})
@@ -297,6 +315,12 @@ def markdown(results: dict) -> str:
         if r["release_browser_s"] is not None:
             lines.append(f"| {name} | {r['release_s']} | {r['release_browser_s']} | "
                          f"{round(r['release_browser_s'] - r['release_s'], 2)} |")
+    lines += ["", "| model | check page bytes | of which reference data | smallest artifact | bytes | page % |",
+              "|---|---|---|---|---|---|"]
+    for name, r in results["models"].items():
+        page = r["check_page"]
+        lines.append(f"| {name} | {page['bytes']:,} | {page['reference_bytes']:,} | {page['smallest_artifact']} | "
+                     f"{page['smallest_artifact_bytes']:,} | {page['pct_of_smallest']} |")
     lines += ["", "| model | memory estimate MiB | peak MiB (process tree) | with --browser MiB |", "|---|---|---|---|"]
     for name, r in results["models"].items():
         lines.append(f"| {name} | {r['estimate_mib']} | {r['peak_mib']} | {r['peak_browser_mib'] or '-'} |")
