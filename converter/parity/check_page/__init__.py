@@ -136,6 +136,8 @@ def write(stage: Path, reference, artifacts: list, gates: dict, exemptions: dict
     in keeps its exemption on the page)."""
     from converter.parity.engine import small_set, taken
 
+    runtimes = page_runtimes()
+    artifacts = [a for a in artifacts if _kind(a) in runtimes]  # the page runs TF.js and ONNX files
     chosen = {a.entry: small_set(reference.inputs, taken(reference.inputs, Sizes.from_dict(a.input_sizes)))
               for a in artifacts}
     stored = sorted({i for indices in chosen.values() for i in indices})
@@ -159,7 +161,6 @@ def write(stage: Path, reference, artifacts: list, gates: dict, exemptions: dict
         outputs.append({"shape": list(output.shape), "offset": len(blob), "low": low, "step": step})
         blob += steps.tobytes()
         blob += bytes(-len(blob) % 4)  # the next float32 array starts aligned
-    runtimes = page_runtimes()
     document = {
         "value_range": reference.value_range,
         "storage_error": error,
