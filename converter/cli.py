@@ -173,7 +173,7 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (created atomically).")
-@click.option("--format", "formats", default=",".join(targets.FORMATS), show_default=True,
+@click.option("--format", "formats", default=",".join(targets.DEFAULT_FORMATS), show_default=True,
               callback=_csv(targets.FORMATS, "--format"), help="Comma list of output formats.")
 @click.option("--quantize", "precisions", default=",".join(DEFAULT_PRECISIONS), show_default=True,
               callback=_csv(targets.PRECISIONS, "--quantize"),

@@ -37,7 +37,7 @@ def test_defaults_and_gates_come_from_the_precision_registry():
 
 
 def test_cli_choices_are_the_registries():
-    assert option("convert", "formats").default == ",".join(targets.FORMATS)
+    assert option("convert", "formats").default == ",".join(targets.DEFAULT_FORMATS) == "tfjs,onnx"
     assert list(option("convert", "onnx_layout").type.choices) == ["nhwc", "nchw"]
     assert (option("convert", "opset").type.min, option("convert", "opset").type.max) == (13, 18)
 

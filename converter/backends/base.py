@@ -26,6 +26,9 @@ class Runner(abc.ABC):
     is slow; one tile and one photo still catch layout and value errors)."""
     speed: str = "cpu"
     """How fast it computes, a key of converter.core.deadline.SPEEDS."""
+    photos_only: bool = False
+    """Run on the photo inputs only: a client that takes 8-bit images cannot
+    be given the random tiles' float values."""
 
     def __init__(self) -> None:
         self.last_ms: float = float("nan")
@@ -39,6 +42,22 @@ class Runner(abc.ABC):
 
     def deactivate(self) -> None:
         """Release the model."""
+
+    def expected(self, reference: np.ndarray) -> np.ndarray:
+        """The source's output as this runtime can give it (a client that
+        hands out 8-bit pixels: clamped and rounded the same way)."""
+        return reference
+
+    def vacuous(self, expected: list[np.ndarray]) -> str | None:
+        """Why comparing against these `expected` outputs would prove
+        nothing in this runtime, or None."""
+        return None
+
+    def gate(self, gate, value_range: float):
+        """The gate this runtime's outputs are judged by (core.precisions.Gate):
+        the precision's own, unless the runtime's output format cannot
+        carry it (8-bit pixels cannot hold float32's 1e-4)."""
+        return gate
 
     def runs_file(self):
         """The one file it runs as it is on disk (pathlib.Path), or None

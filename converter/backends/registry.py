@@ -18,6 +18,7 @@ from converter.backends.node.host import NodeHost
 from converter.backends.onnxruntime import runner as onnxruntime
 from converter.backends.ortweb import runner as ortweb
 from converter.backends.tfjs import runner as tfjs
+from converter.backends.transformersjs import runner as transformersjs
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ RUNTIMES = {
         Runtime("onnxruntime", onnxruntime.for_artifact),
         Runtime("onnxruntime-web", ortweb.for_artifact, node_lane="ortweb"),
         Runtime("tfjs", tfjs.for_artifact, node_lane="tfjs"),
+        Runtime("transformersjs", transformersjs.for_artifact, node_lane="transformersjs"),
         _chromium("chromium-webgl", "tfjs", "webgl"),
         _chromium("chromium-webgpu", "tfjs", "webgpu"),
         _chromium("chromium-ort-wasm", "onnx", "wasm"),

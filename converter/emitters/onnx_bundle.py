@@ -171,10 +171,10 @@ def _renumber_generated_names(graph: Any) -> None:
         item.name = rename(item.name)
 
 
-def write(proto: Any, folder: Path) -> list[Path]:
+def write(proto: Any, folder: Path, name: str = FILE_NAME) -> list[Path]:
     import onnx
 
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / FILE_NAME
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(proto, str(path))
     return [path]

@@ -87,6 +87,8 @@ class Runtimes:
         not a benchmark, and the other lanes and the conversion want the cores."""
         self.backend = backend
         self.ort_threads = ort_threads
+        self.value_range: tuple[float, float] = (0.0, 1.0)
+        """The model's input range (Verification.start sets the run's)."""
         self.custom_layers_override = custom_layers_override
         self._hosts: dict[str, NodeHost] = {}
         for name in names:
@@ -177,6 +179,9 @@ class Run:
     identical: bool = False
     """The artifact is the source file, byte for byte, in the runtime the
     reference ran it in: its outputs are the reference's (not run again)."""
+    runner: Any = None
+    """The runner that ran it: what it is compared with and by which gate
+    (Runner.expected, Runner.gate)."""
 
 
 def taken(inputs: list[ParityInput], sizes: Any = None) -> list[int]:
@@ -203,6 +208,11 @@ def run_inputs(runner: Runner, inputs: list[ParityInput], sizes: Any = None) -> 
     `sizes` (input_size.Sizes): the artifact runs only the inputs it takes,
     and fails when it takes none."""
     indices = taken(inputs, sizes)
+    if runner.photos_only:
+        indices = [i for i in indices if inputs[i].is_photo]
+        if not indices:
+            return Run(runner.runtime, [], [], None, runner=runner,
+                       error="it takes 8-bit images and no parity photo is of a size it takes")
     if not indices:
         return Run(runner.runtime, [], [], None, error=f"no parity input is of a size it takes ({sizes})")
     indices = small_set(inputs, indices) if runner.small_inputs else indices
@@ -217,8 +227,8 @@ def run_inputs(runner: Runner, inputs: list[ParityInput], sizes: Any = None) -> 
                 times.append(runner.last_ms)
     except Exception as exc:  # noqa: BLE001 - every runtime has its own exception types
         message = one_line(exc, 400)
-        return Run(runner.runtime, indices, [], None, error=message)
-    return Run(runner.runtime, indices, outputs, statistics.median(times[1:]), times[0])
+        return Run(runner.runtime, indices, [], None, error=message, runner=runner)
+    return Run(runner.runtime, indices, outputs, statistics.median(times[1:]), times[0], runner=runner)
 
 
 def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
@@ -228,6 +238,14 @@ def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
     if error is not None:
         return {"runtime": run.runtime, "pass": False, "error": error, "ms": None}
     references = [reference.outputs[i] for i in run.indices]
+    judged_by = None
+    if run.runner is not None:  # a runtime whose output format cannot carry the source's own values
+        vacuous = run.runner.vacuous(references)
+        if vacuous is not None:
+            return {"runtime": run.runtime, "pass": False, "error": vacuous, "ms": None}
+        references = [run.runner.expected(r) for r in references]
+        adjusted = run.runner.gate(gate, reference.value_range)
+        gate, judged_by = adjusted, (adjusted if adjusted != gate else None)
     measured = parity_metrics.compare(references, run.outputs, reference.value_range)
     result = {
         "runtime": run.runtime,
@@ -237,6 +255,8 @@ def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
         "pass": gate.passes(measured),
         "error": None,
     }
+    if judged_by is not None:
+        result["gate"] = judged_by.as_dict()
     if run.identical:
         result["identical_to_source"] = True
     if len(run.indices) < len(reference.outputs):
@@ -277,6 +297,7 @@ class Verification:
         work = facts.compute.macs_per_pixel if facts.compute is not None else facts.params
         inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, work,
                                      required=images_required, also_at=patch)
+        runtimes.value_range = tuple(input_range)  # what a pixel client's 0..255 maps to (backends/transformersjs)
         return cls(inputs, root, gates, runtimes, progress, source)
 
     def check_time(self, runtime_counts: dict[str, int], client=None) -> None:

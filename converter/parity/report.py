@@ -53,7 +53,7 @@ def rows(artifacts: list[Artifact], verified: bool = True) -> list[tuple[str, ..
                     psnr_text(result),
                     number_text(result.get("ms"), "{:.1f}"),
                     number_text(result.get("first_ms"), "{:.1f}"),
-                    gate_text,
+                    Gate.from_dict(result["gate"]).describe() if result.get("gate") else gate_text,  # a runtime's own
                     _verdict(result) if verified else "not verified",
                 )
             )

@@ -16,12 +16,15 @@ from converter.core import precisions
 from converter.targets.base import Target
 from converter.targets.onnx import ONNX
 from converter.targets.tfjs import TFJS_GRAPH, TFJS_LAYERS
+from converter.targets.transformersjs import TRANSFORMERSJS
 
-TARGETS: tuple[Target, ...] = (TFJS_LAYERS, TFJS_GRAPH, ONNX)
+TARGETS: tuple[Target, ...] = (TFJS_LAYERS, TFJS_GRAPH, ONNX, TRANSFORMERSJS)
 BY_NAME = {target.name: target for target in TARGETS}
 
 FORMATS = tuple(dict.fromkeys(t.format for t in TARGETS))
 """`--format` choices."""
+DEFAULT_FORMATS = tuple(dict.fromkeys(t.format for t in TARGETS if t.default))
+"""What `--format` writes when not given."""
 VARIANTS = {fmt: tuple(t.variant for t in TARGETS if t.format == fmt and t.variant) for fmt in FORMATS}
 """Per format, its `--tfjs-model`-style variants (empty for single-variant formats)."""
 

@@ -62,6 +62,8 @@ class Target:
     """The manifest keys its emitter records (`Emitter.record`), with the
     value a run that did not emit it writes; a key absent here is written
     only by the runs that record it."""
+    default: bool = True
+    """Written when `--format` is not given."""
     refuses: Callable[["Target", Any, str, Any], None] | None = None
     """`refuses(target, info, form, options)` raises BadInput, before any
     work, for a source this target cannot be made from through `form`."""

@@ -10,12 +10,19 @@ const { serve } = require('./protocol.cjs');
 
 let tf = null;
 let ort = null;
+let transformers = null;
 const models = new Map();
 
 // A host serves one lane and loads only its runtime: TensorFlow.js and its
 // wasm backend for "tfjs", onnxruntime-web (on first load) for "ortweb".
 async function init({ backend, lane }) {
   if (lane === 'ortweb') return { ortweb: packageVersion('onnxruntime-web') };
+  if (lane === 'transformersjs') {
+    transformers = await import('@huggingface/transformers');
+    transformers.env.allowRemoteModels = false; // a folder on disk, as a user's offline app loads it
+    transformers.env.allowLocalModels = true;
+    return { transformersjs: packageVersion('@huggingface/transformers') };
+  }
   tf = require('@tensorflow/tfjs');
   if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js backend ${backend} failed to initialise`);
@@ -99,8 +106,27 @@ async function loadOnnx(modelPath) {
   };
 }
 
-async function load({ handle, kind, modelJson, customLayers }) {
-  const model = kind === 'onnx' ? await loadOnnx(modelJson) : await loadTfjs(kind, modelJson, customLayers);
+// transformers.js's own image-to-image pipeline on a model folder, with the
+// dtype that picks the artifact's file: pixels in (0-255, HWC), pixels out.
+async function loadPipeline(folder, dtype) {
+  transformers.env.localModelPath = `${path.dirname(path.resolve(folder))}${path.sep}`;
+  const upscale = await transformers.pipeline('image-to-image', path.basename(folder), { dtype, device: 'cpu' });
+  return {
+    dispose: () => upscale.dispose(),
+    run: async (data, shape) => {
+      const [, height, width, channels] = shape;
+      const image = new transformers.RawImage(Uint8ClampedArray.from(data), width, height, channels);
+      const output = await upscale(image);
+      return { values: Float32Array.from(output.data), shape: [1, output.height, output.width, output.channels] };
+    },
+  };
+}
+
+async function load({ handle, kind, modelJson, customLayers, dtype }) {
+  let model = null;
+  if (kind === 'onnx') model = await loadOnnx(modelJson);
+  else if (kind === 'transformersjs') model = await loadPipeline(modelJson, dtype);
+  else model = await loadTfjs(kind, modelJson, customLayers);
   models.set(handle, model);
   return {};
 }
