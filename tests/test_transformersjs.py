@@ -110,3 +110,24 @@ def test_a_broken_folder_fails_by_name(broken, tmp_path):
         assert "Missing the following inputs: image" in result["error"], result  # the pipeline feeds pixel_values
     else:
         assert result["error"] is None and result["psnr_db"] < 20, result
+
+
+def test_a_release_publishes_a_hub_ready_folder_beside_its_npm_package(tmp_path, fixtures_dir):
+    from conftest import GANS, RRDN_WEIGHTS
+
+    text = GANS.read_text().replace('"../fixtures/images"', json.dumps(str(ROOT / "fixtures" / "images")))
+    text = text.replace('formats = ["tfjs", "onnx"]', 'formats = ["tfjs", "transformersjs"]')
+    recipe = tmp_path / GANS.name
+    recipe.write_text(text)
+    result = run_cli("build", recipe, "-o", tmp_path / "dist", "--weights", fixtures_dir / RRDN_WEIGHTS)
+    assert result.returncode == 0, result.stderr
+    release = tmp_path / "dist" / "isr-gans-x4"
+    manifest = json.loads((release / "manifest.json").read_text())
+    hub = [a for a in manifest["artifacts"] if a["format"] == "transformersjs"]
+    assert {a["precision"] for a in hub} == {"float32", "float16", "uint8"}
+    assert all(a["parity"]["pass"] and a["parity"]["results"][0]["runtime"] == "transformersjs" for a in hub)
+    card = (release / "transformersjs" / "README.md").read_text()
+    assert card.startswith("---\nlicense: apache-2.0\nlibrary_name: transformers.js\n")
+    assert "# isr-gans-x4 1.0.0" in card and "GAN-trained" in card
+    package = json.loads((release / "package.json").read_text())
+    assert not any("transformersjs" in f for f in package["files"])  # the npm package stays TF.js

@@ -92,8 +92,14 @@ def write_configs(folder: Path, scale: int, multiple: int, card: str) -> list[Pa
     return paths
 
 
-def card(name: str, scale: int, multiple: int, precisions: tuple[str, ...]) -> str:
-    """The model card: how to load it, the dtypes, and what the pipeline does to sizes."""
+def card(release: dict[str, Any], scale: int, multiple: int, precisions: tuple[str, ...]) -> str:
+    """The model card: how to load it, the dtypes, and what the pipeline does
+    to sizes. `release`: its name, and for a release its version, license
+    and description (the Hub reads the license from the front matter)."""
+    name = release["name"]
+    license_line = f"license: {release['license'].lower()}\n" if release.get("license") else ""
+    about = f"{release['description']}\n\n" if release.get("description") else ""
+    version = f" {release['version']}" if release.get("version") else ""
     rows = "\n".join(f"| `{DTYPES[p]}` | `{file_of(p)}` | {p} |" for p in precisions)
     if multiple > 1:
         sizes = (f"The pipeline pads each side up to a multiple of {multiple} (mirrored, at the bottom and right) "
@@ -102,14 +108,14 @@ def card(name: str, scale: int, multiple: int, precisions: tuple[str, ...]) -> s
     else:
         sizes = f"The model takes any size: a W x H input gives {scale}W x {scale}H, with no padding."
     return f"""---
-library_name: transformers.js
+{license_line}library_name: transformers.js
 pipeline_tag: image-to-image
 tags: [super-resolution, srconvert]
 ---
 
-# {name}
+# {name}{version}
 
-A x{scale} super-resolution model converted by srconvert, checked through
+{about}A x{scale} super-resolution model converted by srconvert, checked through
 transformers.js's own `image-to-image` pipeline in every dtype below.
 
 ```js

@@ -83,6 +83,8 @@ class ConvertOptions:
     """Write check.html, the bundle's self-check in a user's browser (parity.check_page), when the run verifies."""
     vendor_libs: bool = False
     """Copy the check page's libraries into the bundle (check/libs/) instead of naming them on a CDN."""
+    release: dict[str, Any] = field(default_factory=dict)
+    """A release's name, version, license and description, for the model cards its targets write."""
 
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,

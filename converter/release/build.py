@@ -209,6 +209,8 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         max_compute=max_compute,
         check_page=check_page,
         vendor_libs=vendor_libs,
+        release={"name": recipe.name, "version": recipe.version, "license": recipe.license,
+                 "description": recipe.description},
     )
     result = convert(options, progress, post=ReleaseSpec(recipe, source_label=source.name))
     for warning in package_npm.warnings(recipe, result.manifest):

@@ -44,7 +44,8 @@ class Emitter(onnx_target.Emitter):
             form, options = self.form, self.options
             precisions = tuple(p for p in self.target.precisions if p in options.precisions)
             scale = measured_scale(self.base, form.input_channels, form.input_multiple)
-            card = hf_folder.card(Path(str(options.source)).stem, scale, form.input_multiple, precisions)
+            card = hf_folder.card(options.release or {"name": Path(str(options.source)).stem}, scale,
+                                  form.input_multiple, precisions)
             self._configs = hf_folder.write_configs(folder, scale, form.input_multiple, card)
         return self._configs
 
