@@ -131,3 +131,16 @@ def test_a_release_publishes_a_hub_ready_folder_beside_its_npm_package(tmp_path,
     assert "# isr-gans-x4 1.0.0" in card and "GAN-trained" in card
     package = json.loads((release / "package.json").read_text())
     assert not any("transformersjs" in f for f in package["files"])  # the npm package stays TF.js
+
+
+def test_with_browser_the_pipeline_runs_in_chromium_on_webgpu_and_wasm(tmp_path):
+    out = tmp_path / "o"
+    manifest = convert(UPSCALERJS, out, "--input-range", "0:255", "--browser")
+    for artifact in manifest["artifacts"]:
+        ran = {r["runtime"]: r for r in artifact["parity"]["results"]}
+        exempt = artifact["unsupported_backends"] or {}
+        assert set(ran) | set(exempt) == {"transformersjs", "chromium-transformersjs-webgpu",
+                                          "chromium-transformersjs-wasm"}, artifact["entry"]
+        assert all(r["pass"] for r in ran.values()), artifact["entry"]
+        # Only what transformers.js itself refuses on an adapter without shader-f16 is exempt.
+        assert set(exempt) <= ({"chromium-transformersjs-webgpu"} if artifact["precision"] == "float16" else set())

@@ -52,6 +52,8 @@ RUNTIMES = {
         _chromium("chromium-ort-wasm", "onnx", "wasm"),
         _chromium("chromium-ort-webgpu", "onnx", "webgpu"),
         _chromium("chromium-ort-jsep", "onnx", "jsep"),
+        _chromium("chromium-transformersjs-webgpu", "transformersjs", "webgpu"),
+        _chromium("chromium-transformersjs-wasm", "transformersjs", "wasm"),
     )
 }
 

@@ -16,6 +16,13 @@ from converter.targets import onnx as onnx_target
 from converter.targets.base import KERAS_FORM, ONNX_FORM, Target
 
 FOLDER = "transformersjs"
+UNSUPPORTED = {
+    ("float16", "chromium-transformersjs-webgpu"): (
+        "transformers.js 4.3.1 refuses dtype fp16 on a WebGPU adapter without shader-f16 (\"The device (webgpu) "
+        "does not support fp16\"; SwiftShader has none), though this file computes in fp32; on such an adapter "
+        "load it as { dtype: 'fp32', model_file_name: 'model_fp16' }, or use the wasm device"
+    ),
+}
 
 
 class Emitter(onnx_target.Emitter):
@@ -35,7 +42,8 @@ class Emitter(onnx_target.Emitter):
         files += self._write_configs(folder)
         self.record = {**self.record, "transformersjs_dtypes": {p: hf_folder.DTYPES[p] for p in self.target.precisions
                                                                 if p in self.options.precisions}}
-        return self.artifact(precision, files, layout="nchw", quantization=scheme)
+        return self.artifact(precision, files, layout="nchw", quantization=scheme,
+                             unsupported_backends=self.target.unsupported_for(precision))
 
     def _write_configs(self, folder: Path) -> list[Path]:
         from converter.emitters import hf_folder
@@ -64,6 +72,6 @@ def measured_scale(model: Any, channels: int, multiple: int) -> int:
 
 TRANSFORMERSJS = Target(
     "transformersjs", "transformersjs", None, FOLDER, ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
-    ("transformersjs",), (), Emitter, needs_tensorflow=False, label="transformers.js",
-    default=False,  # recorded (transformersjs_dtypes) only by the runs that write it
+    ("transformersjs",), ("chromium-transformersjs-webgpu", "chromium-transformersjs-wasm"), Emitter, needs_tensorflow=False, label="transformers.js",
+    unsupported=UNSUPPORTED, default=False,  # recorded (transformersjs_dtypes) only by the runs that write it
 )

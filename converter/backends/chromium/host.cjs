@@ -18,6 +18,7 @@ const { launch } = require('./launch.cjs');
 // The files the page loads from node_modules, by URL prefix.
 const PACKAGES = [
   '@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web', 'upscaler', '@upscalerjs/default-model',
+  '@huggingface/transformers',
 ];
 const PAGE_DIR = __dirname;
 const roots = new Set();
@@ -91,13 +92,13 @@ async function init({ executable }) {
   return { chromium: (await browser.version()).replace(/^(Headless)?Chrome\//, ''), ...facts };
 }
 
-async function load({ handle, kind, modelJson, customLayers, backend }) {
+async function load({ handle, kind, modelJson, customLayers, backend, dtype }) {
   roots.add(path.dirname(path.resolve(modelJson)));
   if (customLayers) roots.add(path.dirname(path.resolve(customLayers)));
   const url = (file) => `${origin}/fs${path.resolve(file)}`;
   return page.evaluate(
     (request) => window.srconvert.load(request),
-    { handle, kind, url: url(modelJson), customLayers: customLayers ? url(customLayers) : null, backend },
+    { handle, kind, url: url(modelJson), customLayers: customLayers ? url(customLayers) : null, backend, dtype },
   );
 }
 

@@ -72,7 +72,42 @@
     };
   }
 
-  const LOADERS = { onnx: loadOnnx, upscalerjs: loadUpscaler, layers: loadTfjs, graph: loadTfjs };
+  // transformers.js's image-to-image pipeline on a model folder, as a page
+  // imports it (its browser bundle, with its own onnxruntime-web's wasm
+  // served from the page's origin, not its CDN default): pixels in and out.
+  let transformers = null;
+
+  async function loadPipeline({ url, dtype, backend }) {
+    if (!transformers) {
+      transformers = await import('/npm/@huggingface/transformers/dist/transformers.min.js');
+      const ortDist = '/npm/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
+      transformers.env.backends.onnx.wasm.wasmPaths = {
+        mjs: `${ortDist}ort-wasm-simd-threaded.asyncify.mjs`, wasm: `${ortDist}ort-wasm-simd-threaded.asyncify.wasm`,
+      };
+      transformers.env.backends.onnx.wasm.numThreads = 1;
+      transformers.env.allowRemoteModels = false; // the bundle's folder over the page's origin, as a local model
+      transformers.env.allowLocalModels = true;
+      transformers.env.useBrowserCache = false;
+    }
+    // A path, not a URL: transformers.js 4.3.1 checks a local model's
+    // optional files (preprocessor_config.json) only for paths, so under an
+    // http URL it finds no processor and the pipeline fails on its first call.
+    const folder = new URL(url).pathname.replace(/\/+$/, '');
+    transformers.env.localModelPath = `${folder.slice(0, folder.lastIndexOf('/'))}/`;
+    const upscale = await transformers.pipeline('image-to-image', folder.slice(folder.lastIndexOf('/') + 1),
+      { dtype, device: backend });
+    return {
+      dispose: () => upscale.dispose(),
+      run: async (data, shape) => {
+        const [, height, width, channels] = shape;
+        const output = await upscale(new transformers.RawImage(Uint8ClampedArray.from(data), width, height, channels));
+        return { values: Float32Array.from(output.data), shape: [1, output.height, output.width, output.channels] };
+      },
+    };
+  }
+
+  const LOADERS = { onnx: loadOnnx, upscalerjs: loadUpscaler, layers: loadTfjs, graph: loadTfjs,
+    transformersjs: loadPipeline };
 
   async function load(request) {
     const model = await LOADERS[request.kind](request);

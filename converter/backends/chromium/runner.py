@@ -11,6 +11,8 @@ import numpy as np
 
 from converter.backends.node.host import NodeHost
 from converter.backends.node.runner import NodeRunner
+from converter.backends.transformersjs import DTYPE_OF_FILE
+from converter.backends.transformersjs.runner import PixelPipeline
 from converter.bundle.custom_layers_js import ESM_NAME
 from converter.graphs.layout import from_layout, to_layout
 
@@ -52,9 +54,25 @@ def software_adapter(versions: dict) -> bool:
     return not versions or any(name in described.lower() for name in ("swiftshader", "llvmpipe", "software"))
 
 
+class ChromiumPipelineRunner(PixelPipeline, ChromiumRunner):
+    """A transformers.js folder through the pipeline in the page, on the
+    `device` transformers.js calls `backend` (webgpu, wasm)."""
+
+    def __init__(self, host: NodeHost, folder: Path, dtype: str, backend: str, value_range) -> None:
+        super().__init__(host, folder, "transformersjs", None, backend, "nhwc", f"chromium-transformersjs-{backend}")
+        self.load_fields["dtype"] = dtype
+        self.low, self.high = value_range
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        return self.from_pixels(super().infer(self.to_pixels(batch)))
+
+
 def for_artifact(artifact, root: Path, runtimes, engine: str, backend: str) -> ChromiumRunner:
     host = runtimes.host(ChromiumRunner.lane)
     entry = root / artifact.entry
+    if engine == "transformersjs":
+        return ChromiumPipelineRunner(host, root / Path(artifact.entry).parts[0], DTYPE_OF_FILE[entry.name], backend,
+                                      tuple(runtimes.value_range))
     if engine == "onnx":
         return ChromiumRunner(host, entry, "onnx", None, backend, artifact.layout, f"chromium-ort-{backend}")
     kind = artifact.format.removeprefix("tfjs-")

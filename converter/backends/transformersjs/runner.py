@@ -28,10 +28,43 @@ MIN_INSIDE = 0.1
 keeps, its clamp hides nearly everything: the check would prove nothing."""
 
 
-class TransformersJsRunner(NodeRunner):
+class PixelPipeline:
+    """What the pipeline's 8-bit convention asks of a runner, in Node or in a
+    browser page: photos only, pixels in and out, the source's output put
+    through the same rounding, one level for float32."""
+
+    photos_only = True
+    low: float
+    high: float
+
+    def to_pixels(self, batch: np.ndarray) -> np.ndarray:
+        return np.rint((batch - self.low) / (self.high - self.low) * LEVELS).clip(0, LEVELS).astype(np.float32)
+
+    def from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return self.low + pixels / LEVELS * (self.high - self.low)
+
+    def expected(self, reference: np.ndarray) -> np.ndarray:
+        levels = np.rint(np.clip((reference - self.low) / (self.high - self.low), 0, 1) * LEVELS)
+        return self.from_pixels(levels).astype(np.float32)
+
+    def vacuous(self, expected: list[np.ndarray]) -> str | None:
+        share = float(np.mean([((e > self.low) & (e < self.high)).mean() for e in expected]))
+        if share >= MIN_INSIDE:
+            return None
+        return (f"only {100 * share:.1f}% of the source's output on the photos lies inside "
+                f"{self.low:g}..{self.high:g}: the pipeline clamps the rest, so a difference there could not show "
+                "(untrained weights, or the wrong --input-range?)")
+
+    def gate(self, gate: Gate, value_range: float) -> Gate:
+        if gate.metric != "max_abs_rel":
+            return gate
+        level = (self.high - self.low) / LEVELS  # one 8-bit step, as a share of the reference's range
+        return Gate("max_abs_rel", max(gate.threshold, 1.001 * level / value_range))
+
+
+class TransformersJsRunner(PixelPipeline, NodeRunner):
     runtime = "transformersjs"
     lane = "transformersjs"
-    photos_only = True
 
     def __init__(self, host: NodeHost, folder: Path, dtype: str, value_range: tuple[float, float]) -> None:
         super().__init__(host, folder, "transformersjs", None)
@@ -39,28 +72,7 @@ class TransformersJsRunner(NodeRunner):
         self.low, self.high = value_range
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        pixels = np.rint((batch - self.low) / (self.high - self.low) * LEVELS).clip(0, LEVELS).astype(np.float32)
-        return self.low + super().infer(pixels) / LEVELS * (self.high - self.low)
-
-    def expected(self, reference: np.ndarray) -> np.ndarray:
-        levels = np.rint(np.clip((reference - self.low) / (self.high - self.low), 0, 1) * LEVELS)
-        return (self.low + levels / LEVELS * (self.high - self.low)).astype(np.float32)
-
-    def vacuous(self, expected: list[np.ndarray]) -> str | None:
-        inside = [((e > self.low) & (e < self.high)).mean() for e in expected]
-        share = float(np.mean(inside))
-        if share >= MIN_INSIDE:
-            return None
-        return (f"only {100 * share:.1f}% of the source's output on the photos lies inside "
-                f"{self.low:g}..{self.high:g}: "
-                "the pipeline clamps the rest, so a difference there could not show (untrained weights, or the "
-                "wrong --input-range?)")
-
-    def gate(self, gate: Gate, value_range: float) -> Gate:
-        if gate.metric != "max_abs_rel":
-            return gate
-        level = (self.high - self.low) / LEVELS  # one 8-bit step, as a share of the reference's range
-        return Gate("max_abs_rel", max(gate.threshold, 1.001 * level / value_range))
+        return self.from_pixels(super().infer(self.to_pixels(batch)))
 
 
 def for_artifact(artifact, root: Path, runtimes) -> TransformersJsRunner:

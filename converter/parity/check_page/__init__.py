@@ -119,7 +119,7 @@ def page_runtimes() -> dict[str, dict[str, str]]:
     for runtime in RUNTIMES.values():
         if runtime.host is ChromiumHost:
             options = dict(runtime.options)
-            found[options["engine"]][options["backend"]] = runtime.name
+            found.setdefault(options["engine"], {})[options["backend"]] = runtime.name
     return {"layers": found["tfjs"], "graph": found["tfjs"], "onnx": found["onnx"]}
 
 
