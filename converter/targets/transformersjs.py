@@ -72,6 +72,7 @@ def measured_scale(model: Any, channels: int, multiple: int) -> int:
 
 TRANSFORMERSJS = Target(
     "transformersjs", "transformersjs", None, FOLDER, ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
-    ("transformersjs",), ("chromium-transformersjs-webgpu", "chromium-transformersjs-wasm"), Emitter, needs_tensorflow=False, label="transformers.js",
+    ("transformersjs",), ("chromium-transformersjs-webgpu", "chromium-transformersjs-wasm"), Emitter,
+    needs_tensorflow=False, label="transformers.js",
     unsupported=UNSUPPORTED, default=False,  # recorded (transformersjs_dtypes) only by the runs that write it
 )

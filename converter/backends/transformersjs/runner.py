@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from converter.backends.node.host import NodeHost
-from converter.backends.transformersjs import DTYPE_OF_FILE
 from converter.backends.node.runner import NodeRunner
+from converter.backends.transformersjs import DTYPE_OF_FILE
 from converter.core.precisions import Gate
 
 LEVELS = 255.0
