@@ -161,7 +161,9 @@ def test_a_keras_source_gets_the_plans_verdicts_too(fixtures_dir):
     assert facts["input_multiple"] == 1 and facts["input_shape"] == [None, None, None, 3]
     assert facts["tfjs_models"] == ["layers"] and "ops" not in facts
     assert facts["convert"] == {"tfjs": {"targets": [{"target": "tfjs-layers", "from": "keras"}], "input_size": None},
-                                "onnx": {"targets": [{"target": "onnx", "from": "keras"}], "input_size": None}}
+                                "onnx": {"targets": [{"target": "onnx", "from": "keras"}], "input_size": None},
+                                "transformersjs": {"targets": [{"target": "transformersjs", "from": "keras"}],
+                                                   "input_size": None}}
     assert any(name.endswith("PixelShuffle") or name.startswith("PixelShuffle") for name in facts["layer_classes"])
     text = inspect_text(path)
     assert_text_shows(text, facts)
