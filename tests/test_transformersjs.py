@@ -61,6 +61,8 @@ def test_upscalerjs_weights_trained_on_0_255_get_the_range_folded_in(tmp_path):
     model = onnx.load(str(out / "transformersjs" / "onnx" / "model.onnx"))
     assert [i.name for i in model.graph.input] == ["pixel_values"] and model.graph.output[0].name == "reconstruction"
     assert model.graph.node[0].name == "srconvert_pixels_in_mul" and model.graph.node[-1].op_type == "Mul"
+    again = run_cli("verify", out, "--source", UPSCALERJS)  # the range comes back from the manifest
+    assert again.returncode == 0 and "verified: every artifact matches" in again.stdout, again.stderr
 
 
 @pytest.mark.parametrize("broken", ["input name", "unfolded range"])
