@@ -46,7 +46,10 @@ async function main() {
       return request.respond({ status: 200, body, headers: { 'access-control-allow-origin': '*', 'content-type': type } });
     });
     await page.goto(`${url}?run=all`);
-    await page.waitForFunction('window.srconvertCheck', { timeout: 60000 });
+    // A boolean, not the Promise itself: waitForFunction would wait for the
+    // Promise to settle (every row run) under its own timeout. The rows take
+    // what they take; evaluate below awaits them with no limit of its own.
+    await page.waitForFunction('window.srconvertCheck !== undefined', { timeout: 60000 });
     const check = await page.evaluate(() => window.srconvertCheck);
     let tried = null;
     const photo = option('--photo');
