@@ -46,7 +46,11 @@ class Served:
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGINT)
-        out, err = self.process.communicate(timeout=30)
+        try:
+            out, err = self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError("srconvert serve did not stop on SIGINT") from None
         assert self.process.returncode == 0 and "Traceback" not in err, err
         return out
 

@@ -16,6 +16,7 @@ import functools
 import http.server
 import json
 import socket
+import sys
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
@@ -79,15 +80,29 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True  # Ctrl-C does not wait for a browser's open connections
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that goes away mid-file (a closed tab, a cancelled
+        fetch) is no error of the server's; anything else is one line, not
+        socketserver's traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            return
+        print(f"warning: serving {client_address[0]}: {type(error).__name__}: {error}", file=sys.stderr)
+
+
 def serve(folder: Path, host: str, port: int, say: Callable[[str], None]) -> None:
     """Serve until Ctrl-C (or SIGTERM); `say` prints a line."""
     check_folder(folder)
     handler = functools.partial(Handler, directory=str(folder.resolve()))
     try:
-        server = http.server.ThreadingHTTPServer((host, port), handler)
+        server = Server((host, port), handler)
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
                        hint="pass another --port (0 picks a free one)") from None
+    _stop_on_signals()
     bound = server.server_address[1]
     shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
     say(f"serving {folder} at http://{shown}:{bound}/check.html  (Ctrl-C stops it)")
@@ -103,6 +118,19 @@ def serve(folder: Path, host: str, port: int, say: Callable[[str], None]) -> Non
         say("stopped")
     finally:
         server.server_close()
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop the server, even when it was started with
+    SIGINT ignored (as a shell's background job, or under CI), where Python
+    installs no KeyboardInterrupt of its own."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _lan_address() -> str:
