@@ -70,7 +70,8 @@ def test_convert_json_prints_the_manifest_and_nothing_else(fixtures_dir, tmp_pat
     # No progress; only the warning that the fixture's random weights leave the input range a guess.
     assert result.stderr.splitlines() == [next(line for line in result.stderr.splitlines()
                                                if line.startswith("warning: input range 0:1 is assumed"))]
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "parity.html", "parity.json", "parity.md", "tfjs"]
+    assert sorted(p.name for p in out.iterdir()) == ["check", "check.html", "manifest.json", "parity.html", "parity.json",
+                                                  "parity.md", "tfjs"]
     assert not list(tmp_path.glob(".srconvert-staging-*"))
 
 
