@@ -108,3 +108,17 @@ def test_a_release_refuses_at_plan_time_a_patch_upscalerjs_cannot_tile():
     spec.check(planning.Plan((), "nhwc", None))  # nothing fixed: UpscalerJS tiles as the recipe says
     with pytest.raises(BadInput, match="only square"):
         spec.check(planning.Plan((), "nhwc", InputSize(48, 64)))
+
+
+def test_a_release_refuses_a_transformersjs_folder_it_would_fold_with_the_wrong_output_range():
+    import dataclasses
+
+    from converter.release import recipes
+    from converter.release.build import ReleaseSpec
+    from converter.targets.transformersjs import TRANSFORMERSJS
+
+    recipe = recipes.load(Path(__file__).resolve().parents[1] / "recipes" / "isr-gans-x4.toml")
+    plan = planning.Plan((planning.Step(TRANSFORMERSJS, ("float32",), ("transformersjs",), "keras"),), "nchw", None)
+    ReleaseSpec(recipe, "w.hdf5").check(plan)  # 0:1 in, 0:1 out: one range folds both ends
+    with pytest.raises(BadInput, match="maps the pipeline's 0..1 to one range"):
+        ReleaseSpec(dataclasses.replace(recipe, output_range=(0.0, 255.0)), "w.hdf5").check(plan)

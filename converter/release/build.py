@@ -42,9 +42,18 @@ class ReleaseSpec:
     """The post-steps, as the plan lists them."""
 
     def check(self, plan) -> None:
-        """At plan time: a TF.js model fixed to one size must tile in UpscalerJS (tiling)."""
+        """At plan time: a TF.js model fixed to one size must tile in UpscalerJS
+        (tiling); a transformers.js folder folds one range in at both ends
+        (emitters/hf_folder), so it is refused for a recipe whose output range
+        is not its input range rather than folded, and checked, wrongly."""
         if plan.patch is not None:
             self.tiling(plan.patch)
+        recipe = self.recipe
+        if any(step.target.name == "transformersjs" for step in plan.steps) and \
+                tuple(recipe.output_range) != tuple(recipe.input_range):
+            raise BadInput(f"a transformers.js folder maps the pipeline's 0..1 to one range, but the recipe takes "
+                           f"{recipe.input_range} and gives {recipe.output_range}", path=recipe.path,
+                           hint="leave transformersjs out of [outputs] formats for this recipe")
 
     def manifest_fields(self) -> dict[str, Any]:
         """What the manifest records of the release (plan.PostSteps)."""
