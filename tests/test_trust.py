@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,9 +83,36 @@ def test_sigterm_ends_the_run_and_leaves_nothing(fixtures_dir, tmp_path):
     rest = process.stderr.read()
     assert process.wait(timeout=60) == 143, rest
     assert "stopped by SIGTERM" in rest and "Traceback" not in rest
-    assert not out.exists() and not _leftovers(tmp_path)
+    left = [p.relative_to(tmp_path) for p in tmp_path.rglob("*")]
+    assert not out.exists() and not _leftovers(tmp_path), left
     time.sleep(0.5)
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_signal_removes_a_staging_folder_a_writer_keeps_filling(tmp_path):
+    """The conversion goes on while parity runs: a writer still inside one
+    call can re-create what the clean-up removed. It must still end gone."""
+    from converter.bundle import staging
+
+    stage = staging.create(tmp_path / "o")
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            (stage / "tfjs").mkdir(parents=True, exist_ok=True)
+            (stage / "tfjs" / "group1-shard1of1.bin").write_bytes(b"0" * 4096)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.05)
+    threading.Timer(0.3, stop.set).start()  # the writer stops (parked) while the clean-up runs
+    try:
+        assert staging.discard_all(settle=0.2) == []
+    finally:
+        staging._LOCK.release()  # the signal's exit would have held it; this test goes on
+        stop.set()
+        writer.join()
+    assert not stage.exists() and not _leftovers(tmp_path)
 
 
 # --- what reports claim ----------------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ remove every staging folder of this run (and, for `build`, those its killed
 workers leave), print one line and exit 128 + the signal's number. Nothing
 half-written is left, and the destination is untouched.
 
+The Python-level handler parks the main thread at its next bytecode: the
+conversion goes on while parity runs, and a main thread left running would
+write into the staging folder while the watcher removes it (or, its runtime
+killed under it, go on to the next).
+
 SIGINT (Ctrl-C) stays a KeyboardInterrupt, unwound by the CLI.
 """
 
@@ -45,9 +50,17 @@ def install() -> None:
     os.set_blocking(write_fd, False)
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     for signum in HANDLED:
-        signal.signal(signum, lambda *_: None)  # the wakeup fd, not this, does the work
+        signal.signal(signum, _park)  # the wakeup fd, not this, does the work
     threading.Thread(target=_watch, args=(read_fd,), name="srconvert-signals", daemon=True).start()
     _installed = True
+
+
+def _park(*_: object) -> None:
+    from converter.bundle import staging
+
+    if staging.renaming_in(threading.get_ident()):
+        return  # a rename under staging's lock finishes; the watcher waits for it
+    threading.Event().wait()  # until the watcher's os._exit
 
 
 def _watch(read_fd: int) -> None:
@@ -62,12 +75,13 @@ def _stop(signum: int) -> None:
     from converter.bundle import staging
 
     _kill_children()
-    staging.discard_all()
+    published = staging.discard_all()
     for root in _sweep_roots:
         staging.sweep_stale(root)
     name = signal.Signals(signum).name
-    sys.stderr.write(f"error: stopped by {name}: the runtimes were ended, the staging folder removed, "
-                     "and nothing was written to the destination\n")
+    done = (f"the bundle had already been written to {', '.join(map(str, published))}" if published
+            else "nothing was written to the destination")
+    sys.stderr.write(f"error: stopped by {name}: the runtimes were ended, the staging folder removed, and {done}\n")
     sys.stderr.flush()
     os._exit(exit_code(signum))
 

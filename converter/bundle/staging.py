@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from converter.core.errors import BadInput
@@ -30,6 +31,11 @@ _LOCK = threading.Lock()
 never removes a bundle halfway through being published."""
 _active: set[Path] = set()
 """This process's staging folders, for the signal handler to remove."""
+_published: list[Path] = []
+"""The destinations this process has published to (a signal's message must
+not claim it wrote nothing)."""
+_holder: int | None = None
+"""The thread inside a rename under `_LOCK`, if any (a signal does not park it there)."""
 
 
 def destination(out: Path) -> Path:
@@ -104,15 +110,35 @@ def create(out: Path) -> Path:
     return stage
 
 
+class _Renaming:
+    """`_LOCK`, recording its holder: the signal handler lets a thread that
+    is renaming finish, rather than park it holding the lock."""
+
+    def __enter__(self) -> None:
+        global _holder
+        _LOCK.acquire()
+        _holder = threading.get_ident()
+
+    def __exit__(self, *_: object) -> None:
+        global _holder
+        _holder = None
+        _LOCK.release()
+
+
+def renaming_in(thread: int) -> bool:
+    return _holder == thread
+
+
 def publish(staging: Path, out: Path) -> None:
     """Swap the finished bundle in; an old destination goes only at the end."""
-    with _LOCK:
+    with _Renaming():
         retired = None
         if out.exists():
             retired = out.with_name(f"{STAGING_PREFIX}{out.name}-{os.getpid()}-retired")
             os.replace(out, retired)
         os.replace(staging, out)
         _active.discard(staging)
+        _published.append(out)
         if retired is not None:
             _active.add(retired)
     if retired is not None:
@@ -123,7 +149,7 @@ def keep_failed(staging: Path, out: Path) -> Path:
     """Move a failed run's bundle to OUT.failed/ (check_destination made
     sure an old one there is srconvert's)."""
     failed = out.with_name(out.name + FAILED_SUFFIX)
-    with _LOCK:
+    with _Renaming():
         if failed.exists():
             shutil.rmtree(failed)
         os.replace(staging, failed)
@@ -137,12 +163,24 @@ def discard(staging: Path) -> None:
         _active.discard(staging)
 
 
-def discard_all() -> None:
-    """Remove every staging folder of this process (on a signal)."""
-    with _LOCK:
-        for stage in list(_active):
+def discard_all(settle: float = 0.2, patience: float = 10.0) -> list[Path]:
+    """Remove every staging folder of this process (on a signal), and return
+    the destinations it had already published to. Holds `_LOCK` to the end,
+    so no rename starts after it; the caller exits while holding it.
+
+    A writer still inside one call (TensorFlow saving a file, a lane's last
+    write) can add a file while rmtree walks, or re-create a folder it
+    removed: so remove until each folder has stayed gone for `settle` seconds."""
+    _LOCK.acquire()
+    stages = list(_active)
+    deadline = time.monotonic() + patience
+    while stages and time.monotonic() < deadline:
+        for stage in stages:
             shutil.rmtree(stage, ignore_errors=True)
-        _active.clear()
+        time.sleep(settle)
+        stages = [stage for stage in stages if os.path.lexists(stage)]
+    _active.clear()
+    return list(_published)
 
 
 def sweep_stale(parent: Path) -> None:
