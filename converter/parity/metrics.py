@@ -54,11 +54,15 @@ def compare(references: list[np.ndarray], outputs: list[np.ndarray], value_range
 
 
 def psnr_text(result: dict[str, Any]) -> str:
-    """A result's PSNR as the reports print it: `inf` for identical outputs, `-` for none."""
+    """A result's PSNR as the reports print it: `inf` for identical outputs,
+    `-inf` for outputs that are not finite or not the reference's shape (JSON
+    holds both as null; max_abs tells them apart), `-` for none."""
     if result.get("error"):
         return "-"
     value = result.get("psnr_db")
-    return "inf" if value is None and "max_abs" in result else number_text(value, "{:.1f}")
+    if value is None and "max_abs" in result:
+        return "inf" if result["max_abs"] == 0 else "-inf"
+    return number_text(value, "{:.1f}")
 
 
 def number_text(value: Any, fmt: str) -> str:
