@@ -113,6 +113,7 @@ def written_files(document: dict[str, Any]) -> list[str]:
     files = [MANIFEST_NAME, *REPORT_FILES]
     files += [f["path"] for a in document.get("artifacts") or [] for f in a.get("files") or []]
     files += [f["path"] for f in (document.get("check_page") or {}).get("files") or []]
+    files += [f["path"] for f in document.get("files") or []]  # a zoo's (zoo.merge)
     if document.get("release"):
         files += RELEASE_FILES
     return files

@@ -69,9 +69,10 @@ def text(value: tuple[float, float]) -> str:
     return f"{value[0]:g}:{value[1]:g}"
 
 
-def given(value: tuple[float, float], origin: str) -> RangeFinding:
+def given(value: tuple[float, float], origin: str, reason: str | None = None) -> RangeFinding:
+    """A range the run was told; `reason` says why, where the teller assumed it (a zoo entry)."""
     where = "--input-range" if origin == "option" else "the recipe's [model] input_range"
-    return RangeFinding(tuple(value), origin, f"set by {where}")
+    return RangeFinding(tuple(value), origin, reason or f"set by {where}")
 
 
 def photo(images_dir: Path | None) -> Path | None:

@@ -42,7 +42,9 @@ class ConvertOptions:
     input_range: tuple[float, float] | None = None
     """None: measured from the model where its behaviour tells, else assumed (parity.input_range)."""
     input_range_origin: str = "option"
-    """Where a given `input_range` came from: option (--input-range) or recipe."""
+    """Where a given `input_range` came from: option (--input-range), recipe, or assumed (a zoo's recipes)."""
+    input_range_reason: str | None = None
+    """Why a given range is assumed (origin "assumed")."""
     verify: bool = True
     force: bool = False
     backend: str = "wasm"
@@ -233,7 +235,7 @@ def decide_input_range(form, options: ConvertOptions, progress: Progress):
     from converter.parity import input_range
 
     if options.input_range is not None:
-        return input_range.given(options.input_range, options.input_range_origin)
+        return input_range.given(options.input_range, options.input_range_origin, options.input_range_reason)
     progress.step("measuring the input range the model takes, on a photo at 0:1 and at 0:255")
     finding = input_range.measure(form.reference(), form.facts.input_shape, form.facts.input_multiple,
                                   input_range.photo(options.images_dir))

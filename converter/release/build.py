@@ -149,16 +149,17 @@ class Outcome:
     out: str | None = None
 
 
-def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, force: bool, debug: bool,
-              browser: bool = False, max_memory: int | None = None, progress: bool = True,
+def build_one(recipe_path: "str | recipes.Recipe", dist: str, weights: str | None, verify: bool, force: bool,
+              debug: bool, browser: bool = False, max_memory: int | None = None, progress: bool = True,
               workers: int = 1, max_time: float | None = None, max_compute: float | None = None,
-              check_page: bool = True, vendor_libs: bool = False) -> Outcome:
-    """Build one recipe; runs in a worker process, so it reports instead of
-    raising. `progress`: progress lines on stderr, each after the recipe's
-    name (warnings go out either way). `workers`: how many run side by side,
-    which share the default memory budget. `max_time`: the build's limit,
-    applied to each release. `check_page`, `vendor_libs`: as convert's
-    (pipeline.convert.ConvertOptions)."""
+              check_page: bool = True, vendor_libs: bool = False, out: str | None = None) -> Outcome:
+    """Build one recipe (a file, or a Recipe a zoo entry made); runs in a
+    worker process, so it reports instead of raising. `progress`: progress
+    lines on stderr, each after the recipe's name (warnings go out either
+    way). `workers`: how many run side by side, which share the default
+    memory budget. `max_time`: the build's limit, applied to each release.
+    `check_page`, `vendor_libs`: as convert's (pipeline.convert.ConvertOptions).
+    `out`: the release folder, if not DIST/<release name>."""
     from converter.bundle import signals
     from converter.core import deadline, memory, tf_runtime
     from converter.core.progress import Progress
@@ -168,17 +169,18 @@ def build_one(recipe_path: str, dist: str, weights: str | None, verify: bool, fo
     signals.install()  # a cancelled build's worker removes its staging folder too
     tf_runtime.quiet(debug=debug)
     try:
-        recipe = recipes.load(Path(recipe_path))
+        recipe = recipe_path if isinstance(recipe_path, recipes.Recipe) else recipes.load(Path(recipe_path))
         reporter = Progress(progress, prefix=f"{recipe.name}: ")
-        return _build(recipe, Path(dist), Path(weights) if weights else None, verify, force, browser or recipe.browser,
-                      max_memory, reporter, max_compute, check_page, vendor_libs)
+        return _build(recipe, Path(out) if out else Path(dist) / recipe.name, Path(weights) if weights else None,
+                      verify, force, browser or recipe.browser, max_memory, reporter, max_compute, check_page,
+                      vendor_libs)
     except SrconvertError as error:
-        return Outcome(recipe_path, error.exit_code, error.lines())
+        return Outcome(str(recipe_path), error.exit_code, error.lines())
     except Exception as error:  # a bug: keep the worker's message
-        return Outcome(recipe_path, EXIT_INTERNAL, [f"internal error: {type(error).__name__}: {error}"])
+        return Outcome(str(recipe_path), EXIT_INTERNAL, [f"internal error: {type(error).__name__}: {error}"])
 
 
-def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: bool, force: bool,
+def _build(recipe: recipes.Recipe, out: Path, weights: Path | None, verify: bool, force: bool,
            browser: bool, max_memory: int | None, progress, max_compute: float | None = None,
            check_page: bool = True, vendor_libs: bool = False) -> Outcome:
     from converter.core.photos import DEFAULT_IMAGES
@@ -195,8 +197,6 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
             hint="srconvert downloads nothing: put the publisher's file there, or pass --weights FILE",
         )
     params = recipe.params if weights is None else {k: v for k, v in recipe.params.items() if k in recipes.NOT_IN_WEIGHTS}
-
-    out = dist / recipe.name
     options = ConvertOptions(
         source=source,
         out=out,
@@ -204,7 +204,8 @@ def _build(recipe: recipes.Recipe, dist: Path, weights: Path | None, verify: boo
         precisions=recipe.precisions,
         tfjs_models=recipe.tfjs_models,
         input_range=recipe.input_range,
-        input_range_origin="recipe",
+        input_range_origin="assumed" if recipe.input_range_assumed else "recipe",
+        input_range_reason=recipe.input_range_assumed,
         verify=verify,
         force=force,
         gates=parse_overrides(recipe.gates),
@@ -249,17 +250,23 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
     # SIGTERM/SIGHUP end the workers and remove their staging folders in dist.
     signals.install()
     signals.sweep_on_exit(dist)
-    context = multiprocessing.get_context("spawn")
     workers = max(1, min(jobs, len(paths)))
-    args = [(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
-             progress, workers, max_time, max_compute, check_page, vendor_libs) for p in paths]
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+    calls = [((str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
+               progress, workers, max_time, max_compute, check_page, vendor_libs), {}) for p in paths]
+    return in_workers(calls, workers, [str(p) for p in paths])
+
+
+def in_workers(calls: list[tuple[tuple, dict]], workers: int, labels: list[str]) -> list[Outcome]:
+    """`build_one(*args, **kwargs)` for each call, each in a fresh spawned
+    process (the same start state every time: byte-reproducible releases)."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
                                                 max_tasks_per_child=1) as pool:
-        futures = [pool.submit(build_one, *arg) for arg in args]
-        return [_outcome(future, path) for future, path in zip(futures, paths)]
+        futures = [pool.submit(build_one, *args, **kwargs) for args, kwargs in calls]
+        return [_outcome(future, label) for future, label in zip(futures, labels)]
 
 
-def _outcome(future: concurrent.futures.Future, recipe_path: Path) -> Outcome:
+def _outcome(future: concurrent.futures.Future, recipe_path: str) -> Outcome:
     try:
         return future.result()
     except concurrent.futures.BrokenExecutor:

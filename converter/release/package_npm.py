@@ -125,9 +125,25 @@ def _package_json(recipe, manifest: dict[str, Any], files: list[str]) -> str:
         "exports": {".": "./model.js", "./package.json": "./package.json"},
         "files": files,
         # What the package is: it holds TF.js models only (the ONNX files stay in the release folder).
-        "keywords": [*KEYWORDS, *([family] if family else [])],
+        "keywords": [*KEYWORDS, *([family] if family else []), *_tags(recipe)],
     }
+    authors = _authors(recipe)
+    if authors:
+        # npm's author is one person; the others are its contributors.
+        document["author"] = authors[0]
+        if len(authors) > 1:
+            document["contributors"] = authors[1:]
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _authors(recipe) -> list[str]:
+    """The recipe's metadata `authors` (a zoo entry's `author`): who trained the weights."""
+    authors = recipe.metadata.get("authors") or []
+    return [str(a) for a in ([authors] if isinstance(authors, str) else authors)]
+
+
+def _tags(recipe) -> list[str]:
+    return [str(t) for t in recipe.metadata.get("tags") or [] if str(t) not in KEYWORDS]
 
 
 def _entry(artifacts: list[Artifact], fmt: str, precision: str) -> str | None:
@@ -261,6 +277,11 @@ def _top(manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
     return f"**{report.headline(manifest['source']['path'], manifest.get('parity') or {}, artifacts)}**"
 
 
+def _optional_rows(recipe, upstream: str | None) -> str:
+    rows = [("authors", ", ".join(_authors(recipe))), ("tags", ", ".join(_tags(recipe))), ("upstream", upstream)]
+    return "\n".join(f"| {name} | {value} |" for name, value in rows if value)
+
+
 def _readme(recipe, tiling, manifest: dict[str, Any], artifacts: list[Artifact]) -> str:
     family, params = _architecture(manifest)
     params_text = ", ".join(f"{k}={v}" for k, v in params.items())
@@ -289,7 +310,7 @@ def _readme(recipe, tiling, manifest: dict[str, Any], artifacts: list[Artifact])
 | output range (measured) | {_measured_row(manifest)} |
 | tiles | {_tiles(tiling, manifest)} |
 | licence | {recipe.license} |
-{f'| upstream | {upstream} |' if upstream else ''}
+{_optional_rows(recipe, upstream)}
 
 ## Use with UpscalerJS
 

@@ -43,11 +43,15 @@ class Recipe:
     """`[model] input_size = "HxW"`: fix an ONNX source to this patch size (--input-size)."""
     formats: tuple[str, ...]
     precisions: tuple[str, ...]
-    tfjs_models: tuple[str, ...]
+    tfjs_models: tuple[str, ...] | None
+    """None (a zoo's recipes): the plan picks per source, as convert does."""
     package_precision: str
     gates: tuple[str, ...]
     calibration_images: Path | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    input_range_assumed: str | None = None
+    """Why input_range is a guess, when no one set it (a zoo entry: OpenModelDB
+    states no range); every report then says it is assumed."""
     browser: bool = False
     """`[parity] browser = true`: verify in Chromium too, as --browser does."""
 
