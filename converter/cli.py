@@ -437,6 +437,87 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
     sys.exit(exit_code(outcomes))
 
 
+@cli.group()
+def zoo():
+    """Plan, build and merge a zoo of OpenModelDB entries across machines."""
+
+
+@zoo.command("plan")
+@click.argument("index", type=click.Path(path_type=Path))
+@click.option("--weights-dir", required=True, type=click.Path(path_type=Path),
+              help="Folder holding the entries' weights, found by size and sha256 (nothing is downloaded).")
+@click.option("--shards", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Shards to balance the estimated work over (a CI matrix holds at most 256 jobs).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, with a GitHub Actions matrix.")
+def zoo_plan(index, weights_dir, shards, as_json):
+    """List every entry of INDEX (a folder of OpenModelDB <id>.json entries):
+    whether srconvert builds it and why not, its weights, and its shard."""
+    from converter.zoo import plan
+
+    planned = plan.make(index, weights_dir, shards)
+    click.echo(json.dumps(planned.as_dict(), indent=2) if as_json else plan.render(planned))
+
+
+@zoo.command("build")
+@click.argument("index", type=click.Path(path_type=Path))
+@click.option("--weights-dir", required=True, type=click.Path(path_type=Path),
+              help="Folder holding the entries' weights (as for zoo plan).")
+@click.option("--shard", "shard_text", default="1/1", show_default=True,
+              help="Which shard of the plan to build, i/N (N as zoo plan --shards).")
+@click.option("-o", "--out", "dist", required=True, type=click.Path(path_type=Path),
+              help="Folder for the shard's release folders (DIST/<id>/) and its zoo-shard record.")
+@click.option("--plan", "plan_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The plan `zoo plan --json` wrote: then the weights folder needs only this shard's files.")
+@click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Content-addressed cache of verified releases: a hit is copied, its hashes re-checked.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="Models built in parallel processes.")
+@click.option("--force", is_flag=True, help="Replace release folders an earlier run wrote.")
+@click.option("--browser", is_flag=True, help="Verify in headless Chromium too (as build --browser).")
+@page_options
+@quiet_option
+@click.pass_context
+def zoo_build(ctx, index, weights_dir, shard_text, plan_file, dist, cache, jobs, force, browser, no_check_page, vendor_libs,
+              quiet):
+    """Build one shard of INDEX's plan as release folders, one per model;
+    a model that fails is recorded with its reason and the rest go on."""
+    from converter.core.errors import BadInput
+    from converter.release.build import default_jobs, exit_code
+    from converter.zoo import build as zoo_build_shard
+    from converter.zoo import plan
+
+    shard, total = plan.parse_shard(shard_text)
+    planned = plan.load(plan_file, index, weights_dir, shard) if plan_file else plan.make(index, weights_dir, total)
+    if planned.shards != total:
+        raise BadInput(f"--shard {shard_text}, but the plan has {planned.shards} shard"
+                       f"{'s' if planned.shards > 1 else ''}", path=plan_file,
+                       hint="give --shard i/N with the N of `zoo plan --shards N`")
+    settings = zoo_build_shard.Settings(browser=browser, check_page=not no_check_page, vendor_libs=vendor_libs)
+    outcomes = zoo_build_shard.build_shard(planned, shard, index, weights_dir, dist, cache, jobs or default_jobs(),
+                                           settings, force, ctx.obj["debug"], progress=not quiet)
+    for outcome in outcomes:
+        for line in outcome.lines:
+            click.echo(f"{outcome.recipe}: {line}" if outcome.exit_code else line, err=bool(outcome.exit_code))
+    failed = sum(1 for o in outcomes if o.exit_code)
+    click.echo(f"shard {shard}/{total}: {len(outcomes) - failed} of {len(outcomes)} models built"
+               + (f", {failed} failed (see above)" if failed else ""), err=bool(failed))
+    sys.exit(exit_code(outcomes))
+
+
+@zoo.command("merge")
+@click.argument("dists", metavar="DIST...", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="Folder for the merged zoo.")
+@click.option("--force", is_flag=True, help="Replace a zoo an earlier merge wrote.")
+def zoo_merge(dists, out, force):
+    """Merge the shards' outputs into one zoo: OUT/<id>/, index.json and an
+    offline gallery, index.html (exit 1 when a model failed)."""
+    from converter.core.errors import EXIT_OK, EXIT_PARITY_FAILED
+    from converter.zoo.merge import merge
+
+    index = merge(list(dists), out, force)
+    click.echo(f"wrote {out}: {index['passed']} of {index['total']} models passed (index.json, index.html)")
+    sys.exit(EXIT_OK if index["passed"] == index["total"] else EXIT_PARITY_FAILED)
+
+
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,

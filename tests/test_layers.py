@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "converter"
 
 LAYERS = (
     "core", "graphs", "passes", "architectures", "bundle", "backends", "sources", "forms",
-    "emitters", "quantizers", "targets", "parity", "pipeline", "release", "commands", "cli", "__main__",
+    "emitters", "quantizers", "targets", "parity", "pipeline", "release", "zoo", "commands", "cli", "__main__",
 )
 """converter's folders (and its loose modules) from the bottom up: each may
 import those before it and its own, never one after it. README's
