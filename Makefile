@@ -86,9 +86,10 @@ test: setup setup-pytorch test-tools $(FIXTURES)
 test-fast: setup setup-pytorch test-tools $(FIXTURES)
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: setup
+bench: setup setup-pytorch
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/budgets.py
+	$(BIN)/python bench/zoo.py
 
 bench-onnx: setup
 	$(BIN)/python bench/onnx_import.py
