@@ -175,6 +175,16 @@ def test_three_concurrent_shards_merge_byte_identical_to_one(one_shard, zoo_inpu
                        "another plan")
     assert not any((tmp_path / name).exists() for name in ("zx", "zy", "zw", "zv"))
 
+    # A shard's output damaged after it was verified (in transit between machines) is not published as passed.
+    shutil.copytree(root / "dist", tmp_path / "damaged")
+    victim = tmp_path / "damaged" / "2x-Fixture-SPAN" / "onnx" / "float32" / "model.onnx"
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\0")
+    damaged = run_cli("zoo", "merge", tmp_path / "damaged", "-o", tmp_path / "zd")
+    assert damaged.returncode == 1 and "2 of 4 models passed" in damaged.stdout, damaged.stderr
+    span = {r["id"]: r for r in json.loads((tmp_path / "zd" / "index.json").read_text())["models"]}["2x-Fixture-SPAN"]
+    assert not span["pass"] and "onnx/float32/model.onnx" in span["reason"]
+    assert not (tmp_path / "zd" / "2x-Fixture-SPAN").exists()
+
 
 def _good_index(zoo_inputs, folder):
     """The index without its broken model (which is never cached) and its video network."""

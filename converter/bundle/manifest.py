@@ -119,6 +119,19 @@ def written_files(document: dict[str, Any]) -> list[str]:
     return files
 
 
+def check_files(bundle: Path, files: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Which of a manifest's `files` records differ from the files under
+    `bundle`, and which are missing (verify, the zoo's cache and merge)."""
+    changed, missing = [], []
+    for entry in sorted({f["path"]: f for f in files}.values(), key=lambda f: f["path"]):
+        path = bundle / entry["path"]
+        if not path.is_file():
+            missing.append(entry["path"])
+        elif path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
+            changed.append(entry["path"])
+    return changed, missing
+
+
 def document(info, facts, finding, applied, records: dict[str, Any], fixed_topology, artifacts: list[Artifact],
              summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str, bundle: Path,
              output_range: tuple[float, float] | None = None, release: dict[str, Any] | None = None,

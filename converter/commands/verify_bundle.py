@@ -12,10 +12,10 @@ from typing import Any
 
 from converter import sources
 from converter.bundle import manifest
-from converter.bundle.manifest import Artifact
+from converter.bundle.manifest import Artifact, check_files
 from converter.core import memory
 from converter.core.errors import EXIT_NOT_VERIFIED, EXIT_OK, BadInput, ParityFailed
-from converter.core.hashing import sha256_file, sha256_path
+from converter.core.hashing import sha256_path
 from converter.core.precisions import DEFAULT_GATES, Gate
 from converter.core.progress import Progress
 from converter.core.user_layers import missing_code, trusted_code
@@ -99,18 +99,6 @@ class VerifyOutcome:
                 path=self.bundle,
                 hint="see the table above",
             )
-
-
-def check_files(bundle: Path, files: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """Which of the manifest's `files` differ from it, and which are missing."""
-    changed, missing = [], []
-    for entry in sorted({f["path"]: f for f in files}.values(), key=lambda f: f["path"]):
-        path = bundle / entry["path"]
-        if not path.is_file():
-            missing.append(entry["path"])
-        elif path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
-            changed.append(entry["path"])
-    return changed, missing
 
 
 def recorded_reading(recorded: dict[str, Any]) -> dict[str, Any]:

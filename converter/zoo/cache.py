@@ -74,13 +74,11 @@ def lookup(cache: Path, digest: str) -> Path | None:
     release = entry / RELEASE
     if record.get("key") != digest or not release.is_dir():
         return None
+    from converter.bundle.manifest import check_files
+
     present = sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file())
-    if present != sorted(f["path"] for f in files):
+    if present != sorted(f["path"] for f in files) or any(check_files(release, files)):
         return None
-    for f in files:
-        path = release / f["path"]
-        if path.stat().st_size != f["bytes"] or sha256_file(path) != f["sha256"]:
-            return None
     return release
 
 

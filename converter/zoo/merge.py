@@ -88,17 +88,33 @@ def _add(stage: Path, model_id: str, dist: Path, outcome: dict) -> dict[str, Any
     folder = outcome.get("folder") or outcome.get("failed_folder")
     manifest = _manifest(dist / folder) if folder else None
     passed = outcome.get("exit_code") == 0 and bool(manifest and manifest["parity"].get("verified"))
+    damaged = _damaged(dist / folder, manifest) if passed else None
+    passed = passed and not damaged
     if passed:
         shutil.copytree(dist / folder, stage / model_id)
     record = summary(model_id, manifest)
     record["pass"] = passed
-    record["reason"] = None if passed else (outcome.get("reason") or "no verified release")
+    record["reason"] = None if passed else (damaged or outcome.get("reason") or "no verified release")
     record["has_check_page"] = passed and (stage / model_id / "check.html").is_file()
     ranges = (manifest or {}).get("model") or {}
     if passed and crop(stage / model_id, stage / GALLERY / f"{model_id}.png",
                        ranges.get("input_range", [0, 1])[1], ranges.get("output_range", [0, 1])[1]):
         record["crop"] = f"{GALLERY}/{model_id}.png"
     return record
+
+
+def _damaged(release: Path, manifest: dict) -> str | None:
+    """Why a shard's release is not what its manifest verified (a shard's
+    output travels between machines), or None when every file matches."""
+    from converter.bundle.manifest import check_files
+
+    files = [*(f for a in manifest.get("artifacts") or [] for f in a.get("files") or []),
+             *((manifest.get("check_page") or {}).get("files") or [])]
+    changed, missing = check_files(release, files)
+    if not changed and not missing:
+        return None
+    shown = ", ".join([*changed, *missing][:3])
+    return f"its files differ from its manifest ({shown}): the shard's output was damaged after it was verified"
 
 
 def _manifest(folder: Path) -> dict | None:

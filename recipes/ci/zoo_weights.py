@@ -15,7 +15,6 @@ there with the right hash is kept.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from converter.core.hashing import sha256_file
 from converter.zoo import families
 from converter.zoo.index import Entry, read
 
@@ -45,25 +45,17 @@ def wanted(index: Path, plan: Path | None, shard: str | None) -> list[tuple[str,
 
 def fetch(base: str, sha256: str, size: int, target: Path) -> bool:
     """True when the file was fetched, False when it was already there."""
-    if target.is_file() and target.stat().st_size == size and _sha256(target) == sha256:
+    if target.is_file() and target.stat().st_size == size and sha256_file(target) == sha256:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     with urllib.request.urlopen(f"{base.rstrip('/')}/{sha256}") as response, open(partial, "wb") as out:
         shutil.copyfileobj(response, out, 1 << 20)
-    if partial.stat().st_size != size or _sha256(partial) != sha256:
+    if partial.stat().st_size != size or sha256_file(partial) != sha256:
         partial.unlink()
         raise SystemExit(f"error: {base}/{sha256} is not the file its entry names (size or sha256 differ)")
     os.replace(partial, target)
     return True
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:
