@@ -1,7 +1,13 @@
 """TensorFlow.js bundles: a layers model (needs custom-layers.js) or a graph
 model (needs nothing), each written in every precision from one in-memory
-model. tensorflowjs's own writer does the sharding and quantization, so the
-bytes are what `tensorflowjs_converter` would produce.
+model.
+
+A layers model needs no TensorFlow: its topology and weights come from the
+canonical form (the HDF5 holds both), and `write` shards and quantizes as
+tensorflowjs's writer does (weight order, 4 MiB shards, file names,
+manifest fields), so the shards are byte for byte what
+`tensorflowjs_converter` writes (tests/test_tfjs_writer.py holds it to
+that). A graph model is traced by TensorFlow and converted by tensorflowjs.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,11 @@ from converter.forms.keras_model import Canonical
 
 # 4 MiB is the largest file every major browser caches; tensorflowjs's default.
 SHARD_BYTES = 4 * 1024 * 1024
+LAYERS_MODEL_FORMAT = "layers-model"  # tensorflowjs.converters.common.TFJS_LAYERS_MODEL_FORMAT
+# What tensorflowjs stores a weight of another dtype as (write_weights._AUTO_DTYPE_CONVERSION).
+STORED_AS = {np.dtype(np.float16): np.float32, np.dtype(np.float64): np.float32, np.dtype(np.int64): np.int32,
+             np.dtype(np.complex128): np.complex64}
+STRING_LENGTH = np.dtype("<u4")  # tensorflowjs.read_weights.STRING_LENGTH_DTYPE: a string's byte count before it
 
 
 @dataclass
@@ -37,22 +49,22 @@ class TfjsModel:
 def layers_model(canonical: Canonical) -> TfjsModel:
     """Written from the canonical topology and weights, as
     tensorflowjs_converter writes an HDF5 file's: no Keras model needed."""
-    tfjs = tf_runtime.tensorflowjs()
-    from tensorflowjs.converters import common
-
     custom = {spec.name for spec in custom_layers.LAYERS} | set(canonical.user_layers)
     topology = tfjs_lean.topology(canonical.topology, custom)  # fixed already (forms.keras_form)
+    # The versions tensorflowjs_converter stamps (tf_keras's, its own), read
+    # without importing either: importing them starts TensorFlow.
+    keras_version = metadata.version("tf_keras")
     topology = {
         "class_name": topology["class_name"],
         "config": topology["config"],
-        "keras_version": tf_runtime.tf_keras().__version__,
+        "keras_version": keras_version,
         "backend": "tensorflow",
     }
     weights = [{"name": f"{layer}/{name}", "data": value} for layer, name, value in canonical.named_weights()]
     document = {
-        "format": common.TFJS_LAYERS_MODEL_FORMAT,
-        "generatedBy": f"keras v{topology['keras_version']}",
-        "convertedBy": f"srconvert (TensorFlow.js Converter v{tfjs.__version__})",
+        "format": LAYERS_MODEL_FORMAT,
+        "generatedBy": f"keras v{keras_version}",
+        "convertedBy": f"srconvert (TensorFlow.js Converter v{metadata.version('tensorflowjs')})",
         "modelTopology": topology,
     }
     return TfjsModel("layers", document, weights)
@@ -179,22 +191,45 @@ def _rank1_const(nodes: dict[str, Any], name: str) -> bool:
     return node is not None and node.op == "Const" and len(node.attr["value"].tensor.tensor_shape.dim) == 1
 
 
-def write(model: TfjsModel, precision: str, out_dir: Path) -> list[Path]:
-    """Write model.json and its shards for one precision; return the files."""
-    tf_runtime.tensorflowjs()
-    from tensorflowjs import write_weights
+def write(model: TfjsModel, precision: str, out_dir: Path, shard_bytes: int = SHARD_BYTES) -> list[Path]:
+    """Write model.json and its shards for one precision; return the files.
+
+    As tensorflowjs's `write_weights` does: every weight's bytes in the
+    model's order, each float32 one quantized to `precision` (the others
+    kept), concatenated and cut into `shard_bytes` files."""
+    from converter.quantizers import tfjs_weights
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    quantization = None if precision == "float32" else {precision: "*"}
-    manifest = write_weights.write_weights(
-        [[dict(entry) for entry in model.weights]],
-        str(out_dir),
-        shard_size_bytes=SHARD_BYTES,
-        write_manifest=False,
-        quantization_dtype_map=quantization,
-    )
+    specs, chunks = [], []
+    for entry in model.weights:
+        data = np.asarray(entry["data"])
+        data = data.astype(STORED_AS[data.dtype]) if data.dtype in STORED_AS else data
+        spec = {"name": entry["name"], "shape": list(data.shape), "dtype": _dtype_name(data)}
+        if precision != "float32" and data.dtype == np.float32:
+            data, quantization = tfjs_weights.quantize(data, precision)
+            spec["quantization"] = {"dtype": data.dtype.name, **quantization, "original_dtype": "float32"}
+        specs.append(spec)
+        chunks.append(_string_bytes(data) if data.dtype == object else data.tobytes())
+    group = b"".join(chunks)
+    count = -(-len(group) // shard_bytes)
+    shards = []
+    for index in range(count):
+        shard = out_dir / f"group1-shard{index + 1}of{count}.bin"
+        shard.write_bytes(group[index * shard_bytes:(index + 1) * shard_bytes])
+        shards.append(shard)
+    manifest = [{"paths": [shard.name for shard in shards], "weights": specs}]
     document = {**model.document, "weightsManifest": tfjs_lean.weights_manifest(manifest)}
     model_json = out_dir / "model.json"
     model_json.write_text(json.dumps(document, sort_keys=True, separators=(",", ":")), encoding="utf-8")
-    shards = [out_dir / path for group in manifest for path in group["paths"]]
     return [model_json, *shards]
+
+
+def _dtype_name(data: np.ndarray) -> str:
+    return "string" if data.dtype == object else data.dtype.name
+
+
+def _string_bytes(data: np.ndarray) -> bytes:
+    """A string tensor as TF.js reads one: each value's UTF-8 bytes after
+    their length as a little-endian uint32."""
+    encoded = [value if isinstance(value, bytes) else value.encode("utf-8") for value in data.flatten().tolist()]
+    return b"".join(np.array(len(value), STRING_LENGTH).tobytes() + value for value in encoded)

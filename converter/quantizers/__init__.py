@@ -3,11 +3,12 @@
 Each takes the float32 ModelProto and gives the quantized one,
 `quantize(proto, calibration=None)`, and says how in `SCHEME` (recorded in
 the manifest). `calibration` is a callable returning input batches, for the
-quantizers that measure activations. (TF.js weights are quantized by
-tensorflowjs's writer.) float32 is the export itself, so it has none.
+quantizers that measure activations. float32 is the export itself, so it
+has none. TF.js stores weights in its own format's forms, one affine range
+per tensor (`tfjs_weights`, which the TF.js writer calls).
 
-Only the ONNX emitter imports this package, when it writes a quantized
-artifact: the modules import numpy, which the CLI's start-up does not.
+Only the emitters import this package, when they write an artifact: the
+modules import numpy, which the CLI's start-up does not.
 """
 
 from __future__ import annotations
