@@ -89,6 +89,7 @@ test-fast: setup setup-pytorch test-tools $(FIXTURES)
 bench: setup setup-pytorch
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/budgets.py
+	$(BIN)/python bench/builds.py
 	$(BIN)/python bench/zoo.py
 
 bench-onnx: setup

@@ -409,12 +409,15 @@ def list_recipes(folder, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome per recipe as JSON.")
 @click.option("--browser", is_flag=True,
               help="Verify in headless Chromium too: TF.js on WebGL and WebGPU, onnxruntime-web on wasm and WebGPU.")
+@click.option("--fresh-workers", is_flag=True,
+              help="Start a new process for every recipe instead of reusing one per job (slower: each starts "
+                   "TensorFlow again; the releases are the same).")
 @page_options
 @budget_options
 @quiet_option
 @click.pass_context
-def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, no_check_page, vendor_libs,
-          max_memory, max_time, max_compute, quiet):
+def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, browser, fresh_workers, no_check_page,
+          vendor_libs, max_memory, max_time, max_compute, quiet):
     """Build release folders (bundle, manifest, parity report, npm package)
     from RECIPE files; identical inputs give byte-identical folders."""
     from dataclasses import asdict
@@ -426,7 +429,7 @@ def build(ctx, recipe_paths, dist, jobs, weights, no_verify, force, as_json, bro
     outcomes = build_many(list(recipe_paths), dist, jobs or default_jobs(), weights, not no_verify, force,
                           ctx.obj["debug"], browser, max_memory, progress=not (quiet or as_json),
                           max_time=max_time, max_compute=max_compute, check_page=not no_check_page,
-                          vendor_libs=vendor_libs)
+                          vendor_libs=vendor_libs, fresh_workers=fresh_workers)
     if as_json:
         click.echo(json.dumps([asdict(o) for o in outcomes], indent=2))
     for outcome in outcomes:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from converter.emitters import tfjs, tfjs_lean
+from converter.quantizers import tfjs_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "build"
@@ -47,7 +48,7 @@ def test_shards_and_manifest_are_tensorflowjs_own(tmp_path, precision):
 
     shard = 500  # small enough that shards split inside weights at every precision
     model = tfjs.TfjsModel("graph", {"format": "graph-model"}, _weights())
-    ours = tfjs.write(model, precision, tmp_path / "ours", shard_bytes=shard)
+    ours = tfjs.write(model, precision, tmp_path / "ours", tfjs_weights.quantize, shard_bytes=shard)
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     manifest = write_weights.write_weights([[dict(e) for e in _weights()]], str(theirs), shard_size_bytes=shard,
@@ -74,10 +75,11 @@ import sys
 from pathlib import Path
 from converter.emitters import tfjs
 from converter.forms.keras_form import KerasForm
+from converter.quantizers import tfjs_weights
 from converter.sources import SourceOptions, describe
 form = KerasForm(describe(Path({str(FIXTURES / 'rrdn_keras2.h5')!r})), SourceOptions())
 for precision in ("float32", "float16", "uint8"):
-    tfjs.write(tfjs.layers_model(form.canonical), precision, Path({str(tmp_path)!r}) / precision)
+    tfjs.write(tfjs.layers_model(form.canonical), precision, Path({str(tmp_path)!r}) / precision, tfjs_weights.quantize)
 print(sorted(m for m in ("tensorflow", "tf_keras", "keras", "tensorflowjs") if m in sys.modules))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)

@@ -85,20 +85,24 @@ def tensorflowjs():
     return tensorflowjs
 
 
-def preload() -> None:
-    """Import TensorFlow and tensorflowjs on a background thread, so that
-    their 4 to 5 s of start-up overlap the work a run does before it first
-    needs them (reading an ONNX or PyTorch source, writing and verifying the
-    ONNX bundle). The first real use waits on Python's import lock; an
-    import that fails here is raised again, with its message, by that use."""
+def preload(with_tensorflowjs: bool = True) -> None:
+    """Import TensorFlow (and tf_keras, and tensorflowjs when
+    `with_tensorflowjs`) on a background thread, so that their seconds of
+    start-up overlap the work a run does before it first needs them
+    (reading a source, writing and verifying the bundles TensorFlow plays no
+    part in). The first real use waits on Python's import lock; an import
+    that fails here is raised again, with its message, by that use."""
     import threading
 
     quiet()  # on this thread: it redirects file descriptor 2 and sys.stderr
-    threading.Thread(target=_import_quietly, name="srconvert-tf-import", daemon=True).start()
+    threading.Thread(target=_import_quietly, args=(with_tensorflowjs,), name="srconvert-tf-import",
+                     daemon=True).start()
 
 
-def _import_quietly() -> None:
+def _import_quietly(with_tensorflowjs: bool) -> None:
     try:
-        tensorflowjs()
+        tf_keras()
+        if with_tensorflowjs:
+            tensorflowjs()
     except Exception:  # noqa: BLE001 - the first real use raises it where it can be reported
         pass

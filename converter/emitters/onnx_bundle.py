@@ -36,16 +36,33 @@ def export(canonical: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc", exp
     `auto` maps the layers directly (onnx_direct) and falls back to tf2onnx for
     a model with anything the direct map does not cover; `tf2onnx` always
     traces. The ModelProto's producer_name says which one wrote it."""
+    proto = direct(canonical, opset, layout) if exporter == "auto" else None
+    return proto if proto is not None else _finished(_export_tf2onnx(canonical.model(), opset, layout), layout)
+
+
+def direct(canonical: Any, opset: int = DEFAULT_OPSET, layout: str = "nhwc") -> Any:
+    """The direct export, or None where it does not cover the model. Made
+    once per canonical form (the input-range probe and the ONNX target both
+    read it: pipeline.convert); each caller gets its own copy to rewrite."""
+    import onnx
+
     from converter.emitters import onnx_direct
 
-    proto = None
-    if exporter == "auto":
+    key = (opset, layout)
+    if key not in canonical.exports:
         try:
-            proto = onnx_direct.export(canonical, opset, layout, INPUT_NAME, OUTPUT_NAME)
+            proto = _finished(onnx_direct.export(canonical, opset, layout, INPUT_NAME, OUTPUT_NAME), layout)
         except Unsupported:
             proto = None
-    if proto is None:
-        proto = _export_tf2onnx(canonical.model(), opset, layout)
+        canonical.exports[key] = proto
+    if canonical.exports[key] is None:
+        return None
+    copy = onnx.ModelProto()
+    copy.CopyFrom(canonical.exports[key])
+    return copy
+
+
+def _finished(proto: Any, layout: str) -> Any:
     # Same dim_param means same size to onnxruntime: the output's height and
     # width are the input's times the scale, so they get their own names.
     _name_dims(proto.graph.input[0], DIM_NAMES[layout], "")

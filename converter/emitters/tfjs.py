@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -191,14 +191,15 @@ def _rank1_const(nodes: dict[str, Any], name: str) -> bool:
     return node is not None and node.op == "Const" and len(node.attr["value"].tensor.tensor_shape.dim) == 1
 
 
-def write(model: TfjsModel, precision: str, out_dir: Path, shard_bytes: int = SHARD_BYTES) -> list[Path]:
+def write(model: TfjsModel, precision: str, out_dir: Path, quantize: Callable | None = None,
+          shard_bytes: int = SHARD_BYTES) -> list[Path]:
     """Write model.json and its shards for one precision; return the files.
 
     As tensorflowjs's `write_weights` does: every weight's bytes in the
-    model's order, each float32 one quantized to `precision` (the others
-    kept), concatenated and cut into `shard_bytes` files."""
-    from converter.quantizers import tfjs_weights
-
+    model's order, each float32 one quantized to `precision` by
+    `quantize(data, precision) -> (stored, metadata)` (quantizers.tfjs_weights;
+    needed for any precision but float32), the others kept, concatenated and
+    cut into `shard_bytes` files."""
     out_dir.mkdir(parents=True, exist_ok=True)
     specs, chunks = [], []
     for entry in model.weights:
@@ -206,7 +207,7 @@ def write(model: TfjsModel, precision: str, out_dir: Path, shard_bytes: int = SH
         data = data.astype(STORED_AS[data.dtype]) if data.dtype in STORED_AS else data
         spec = {"name": entry["name"], "shape": list(data.shape), "dtype": _dtype_name(data)}
         if precision != "float32" and data.dtype == np.float32:
-            data, quantization = tfjs_weights.quantize(data, precision)
+            data, quantization = quantize(data, precision)
             spec["quantization"] = {"dtype": data.dtype.name, **quantization, "original_dtype": "float32"}
         specs.append(spec)
         chunks.append(_string_bytes(data) if data.dtype == object else data.tobytes())

@@ -128,8 +128,9 @@ class KerasForm:
         return self._plain
 
     reference_alongside = False
-    """Its reference loads the source, which the targets read as they are
-    built: it starts once they are done."""
+    """Not always: its reference loads (or runs) the Keras model, which a
+    target that traces builds too; pipeline.execute.reference_alongside
+    decides per plan."""
 
     def reference(self):
         """The source in its own runtime, loading on first use; for a source

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable
 
@@ -46,6 +46,9 @@ class Canonical:
     """The Keras model of exactly this topology and these weights, once one exists."""
     input_size: Any = None
     """A fixed patch size (input_size.InputSize) the model is built for, if any."""
+    exports: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """(opset, layout) -> its direct ONNX export, once made (emitters.onnx_bundle.direct);
+    not an init field, so a `dataclasses.replace`d form starts without it."""
 
     def model(self) -> Any:
         if self.built is None:

@@ -59,6 +59,8 @@ class Reference:
     """The outputs on `extra` inputs (see compute_reference)."""
     file: Path | None = None
     """The file the reference's runtime ran as it is (Runner.runs_file), if any."""
+    probe_outputs: list[np.ndarray] = field(default_factory=list)
+    """The outputs on `probes` (see compute_reference)."""
 
     def vacuous(self) -> str | None:
         """Why comparing against this reference would prove nothing, or None."""
@@ -144,22 +146,26 @@ class Runtimes:
             host.close()
 
 
-def compute_reference(runner: Runner, inputs: list[ParityInput], extra: list[ParityInput] = ()) -> Reference:
+def compute_reference(runner: Runner, inputs: list[ParityInput], extra: list[ParityInput] = (),
+                      probes: list[np.ndarray] = ()) -> Reference:
     """`runner` may be anything that gives a runner on entering (one made
     lazily). `extra`: inputs that only a later check compares against (a
-    release's client check), run while the model is loaded; they do not
-    count towards the range or timings of the parity inputs."""
+    release's client check), and `probes`, batches whose outputs a caller
+    reads itself (the input range's photo crops: parity.input_range.confirmed);
+    both run while the model is loaded, and count towards neither the range
+    nor the timings of the parity inputs."""
     outputs, times = [], []
     with runner as active:
         for item in inputs:
             outputs.append(active.run(item.array))
             times.append(active.last_ms)
         extra_outputs = [active.run(item.array) for item in extra]
+        probe_outputs = [active.run(batch) for batch in probes]
     low = min(float(o.min()) for o in outputs)
     high = max(float(o.max()) for o in outputs)
     return Reference(
         inputs, outputs, parity_metrics.output_range(outputs), statistics.median(times), active.runtime, low, high,
-        extra_outputs, active.runs_file(),
+        extra_outputs, active.runs_file(), probe_outputs,
     )
 
 
@@ -378,9 +384,10 @@ class Verification:
 
         return software_adapter(self._browser_host().versions)
 
-    def start_reference(self, runner: Runner, extra: list[ParityInput] = ()) -> None:
-        """Run the source model on the inputs (and `extra`), on its own lane."""
-        self._reference = self.runtimes.lane("reference").submit(compute_reference, runner, self.inputs, extra)
+    def start_reference(self, runner: Runner, extra: list[ParityInput] = (), probes: list[np.ndarray] = ()) -> None:
+        """Run the source model on the inputs (and `extra`, `probes`: see compute_reference), on its own lane."""
+        self._reference = self.runtimes.lane("reference").submit(compute_reference, runner, self.inputs, extra,
+                                                                 probes)
 
     @property
     def reference(self) -> Reference:

@@ -85,25 +85,66 @@ def photo(images_dir: Path | None) -> Path | None:
     return photos[0] if photos else (PHOTO if PHOTO.is_file() else None)
 
 
-def measure(runner, input_shape, multiple: int, photo: Path | None) -> RangeFinding:
-    """Decide the range from the model's behaviour on `photo` (see the
-    module's docstring). `runner`: the source model's, entered here."""
+@dataclass(frozen=True)
+class Probe:
+    """The photo crop a range is measured on, as each candidate feeds it."""
+
+    crop: np.ndarray
+    """(h, w, c) in 0..1."""
+    batches: tuple[np.ndarray, ...]
+    """One NHWC float32 batch per candidate, in CANDIDATES order."""
+
+
+def probe(input_shape, multiple: int, photo: Path | None) -> Probe | RangeFinding:
+    """The inputs a range is measured on, or the assumed finding that says
+    why there are none."""
     if photo is None:
         return RangeFinding(DEFAULT, "assumed", "no photo to measure it on (the parity images folder has none)")
     crop = _crop(photo, input_shape, multiple)
     if crop is None:
         return RangeFinding(DEFAULT, "assumed", f"{photo.name} does not fit the model's input")
-    scores: dict[str, float | None] = {}
+    return Probe(crop, tuple((crop * candidate[1])[None].astype(np.float32) for candidate in CANDIDATES))
+
+
+def measure(runner, input_shape, multiple: int, photo: Path | None) -> RangeFinding:
+    """Decide the range from the model's behaviour on `photo` (see the
+    module's docstring). `runner`: the source model's (or a stand-in's
+    whose finding the source confirms: `confirmed`), entered here."""
+    inputs = probe(input_shape, multiple, photo)
+    if isinstance(inputs, RangeFinding):
+        return inputs
     try:
         with runner as active:
-            for candidate in CANDIDATES:
-                output = active.run((crop * candidate[1])[None].astype(np.float32))
-                scores[text(candidate)] = _resemblance(crop, output[0], candidate)
+            outputs = [active.run(batch) for batch in inputs.batches]
     except SrconvertError:  # the source itself is at fault (cannot load, over budget): that is the run's error
         raise
     except Exception as exc:  # noqa: BLE001 - any runtime's error: the range stays a guess, and says why
         return RangeFinding(DEFAULT, "assumed", f"the model could not be run to measure it ({first_line(exc, 160)})")
-    return _decide(scores)
+    return scored(inputs, outputs)
+
+
+def scored(inputs: Probe, outputs: list[np.ndarray]) -> RangeFinding:
+    """The finding the model's `outputs` on the probe's batches give."""
+    return _decide({text(candidate): _resemblance(inputs.crop, output[0], candidate)
+                    for candidate, output in zip(CANDIDATES, outputs)})
+
+
+def confirmed(predicted: RangeFinding, inputs: Probe, source_outputs: list[np.ndarray], stand_in: str) -> RangeFinding:
+    """The source's own finding, from its outputs on the probe, where
+    `predicted` (measured on `stand_in`, which ran first) decided the range
+    the run used. The same range: the source's finding, which the reports
+    record. Another: the run's parity inputs were at the wrong range, so it
+    ends (ParityFailed) naming --input-range."""
+    from converter.core.errors import ParityFailed
+
+    finding = scored(inputs, source_outputs)
+    if finding.range == predicted.range and finding.origin == predicted.origin:
+        return finding
+    raise ParityFailed(
+        f"the input range measured on the source ({text(finding.range)}, {finding.origin}: {finding.reason}) is not "
+        f"the one measured on {stand_in} ({text(predicted.range)}, {predicted.origin}), which parity ran at; "
+        "nothing was written",
+        hint=f"pass --input-range {text(finding.range)} if the publisher says so, and report the model")
 
 
 def _decide(scores: dict[str, float | None]) -> RangeFinding:

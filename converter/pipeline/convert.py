@@ -114,8 +114,11 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
     info = sources.describe(options.source, options.source_options())
     options = planning.resolve(options, info, progress)
     plan = planning.make(options, info, post)
-    if info.format in sources.detect.GRAPH_FORMATS and any(step.target.needs_tensorflow for step in plan.steps):
-        tf_runtime.preload()  # its start-up overlaps reading the graph and the ONNX bundle's work
+    tracing = any(step.target.needs_tensorflow for step in plan.steps)
+    if tracing or (options.verify and info.format not in sources.detect.GRAPH_FORMATS):
+        # Its start-up overlaps reading the source and every bundle TensorFlow plays no part in; a Keras
+        # source's reference needs it in any case.
+        tf_runtime.preload(with_tensorflowjs=tracing)
     if options.images_required:  # the photos the range is measured and parity run on, before any work
         from converter.parity.inputs import check_folder
 
@@ -171,7 +174,8 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     forms = execute.load_forms(plan, info, options.source_options(), options.disabled_fixes, options.optimize,
                                options.input_size)
     form, post = forms.source, plan.post
-    finding = decide_input_range(form, options, progress)
+    finding, probe = decide_input_range(form, dataclasses.replace(options, onnx_layout=plan.onnx_layout), progress,
+                                        verifying=runtimes is not None)
     options = dataclasses.replace(options, input_range=finding.range)
     verification = None
     if runtimes is not None:
@@ -185,8 +189,15 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     emission = execute.Emission(forms, dataclasses.replace(options, onnx_layout=plan.onnx_layout), stage, progress,
                                 Sizes.of_shape(form.facts.input_shape, form.facts.input_multiple))
     done = execute.execute(plan, form, execute.emitted(plan, emission), verification, progress,
-                           client.reference_inputs() if client else [], client)
+                           client.reference_inputs() if client else [], client,
+                           probes=probe.inputs.batches if probe else (),
+                           alongside=execute.reference_alongside(plan, emission))
     artifacts, summary = done.artifacts, done.summary
+    if probe is not None:  # the stand-in's finding, confirmed on the source's own outputs
+        from converter.parity import input_range
+
+        finding = input_range.confirmed(finding, probe.inputs, verification.reference.probe_outputs, probe.stand_in)
+        _say_measured(finding, progress)
     check = None
     if verification is not None and options.check_page:
         from converter.parity import check_page
@@ -228,20 +239,74 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
     return ConvertResult(stage, document, artifacts, summary["pass"] is not False, finding, plan)
 
 
-def decide_input_range(form, options: ConvertOptions, progress: Progress):
+@dataclass
+class RangeProbe:
+    """A range measured first on a stand-in for the source (its direct ONNX
+    translation in onnxruntime), which the source's reference confirms."""
+
+    inputs: Any
+    """parity.input_range.Probe: the batches the source runs too."""
+    stand_in: str
+
+
+def decide_input_range(form, options: ConvertOptions, progress: Progress, verifying: bool = False):
     """The range the run uses, and how it is known (parity.input_range):
     the user's or the recipe's, else measured on a photo where the model's
-    behaviour tells, else assumed (`convert` then warns, naming --input-range)."""
+    behaviour tells, else assumed (`convert` then warns, naming --input-range).
+
+    And the RangeProbe to confirm, or None. A Keras source that is verified
+    is measured on its direct ONNX translation first, in onnxruntime, which
+    takes a fraction of a second where TensorFlow takes seconds to start and
+    load it: parity starts at once, and the source's reference runs the same
+    photo crops, confirming the finding (input_range.confirmed) before
+    anything is written."""
     from converter.parity import input_range
 
     if options.input_range is not None:
-        return input_range.given(options.input_range, options.input_range_origin, options.input_range_reason)
+        return input_range.given(options.input_range, options.input_range_origin, options.input_range_reason), None
+    shape, multiple = form.facts.input_shape, form.facts.input_multiple
+    photo = input_range.photo(options.images_dir)
+    stand_in = _translation(form, options) if verifying else None
+    if stand_in is not None:
+        inputs = input_range.probe(shape, multiple, photo)
+        if isinstance(inputs, input_range.RangeFinding):  # nothing to measure on: assumed, whatever runs it
+            return inputs, None
+        progress.step("measuring the input range the model takes, on a photo at 0:1 and at 0:255 "
+                      "(its ONNX translation first; the source confirms it)")
+        try:
+            with stand_in as active:
+                finding = input_range.scored(inputs, [active.run(batch) for batch in inputs.batches])
+            return finding, RangeProbe(inputs, "its ONNX translation")
+        except Exception:  # noqa: BLE001 - the translation will fail parity by name; measure on the source
+            pass
     progress.step("measuring the input range the model takes, on a photo at 0:1 and at 0:255")
-    finding = input_range.measure(form.reference(), form.facts.input_shape, form.facts.input_multiple,
-                                  input_range.photo(options.images_dir))
+    finding = input_range.measure(form.reference(), shape, multiple, photo)
+    _say_measured(finding, progress)
+    return finding, None
+
+
+def _translation(form, options: ConvertOptions):
+    """The source's direct ONNX translation in onnxruntime, in memory, to
+    measure its range on; None for a source whose own reference is quick to
+    start (an ONNX graph's) or that the direct map does not cover."""
+    from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
+    from converter.emitters import onnx_bundle
+    from converter.forms.keras_form import KerasForm
+    from converter.graphs import onnx_graph
+
+    if not isinstance(form, KerasForm):
+        return None
+    proto = onnx_bundle.direct(form.canonical, options.opset, options.onnx_layout)
+    if proto is None:
+        return None
+    return OnnxRuntimeRunner(None, options.onnx_layout, session=onnx_graph.session(proto, threads=1))
+
+
+def _say_measured(finding, progress: Progress) -> None:
+    from converter.parity import input_range
+
     if not finding.assumed:
         progress.note(f"input range {input_range.text(finding.range)}, measured: {finding.reason}")
-    return finding
 
 
 def range_line(finding) -> str:

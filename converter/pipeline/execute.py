@@ -119,16 +119,19 @@ def recorded(plan: Plan, artifacts: Iterable) -> Iterator[tuple[Any, Step]]:
 
 
 def execute(plan: Plan, form, artifacts: Iterable[tuple[Any, Step]], verification=None, progress=None,
-            reference_inputs: list = (), client=None) -> Executed:
+            reference_inputs: list = (), client=None, probes: list = (), alongside: bool = True) -> Executed:
     """Carry out `plan`: every artifact `artifacts` gives, verified in its
     step's runtimes by `verification` (parity.engine.Verification; None: not
     verified) against `form`'s reference. `reference_inputs`, `client`: a
     post-step's client check, whose inputs the reference runs too and whose
-    time the estimate counts."""
+    time the estimate counts. `probes`: batches the reference also runs,
+    for the caller (parity.engine.compute_reference). `alongside`: the
+    reference starts before the artifacts come, not after them
+    (`reference_alongside`)."""
     if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work
         verification.check_time(plan.runtime_counts(), client)
-        if form.reference_alongside:  # it runs while the targets are built
-            _start_reference(verification, form, reference_inputs, progress)
+        if alongside:  # it runs while the targets are built
+            _start_reference(verification, form, reference_inputs, progress, probes)
     done, declared = [], {}
     try:
         for artifact, step in artifacts:
@@ -142,17 +145,27 @@ def execute(plan: Plan, form, artifacts: Iterable[tuple[Any, Step]], verificatio
     except Exception:
         form.loaded()  # a file Keras cannot load is reported as that
         raise
-    if verification is not None and not form.reference_alongside:
-        _start_reference(verification, form, reference_inputs, progress)
+    if verification is not None and not alongside:
+        _start_reference(verification, form, reference_inputs, progress, probes)
     facts = form.loaded()
     summary = verification.finish() if verification is not None else {"verified": False, "pass": None}
     return Executed(display_order(done), summary, facts, declared)
 
 
-def _start_reference(verification, form, inputs, progress) -> None:
+def reference_alongside(plan: Plan, emission: Emission) -> bool:
+    """Whether the source's reference can run while the targets are
+    built: an ONNX source's always; a Keras source's unless a target builds
+    a Keras model of its own (targets.base.Target.builds_keras), so
+    TensorFlow's start-up and the source's load overlap the conversion."""
+    forms = emission.forms
+    return forms.source.reference_alongside or not any(
+        step.target.builds_keras(forms.of(step.form), emission.settings) for step in plan.steps)
+
+
+def _start_reference(verification, form, inputs, progress, probes) -> None:
     if progress is not None:
         progress.step("running the source model on the parity inputs")
-    verification.start_reference(form.reference(), inputs)
+    verification.start_reference(form.reference(), inputs, probes)
 
 
 def _ran(exempt: dict[str, str] | None, runtimes: tuple[str, ...]) -> dict[str, str] | None:

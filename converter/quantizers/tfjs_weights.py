@@ -1,4 +1,5 @@
-"""TF.js weight quantization: what TensorFlow.js itself reads back, so what
+"""TF.js weight quantization (emitters.tfjs.write stores what `quantize`
+gives): what TensorFlow.js itself reads back, so what
 tensorflowjs's writer computes (tensorflowjs 4.22, `quantization.py`,
 Apache-2.0). No TensorFlow needed: it is arithmetic on arrays.
 

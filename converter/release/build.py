@@ -1,11 +1,10 @@
 """`srconvert build`: recipes in, release folders out (bundle, manifest,
-parity report, npm package), each built in a fresh process so builds run in
-parallel and every build starts from the same state (byte-reproducible)."""
+parity report, npm package), built in parallel worker processes that stay
+warm from one release to the next (release.workers), each release starting
+from the same state (byte-reproducible)."""
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,9 +235,10 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
                debug: bool = False, browser: bool = False, max_memory: int | None = None,
                progress: bool = True, max_time: float | None = None,
                max_compute: float | None = None, check_page: bool = True,
-               vendor_libs: bool = False) -> list[Outcome]:
-    """Build every recipe, each in a fresh worker process. `progress`: the
-    workers' progress lines (off for --quiet and --json)."""
+               vendor_libs: bool = False, fresh_workers: bool = False) -> list[Outcome]:
+    """Build every recipe in warm worker processes (`in_workers`; a new one
+    per recipe with `fresh_workers`). `progress`: the workers' progress
+    lines (off for --quiet and --json)."""
     from converter.bundle import signals
 
     if weights is not None and len(paths) > 1:
@@ -253,27 +253,22 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
     workers = max(1, min(jobs, len(paths)))
     calls = [((str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
                progress, workers, max_time, max_compute, check_page, vendor_libs), {}) for p in paths]
-    return in_workers(calls, workers, [str(p) for p in paths])
+    return in_workers(calls, workers, [str(p) for p in paths], fresh=fresh_workers)
 
 
-def in_workers(calls: list[tuple[tuple, dict]], workers: int, labels: list[str]) -> list[Outcome]:
-    """`build_one(*args, **kwargs)` for each call, each in a fresh spawned
-    process (the same start state every time: byte-reproducible releases)."""
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
-                                                max_tasks_per_child=1) as pool:
-        futures = [pool.submit(build_one, *args, **kwargs) for args, kwargs in calls]
-        return [_outcome(future, label) for future, label in zip(futures, labels)]
+def in_workers(calls: list[tuple[tuple, dict]], workers: int, labels: list[str], fresh: bool = False) -> list[Outcome]:
+    """`build_one(*args, **kwargs)` for each call, in warm worker processes
+    (release.workers): one per job slot, replaced after a release that
+    failed or a worker that died (`fresh`: after every release)."""
+    from converter.release import workers as warm
 
-
-def _outcome(future: concurrent.futures.Future, recipe_path: str) -> Outcome:
-    try:
-        return future.result()
-    except concurrent.futures.BrokenExecutor:
-        # A worker ended itself (the memory guard's exit 2 prints its own
-        # error); the pool then fails every recipe it had not finished.
-        return Outcome(str(recipe_path), EXIT_BAD_INPUT,
+    def died(index: int) -> Outcome:
+        # A worker ended itself (the memory guard's exit 2 prints its own error).
+        return Outcome(labels[index], EXIT_BAD_INPUT,
                        ["the build process stopped before finishing this recipe (see the error above)"])
+
+    return warm.run(build_one, calls, workers, healthy=lambda outcome: not fresh and outcome.exit_code == EXIT_OK,
+                    died=died)
 
 
 def exit_code(outcomes: list[Outcome]) -> int:

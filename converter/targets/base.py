@@ -54,6 +54,10 @@ class Target:
     """Its `Emitter` class: `Emitter(target, form, options, stage, progress)` writes it."""
     needs_tensorflow: bool = True
     """Whether emitting it imports TensorFlow (those that don't go first)."""
+    keras_builder: bool | Callable[[Any, Any], bool] | None = None
+    """Whether emitting it builds (and traces) a Keras model, or
+    `keras_builder(form, options)` where the model decides; None: as
+    `needs_tensorflow`. See `builds_keras`."""
     unsupported: dict[tuple[str, str], str] = field(default_factory=dict)
     """(precision, runtime) -> why that runtime cannot run that precision."""
     label: str = ""
@@ -67,6 +71,13 @@ class Target:
     refuses: Callable[["Target", Any, str, Any], None] | None = None
     """`refuses(target, info, form, options)` raises BadInput, before any
     work, for a source this target cannot be made from through `form`."""
+
+    def builds_keras(self, form: Any, options: Any) -> bool:
+        """Whether emitting it from `form` builds a Keras model: while one is
+        built and traced, the source's reference waits rather than load and
+        run its own Keras beside it (pipeline.execute.reference_alongside)."""
+        builder = self.needs_tensorflow if self.keras_builder is None else self.keras_builder
+        return builder(form, options) if callable(builder) else builder
 
     def unsupported_for(self, precision: str) -> dict[str, str] | None:
         """The runtimes an artifact of `precision` is exempt from, and why."""

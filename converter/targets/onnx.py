@@ -109,9 +109,20 @@ def free_slices_from_the_end(model: Any) -> list[str]:
     return found
 
 
+def traces_with_tf2onnx(form: Any, options: Any) -> bool:
+    """Whether the export from `form` goes through tf2onnx, which builds and
+    traces a Keras model: asked for, or the direct map does not cover it."""
+    from converter.emitters import onnx_bundle
+
+    if form.kind != KERAS_FORM:
+        return False
+    return options.onnx_exporter == "tf2onnx" or onnx_bundle.direct(form, options.opset, options.onnx_layout) is None
+
+
 ONNX = Target(
     "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
     ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), Emitter,
     needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
+    keras_builder=traces_with_tf2onnx,
     unsupported=UNSUPPORTED, label="ONNX", records={"onnx_exporter": None},
 )

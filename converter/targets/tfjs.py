@@ -115,14 +115,17 @@ class Emitter(BaseEmitter):
 
     def emit(self, precision: str):
         from converter.emitters import tfjs
+        from converter.quantizers import tfjs_weights
 
         self.progress.step(f"writing {self.target.folder}/{precision}")
-        files = tfjs.write(self.model, precision, self.folder(precision)) + self._shared
+        files = tfjs.write(self.model, precision, self.folder(precision), tfjs_weights.quantize) + self._shared
         return self.artifact(precision, files, quantization=QUANTIZATION.get(precision))
 
 
+# A layers model is written from the topology and weights (emitters.tfjs.layers_model): no TensorFlow.
 TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
-                     Emitter, label="TF.js layers", records={"custom_layers_js": None}, refuses=check)
+                     Emitter, needs_tensorflow=False, label="TF.js layers", records={"custom_layers_js": None},
+                     refuses=check)
 # From an ONNX source, a graph model is traced from the Keras translation
 # where one exists (it runs at any size), else from the graph itself.
 TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, (KERAS_FORM, ONNX_FORM), RUNTIMES,
