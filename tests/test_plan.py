@@ -32,7 +32,7 @@ def test_a_keras_source_plans_tfjs_layers_and_onnx_with_the_default_precisions(f
     assert [step.target.name for step in plan.steps] == ["tfjs-layers", "onnx"]
     assert not any(step.target.needs_tensorflow for step in plan.steps)
     assert all(step.precisions == ("float32", "float16", "uint8") and step.form == KERAS_FORM for step in plan.steps)
-    assert plan.runtimes == ("onnxruntime", "onnxruntime-web", "tfjs")
+    assert plan.runtimes == ("tfjs", "onnxruntime", "onnxruntime-web")
     assert plan.runtime_counts() == {"onnxruntime": 3, "onnxruntime-web": 3, "tfjs": 3}  # artifacts each checks
     assert plan.onnx_layout == "nhwc" and plan.patch is None
 
