@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 from conftest import ROOT, assert_clean_error, run_cli
@@ -222,6 +223,33 @@ def test_a_mean_shift_network_has_its_range_measured(fixtures_dir, tmp_path):
     assert evidence["scores_db"]["0:255"] > 25 and evidence["scores_db"]["0:1"] < 10
     assert "warning" not in result.stderr and "input range 0:255, measured" in result.stderr
     assert "Input range 0:255 (measured: only at 0:255" in (out / "parity.md").read_text()
+    # Measured first on the ONNX translation; the scores recorded are the source's own (issue 30).
+    assert "its ONNX translation first; the source confirms it" in result.stderr
+
+
+def _probe_outputs(crop, resembling: tuple[float, float]) -> list:
+    """Outputs on the probe's batches of a x2 model that shows the photo only when fed `resembling`."""
+    from PIL import Image
+
+    from converter.parity import input_range
+
+    h, w, _ = crop.shape
+    planes = [np.asarray(Image.fromarray(crop[..., c]).resize((2 * w, 2 * h), Image.BICUBIC)) for c in range(3)]
+    image = np.stack(planes, axis=-1)
+    return [(image * c[1] if c == resembling else np.zeros_like(image))[None] for c in input_range.CANDIDATES]
+
+
+def test_a_range_the_source_does_not_confirm_ends_the_run():
+    from converter.core.errors import ParityFailed
+    from converter.parity import input_range
+
+    probe = input_range.probe([None, None, None, 3], 1, input_range.photo(ROOT / "fixtures" / "images"))
+    predicted = input_range.scored(probe, _probe_outputs(probe.crop, (0.0, 255.0)))
+    assert (predicted.range, predicted.origin) == ((0.0, 255.0), "measured")
+    same = input_range.confirmed(predicted, probe, _probe_outputs(probe.crop, (0.0, 255.0)), "its ONNX translation")
+    assert same.range == predicted.range and same.scores == predicted.scores
+    with pytest.raises(ParityFailed, match=r"measured on the source \(0:1, measured.*its ONNX translation \(0:255"):
+        input_range.confirmed(predicted, probe, _probe_outputs(probe.crop, (0.0, 1.0)), "its ONNX translation")
 
 
 @pytest.mark.parametrize("package, model", [("default-model", "models"), ("esrgan-slim", "models/x4")])
