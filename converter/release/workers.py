@@ -2,9 +2,11 @@
 
 Each job slot is one spawned Python process that builds release after
 release, so TensorFlow, PyTorch, onnxruntime and srconvert itself start
-once per slot instead of once per model: about 3 s of CPU a model on the
-2-core machine (README, "Performance"). What a release must not inherit is
-reset before each one (`_fresh`). The runtimes' hosts are not kept: a Node or
+once per slot instead of once per model. That is all it saves: a release's
+own work (loading the model, parity in every runtime) does not shrink, and
+TensorFlow's import already overlaps it (README, "Performance", has the
+measured gain). What a release must not inherit is reset before each one
+(`_fresh`). The runtimes' hosts are not kept: a Node or
 Chromium host starts in a tenth of a second to a second, and one that had
 loaded an earlier bundle (its custom layers registered, its pages open)
 could let a later bundle pass on what it does not ship.
