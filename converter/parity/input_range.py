@@ -114,13 +114,18 @@ def measure(runner, input_shape, multiple: int, photo: Path | None) -> RangeFind
     if isinstance(inputs, RangeFinding):
         return inputs
     try:
-        with runner as active:
-            outputs = [active.run(batch) for batch in inputs.batches]
+        outputs = run(runner, inputs)
     except SrconvertError:  # the source itself is at fault (cannot load, over budget): that is the run's error
         raise
     except Exception as exc:  # noqa: BLE001 - any runtime's error: the range stays a guess, and says why
         return RangeFinding(DEFAULT, "assumed", f"the model could not be run to measure it ({first_line(exc, 160)})")
     return scored(inputs, outputs)
+
+
+def run(runner, inputs: Probe) -> list[np.ndarray]:
+    """`runner`'s outputs on the probe's batches (entered here); its errors propagate."""
+    with runner as active:
+        return [active.run(batch) for batch in inputs.batches]
 
 
 def scored(inputs: Probe, outputs: list[np.ndarray]) -> RangeFinding:

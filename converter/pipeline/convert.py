@@ -274,8 +274,7 @@ def decide_input_range(form, options: ConvertOptions, progress: Progress, verify
         progress.step("measuring the input range the model takes, on a photo at 0:1 and at 0:255 "
                       "(its ONNX translation first; the source confirms it)")
         try:
-            with stand_in as active:
-                finding = input_range.scored(inputs, [active.run(batch) for batch in inputs.batches])
+            finding = input_range.scored(inputs, input_range.run(stand_in, inputs))
             return finding, RangeProbe(inputs, "its ONNX translation")
         except Exception:  # noqa: BLE001 - the translation will fail parity by name; measure on the source
             pass
