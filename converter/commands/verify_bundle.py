@@ -186,6 +186,7 @@ def verify_bundle(
             verification = Verification.start(
                 form.facts, bundle, tuple(document["model"]["input_range"]), images_dir, gates, runtimes, progress,
                 images_required, plan.patch, source=info.path,
+                output_range=tuple(document["model"].get("output_range") or document["model"]["input_range"]),
             )
             summary = execute.execute(plan, form, execute.recorded(plan, artifacts), verification, progress).summary
         finally:

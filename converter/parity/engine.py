@@ -41,6 +41,9 @@ that sets up kernels and buffers, timed as `first_ms`) and its output is
 judged like the others; below it, a separate warm-up run comes first, so
 the timed runs are warm. An unjudged warm-up was a sixth of the work of an
 artifact on five inputs."""
+SHOWN_SHARE = 0.5
+"""Photos are judged as shown (clipped to the pixel range) when at least
+this share of the source's output on them lies inside that range."""
 VACUOUS_SHARE = 1e-3
 """A reference output whose range is under this share of the input range's
 is flat: any artifact would match it, so the check proves nothing."""
@@ -237,9 +240,11 @@ def run_inputs(runner: Runner, inputs: list[ParityInput], sizes: Any = None) -> 
     return Run(runner.runtime, indices, outputs, statistics.median(times[1:]), times[0], runner=runner)
 
 
-def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
+def judge(run: Run, reference: Reference, gate: Gate, pixel_range: tuple[float, float] = (0.0, 1.0)) -> dict[str, Any]:
     """The parity result of one run against the reference; against a
-    vacuous reference, a failure that says why."""
+    vacuous reference, a failure that says why. `pixel_range`: the range
+    the model's outputs are shown in, which a gate on photos clips to and
+    takes as its peak (core.precisions)."""
     error = run.error or reference.vacuous()
     if error is not None:
         return {"runtime": run.runtime, "pass": False, "error": error, "ms": None}
@@ -252,7 +257,7 @@ def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
         references = [run.runner.expected(r) for r in references]
         adjusted = run.runner.gate(gate, reference.value_range)
         gate, judged_by = adjusted, (adjusted if adjusted != gate else None)
-    measured = parity_metrics.compare(references, run.outputs, reference.value_range)
+    measured, on, noise, shown = _measure(run, reference, references, gate, pixel_range)
     result = {
         "runtime": run.runtime,
         **measured.as_dict(),
@@ -260,7 +265,12 @@ def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
         "first_ms": None if run.first_ms is None else round(run.first_ms, 3),
         "pass": gate.passes(measured),
         "error": None,
+        "judged_on": [reference.inputs[run.indices[k]].name for k in on],
     }
+    if shown:
+        result["clipped_to"] = list(pixel_range)
+    if noise is not None:
+        result["noise"] = {key: value for key, value in noise.as_dict().items() if key != "output_range"}
     if judged_by is not None:
         result["gate"] = judged_by.as_dict()
     if run.identical:
@@ -270,16 +280,48 @@ def judge(run: Run, reference: Reference, gate: Gate) -> dict[str, Any]:
     return result
 
 
+def _measure(run: Run, reference: Reference, references: list[np.ndarray], gate: Gate,
+             pixel_range: tuple[float, float]):
+    """The metrics `gate` judges, the positions in `run.indices` they were
+    measured on, for a gate on photos the same run's metrics on the other
+    inputs (reported, never gated) or None, and whether the outputs were
+    judged as shown (clipped to `pixel_range`, which is then the peak). A run with no photo
+    among its inputs is judged on all of them, on the reference's spread,
+    and `judged_on` says so by naming them. Photos on which the source's
+    output mostly lies outside the pixel range (untrained weights, or a
+    range the model was not made for) are compared unclipped, on their own
+    spread: as shown, nearly every pixel would be clipped alike, and the
+    check would prove nothing."""
+    everything = list(range(len(run.indices)))
+    photos = [k for k in everything if reference.inputs[run.indices[k]].is_photo]
+    if not (gate.on_photos and photos):
+        return parity_metrics.compare(references, run.outputs, reference.value_range), everything, None, False
+    expected, outputs = [references[k] for k in photos], [run.outputs[k] for k in photos]
+    as_shown = parity_metrics.share_inside(expected, pixel_range) >= SHOWN_SHARE
+    if as_shown:
+        measured = parity_metrics.compare_as_shown(expected, outputs, pixel_range)
+    else:  # clipping would hide most of the difference: judged on the photos' own spread
+        measured = parity_metrics.compare(expected, outputs, parity_metrics.output_range(expected))
+    rest = [k for k in everything if k not in photos]
+    noise = (parity_metrics.compare([references[k] for k in rest], [run.outputs[k] for k in rest],
+                                    reference.value_range) if rest else None)
+    return measured, photos, noise, as_shown
+
+
 class Verification:
     """Artifacts are submitted as they are written; each runs on its runtimes'
     lanes while the caller goes on, and so does the source model on the
     reference lane. `finish` waits, then judges them all."""
 
     def __init__(self, inputs: list[ParityInput], root: Path, gates: dict[str, Gate], runtimes: Runtimes,
-                 progress: Progress, source: Path | None = None) -> None:
+                 progress: Progress, source: Path | None = None,
+                 pixel_range: tuple[float, float] = (0.0, 1.0)) -> None:
         """`source`: the file the run converts, so that an artifact which is
-        that file, byte for byte, is not run again where the reference ran it."""
+        that file, byte for byte, is not run again where the reference ran it.
+        `pixel_range`: the range the model's outputs are shown in (its
+        output range), where gates on photos judge them."""
         self.inputs = inputs
+        self.pixel_range = tuple(pixel_range)
         self.source = source
         self._source_sha256: str | None = None
         self._reference: Future[Reference] | None = None
@@ -295,16 +337,18 @@ class Verification:
     @classmethod
     def start(cls, facts, root: Path, input_range: tuple[float, float], images_dir: Path | None,
               gates: dict[str, Gate], runtimes: Runtimes, progress: Progress,
-              images_required: bool = False, patch: Any = None, source: Path | None = None) -> "Verification":
+              images_required: bool = False, patch: Any = None, source: Path | None = None,
+              output_range: tuple[float, float] | None = None) -> "Verification":
         """Compute the parity inputs once, for a model with these `facts`
         (`images_required`: the user named `images_dir`, so it must give a
         photo), with inputs at `patch` too (input_size.InputSize) where some
-        artifacts are fixed to it."""
+        artifacts are fixed to it. `output_range`: the range the model's
+        outputs are shown in, when it is not `input_range`."""
         work = facts.compute.macs_per_pixel if facts.compute is not None else facts.params
         inputs = parity_inputs.build(facts.input_shape, input_range, images_dir, facts.input_multiple, work,
                                      required=images_required, also_at=patch)
         runtimes.value_range = tuple(input_range)  # what a pixel client's 0..255 maps to (backends/transformersjs)
-        return cls(inputs, root, gates, runtimes, progress, source)
+        return cls(inputs, root, gates, runtimes, progress, source, output_range or input_range)
 
     def check_time(self, runtime_counts: dict[str, int], client=None) -> None:
         """Refuse, before any runtime starts its work, a run whose lanes the
@@ -415,9 +459,11 @@ class Verification:
                 "runtime": reference.runtime,
                 "ms": round(reference.ms, 3),
                 "output_range": reference.value_range,
+                "pixel_range": list(self.pixel_range),
                 "low": reference.low,
                 "high": reference.high,
-                "inputs": [{"name": i.name, "shape": list(i.array.shape), **({"at_patch": True} if i.at_patch else {})}
+                "inputs": [{"name": i.name, "shape": list(i.array.shape), **({"photo": True} if i.is_photo else {}),
+                            **({"at_patch": True} if i.at_patch else {})}
                            for i in reference.inputs],
             },
         }
@@ -448,7 +494,7 @@ class Verification:
             results = []
             for future in futures:
                 run = future.result()
-                results.append(judge(run, self.reference, gate))
+                results.append(judge(run, self.reference, gate, self.pixel_range))
                 self.progress.step(f"{artifact.name} in {run.runtime}: {_outcome(results[-1])}")
                 shown = {photos.index(i): out for i, out in zip(run.indices, run.outputs) if i in photos}
                 if shown:

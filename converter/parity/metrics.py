@@ -53,6 +53,25 @@ def compare(references: list[np.ndarray], outputs: list[np.ndarray], value_range
     return Metrics(max_abs, abs_sum / total, psnr, value_range)
 
 
+def compare_as_shown(references: list[np.ndarray], outputs: list[np.ndarray],
+                     pixel_range: tuple[float, float]) -> Metrics:
+    """The standard PSNR of images as a user sees them: both sides clipped
+    to the model's pixel range (a page or an image file clamps there), peak
+    = that range (1 for 0:1, 255 for 0:255). What quantized precisions are
+    judged by, on photos: an SR network's error on what a client shows, not
+    on the overshoot it computes past black and white."""
+    low, high = pixel_range
+    return compare([np.clip(r, low, high) for r in references], [np.clip(o, low, high) for o in outputs],
+                   float(high - low))
+
+
+def share_inside(references: list[np.ndarray], pixel_range: tuple[float, float]) -> float:
+    """The share of the values of `references` inside `pixel_range`."""
+    low, high = pixel_range
+    inside = sum(int(np.count_nonzero((r >= low) & (r <= high))) for r in references)
+    return inside / max(1, sum(r.size for r in references))
+
+
 def psnr_text(result: dict[str, Any]) -> str:
     """A result's PSNR as the reports print it: `inf` for identical outputs,
     `-inf` for outputs that are not finite or not the reference's shape (JSON

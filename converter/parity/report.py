@@ -75,6 +75,7 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: 
             + ", ".join(f"{i['name']} {i['shape'][2]}x{i['shape'][1]}" for i in reference["inputs"])
             + "."
         )
+    lines += judging_lines(artifacts, reference)
     if host and any(a.precision == "int8" for a in artifacts):
         lines.append(f"\nint8 kernels on this CPU: {host['int8_path']}.")
     if host and host.get("browser"):
@@ -94,6 +95,38 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: 
         for runtime, why in (artifact.unsupported_backends or {}).items():
             lines.append(f"\nUnsupported, so not run: {artifact.entry} in {runtime}: {why}.")
     return "\n".join(lines) + "\n"
+
+
+def judging_lines(artifacts: list[Artifact], reference: dict[str, Any] | None) -> list[str]:
+    """What each precision's gate was judged on, as the results record it
+    (`judged_on`): a report never says more than was checked."""
+    judged: dict[str, tuple[Gate, set[str], list[Any]]] = {}
+    for artifact in artifacts:
+        parity = artifact.parity or {}
+        for result in parity.get("results", []):
+            if result.get("judged_on") is not None:
+                gate, names, clips = judged.setdefault(artifact.precision, (Gate.from_dict(parity["gate"]), set(), []))
+                names.update(result["judged_on"])
+                clips.append(result.get("clipped_to"))
+    if not judged:
+        return []
+    photos = {i["name"] for i in (reference or {}).get("inputs", []) if i.get("photo")}
+    lines = ["", "Gates, and the inputs each was judged on:"]
+    for precision, (gate, names, clips) in judged.items():
+        listed = ", ".join(sorted(names))
+        if not (gate.on_photos and names <= photos):
+            lines.append(f"- {precision}: {gate.describe()} on {len(names)} inputs ({listed}), against the "
+                         "reference output's spread")
+            continue
+        if all(clips):
+            low, high = clips[0]
+            how = f"as shown: both outputs clipped to the pixel range {low:g}:{high:g}, peak {high - low:g}"
+        else:
+            how = ("unclipped, on their own spread where the source's output lies mostly outside the pixel range "
+                   "(untrained weights?)")
+        lines.append(f"- {precision}: {gate.describe()} on {len(names)} photos ({listed}), {how}; its numbers on "
+                     "the noise tiles are in parity.json (`noise`), not gated")
+    return lines
 
 
 def terminal_table(artifacts: list[Artifact], verified: bool = True) -> str:

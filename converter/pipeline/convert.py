@@ -183,7 +183,8 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
 
         verification = Verification.start(form.facts, stage, options.input_range, options.images_dir, options.gates,
                                            runtimes, progress, options.images_required, plan.patch,
-                                           source=info.path)
+                                           source=info.path,
+                                           output_range=(post.manifest_fields().get("output_range") if post else None))
     # A release verified in the browser is also run by its real client.
     client = post.client_check(form.facts, plan.patch) if post and verification and options.browser else None
     emission = execute.Emission(forms, dataclasses.replace(options, onnx_layout=plan.onnx_layout), stage, progress,
@@ -204,7 +205,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
 
         progress.step("writing the self-check page (check.html)")
         check = check_page.write(stage, verification.reference, artifacts, options.gates, done.exemptions,
-                                 options.vendor_libs)
+                                 options.vendor_libs, verification.pixel_range)
     applied = [*forms.applied, *(a for e in emission.emitters for a in e.applied)]
     source_label = post.source_label if post else str(options.source)
     keras = forms.keras

@@ -128,13 +128,14 @@ def _kind(artifact) -> str:
 
 
 def write(stage: Path, reference, artifacts: list, gates: dict, exemptions: dict[str, dict[str, str] | None],
-          vendor_libs: bool = False) -> dict[str, Any]:
+          vendor_libs: bool = False, pixel_range: tuple[float, float] = (0.0, 1.0)) -> dict[str, Any]:
     """The page, its reference data and (`vendor_libs`) its libraries, into
     `stage`; returns the manifest's `check_page` entry. `reference`: the
     run's parity.engine.Reference; `exemptions`: each artifact's, by entry,
     as its target declared them (a browser runtime this run did not verify
-    in keeps its exemption on the page)."""
-    from converter.parity.engine import small_set, taken
+    in keeps its exemption on the page); `pixel_range`: where the page
+    clips outputs for a gate on photos, as the parity engine does."""
+    from converter.parity.engine import SHOWN_SHARE, small_set, taken
 
     runtimes = page_runtimes()
     artifacts = [a for a in artifacts if _kind(a) in runtimes]  # the page runs TF.js and ONNX files
@@ -163,6 +164,8 @@ def write(stage: Path, reference, artifacts: list, gates: dict, exemptions: dict
         blob += bytes(-len(blob) % 4)  # the next float32 array starts aligned
     document = {
         "value_range": reference.value_range,
+        "pixel_range": list(pixel_range),
+        "shown_share": SHOWN_SHARE,
         "storage_error": error,
         # The PSNR the stored reference itself has against the source: a cap on what the page can read.
         "storage_psnr_db": (round(20 * np.log10(reference.value_range / np.sqrt(squared / count)), 1)

@@ -218,6 +218,34 @@
     return { psnr_db: psnr(rmse), max_abs: max, pass: worst ? true : (best ? null : false) };
   }
 
+  // As srconvert's parity engine: a PSNR gate (the lossy precisions) judges
+  // the photos as a user sees them, both outputs clipped to the model's pixel
+  // range with that range as the peak; any other gate, or a row with no
+  // photo, every input on the reference output's spread. Clipping moves no
+  // value further, so the stored reference's error bound still holds.
+  function judgeGate(chosen, inputs, outputs, got, gate) {
+    const photos = chosen.map((index, k) => k).filter((k) => inputs[chosen[k]].photo);
+    const { storage_error: error, value_range: spread, pixel_range: pixels, shown_share: share } = state.reference;
+    if (gate.metric !== 'psnr' || !photos.length || !pixels) {
+      return judge(chosen.map((i) => outputs[i]), got, gate, spread, error);
+    }
+    const [low, high] = pixels;
+    const expected = photos.map((k) => outputs[chosen[k]]);
+    let inside = 0; let total = 0; let least = Infinity; let most = -Infinity;
+    for (const e of expected) {
+      for (const v of e.values) {
+        if (v >= low && v <= high) inside += 1;
+        least = Math.min(least, v); most = Math.max(most, v);
+      }
+      total += e.values.length;
+    }
+    if (inside < share * total) { // mostly clipped: judged unclipped, on the photos' own spread
+      return judge(expected, photos.map((k) => got[k]), gate, Math.max(most - least, 1e-12), error);
+    }
+    const shown = (a) => ({ shape: a.shape, values: a.values.map((v) => Math.min(high, Math.max(low, v))) });
+    return judge(expected.map(shown), photos.map((k) => shown(got[k])), gate, high - low, error);
+  }
+
   function gateText(gate) {
     return gate.metric === 'max_abs_rel' ? `max abs ≤ ${gate.threshold} × range` : `PSNR ≥ ${gate.threshold} dB`;
   }
@@ -256,8 +284,7 @@
         got.push(result);
       }
       const warm = times.slice(1).sort((a, b) => a - b);
-      const verdict = judge(chosen.map((i) => outputs[i]), got, artifact.parity_gate, state.reference.value_range,
-        state.reference.storage_error);
+      const verdict = judgeGate(chosen, inputs, outputs, got, artifact.parity_gate);
       return { ...base, ...verdict, pass: verdict.error ? false : verdict.pass, first_ms: times[0],
         warm_ms: warm.length ? warm[Math.floor((warm.length - 1) / 2)] : null };
     } catch (error) {
