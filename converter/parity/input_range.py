@@ -9,8 +9,10 @@ output is read back on that range (clipped, as a client shows it) and put
 beside the photo upscaled by bicubic. A super-resolution network fed the
 range it was trained on gives an image close to bicubic (25-40 dB); fed the
 wrong one, a network that subtracts a mean, normalises or ends in a bounded
-activation gives a flat or saturated image (under 15 dB). When exactly one
-candidate resembles the photo, that is the range, measured. When both do (a
+activation gives a flat or saturated image (under 15 dB), and one that copes
+with any range still gives a far worse one (8 dB or more below). When exactly
+one candidate resembles the photo and the other is that far from it, that is
+the range, measured. When both do (a
 nearly scale-equivariant network, as ISR's and UpscalerJS's are) either
 works, and the range stays assumed; when neither does (random weights, as in
 the test fixtures) nothing could be measured, and it says so.
@@ -32,7 +34,13 @@ DEFAULT = CANDIDATES[0]
 RESEMBLES_DB = 20.0
 """An output this close to bicubic (PSNR on 0..1) shows the photo."""
 DIFFERS_DB = 15.0
-"""One this far is not the photo; between the two the call is left open."""
+"""One this far is not the photo."""
+MARGIN_DB = 8.0
+"""Or one this much further from bicubic than the range that resembles it
+(over 6x its squared error): a network that handles any range somewhat but
+one far better, as Real-ESRGAN's x4plus does (28.4 dB at 0:1, 17.5 at
+0:255). Scale-equivariant networks score within a decibel at both; between
+the two the call is left open."""
 CROP = 48
 """The photo crop's side: enough texture to tell, cheap for any model."""
 ORIGINS = ("option", "recipe", "measured", "assumed")
@@ -156,8 +164,8 @@ def _decide(scores: dict[str, float | None]) -> RangeFinding:
     shown = ", ".join(f"{k} {'-' if v is None else f'{v:.1f}'} dB" for k, v in scores.items())
     known = {k: v for k, v in scores.items() if v is not None}
     like = [k for k, v in known.items() if v >= RESEMBLES_DB]
-    unlike = [k for k, v in known.items() if v < DIFFERS_DB]
-    if len(like) == 1 and len(unlike) == len(known) - 1:
+    if len(like) == 1 and all(v < DIFFERS_DB or v <= known[like[0]] - MARGIN_DB
+                              for k, v in known.items() if k != like[0]):
         chosen = like[0]
         return RangeFinding(_parse(chosen), "measured",
                             f"only at {chosen} does the output resemble the photo (against bicubic: {shown})", scores)
