@@ -37,7 +37,7 @@ class Artifact:
     parity: dict[str, Any] | None = None
     layout: str = "nhwc"
     """Input/output tensor layout the artifact expects: nhwc or nchw."""
-    quantization: dict[str, str] | None = None
+    quantization: dict[str, Any] | None = None
     """How a lossy precision stores and computes (the quantizer's SCHEME)."""
     unsupported_backends: dict[str, str] | None = None
     """Runtimes that cannot run it, and why: not run, never claimed to pass."""

@@ -60,6 +60,14 @@ class Canonical:
         """The bytes the source declares (each artifact is weighed against them)."""
         return source_weight_bytes(self.path)
 
+    @property
+    def macs_per_pixel(self) -> float:
+        """The work per input pixel, counted in the topology."""
+        from converter.graphs import compute
+
+        shapes = {name: [np.shape(value) for value in values] for name, values in self.weights.items()}
+        return compute.of_keras(self.topology, shapes).macs_per_pixel
+
     def named_weights(self) -> list[tuple[str, str, Any]]:
         """(layer, short weight name, value), layers in topology order."""
         return [

@@ -130,6 +130,11 @@ class OnnxForm:
     def input_multiple(self) -> int:
         return self.facts.input_multiple
 
+    @property
+    def macs_per_pixel(self) -> float:
+        """The work per input pixel, counted in the graph (0 where it could not be)."""
+        return self.facts.compute.macs_per_pixel if self.facts.compute is not None else 0.0
+
     def graph_in(self, layout: str) -> Any:
         """A copy of the graph for the ONNX target, in `layout`: NCHW as the
         source has it, or NHWC by a Transpose at each end."""

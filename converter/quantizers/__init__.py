@@ -25,10 +25,16 @@ class Quantizer:
     """The name in core.precisions it writes."""
     quantize: Callable[..., Any]
     scheme: dict[str, str]
+    expanded: Callable[[Any], Callable[[str, Any], Any]] | None = None
+    """For a quantizer that can keep some weights at float16 (its
+    `quantize(proto, calibration, keep=names)`): `expanded(proto)` gives
+    `fake(name, array)`, each weight as the artifact will compute with it
+    (mixed_precision.search)."""
 
 
-QUANTIZERS: tuple[Quantizer, ...] = tuple(
-    Quantizer(precision, module.quantize, module.SCHEME)
-    for precision, module in (("float16", onnx_float16), ("uint8", onnx_weight_uint8), ("int8", onnx_int8_static))
+QUANTIZERS: tuple[Quantizer, ...] = (
+    Quantizer("float16", onnx_float16.quantize, onnx_float16.SCHEME),
+    Quantizer("uint8", onnx_weight_uint8.quantize, onnx_weight_uint8.SCHEME, onnx_weight_uint8.fake),
+    Quantizer("int8", onnx_int8_static.quantize, onnx_int8_static.SCHEME),
 )
 BY_PRECISION = {quantizer.precision: quantizer for quantizer in QUANTIZERS}

@@ -30,17 +30,43 @@ WEIGHT_INPUTS = {"Conv": (1, 0), "ConvTranspose": (1, 1), "MatMul": (1, -1), "Ge
 QUANTIZED_SUFFIX = "_q"  # the uint8 kernel of weight W is W_q
 
 
-def quantize(proto: Any, calibration: Any = None) -> Any:
+def quantize(proto: Any, calibration: Any = None, keep: frozenset[str] = frozenset()) -> Any:
+    """`keep`: weights stored as float16 instead (mixed_precision's choice),
+    each cast to float32 where it enters the graph as onnx_float16 does."""
     import onnx
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 
     model = onnx.ModelProto()
     model.CopyFrom(proto)
     graph = model.graph
     initializers = {init.name: init for init in graph.initializer}
-    dequantize_nodes = []
-    done = set()
-    for node in graph.node:
+    expansions = []
+    for index, (name, axis) in enumerate(weights(model).items()):
+        init = initializers[name]
+        array = numpy_helper.to_array(init)
+        graph.initializer.remove(init)
+        if name in keep:
+            graph.initializer.append(numpy_helper.from_array(array.astype(np.float16), f"{name}_f16"))
+            expansions.append(helper.make_node("Cast", [f"{name}_f16"], [name], to=onnx.TensorProto.FLOAT))
+            continue
+        q, scale, zero_point = affine_uint8(array, axis)
+        constants, nodes = _expansion(name, f"_w{index}", q, scale, zero_point, axis)
+        graph.initializer.extend(constants)
+        expansions += nodes
+    graph.node.extend(expansions)
+    sort_nodes(graph)
+    return model
+
+
+def weights(proto: Any) -> dict[str, int]:
+    """The initializers `quantize` stores as uint8 (float32 kernels of two
+    or more dimensions that WEIGHT_INPUTS read), each with its output-channel
+    axis, in the order the graph first reads them."""
+    import onnx
+
+    initializers = {init.name: init for init in proto.graph.initializer}
+    found: dict[str, int] = {}
+    for node in proto.graph.node:
         if node.op_type not in WEIGHT_INPUTS:
             continue
         index, axis = WEIGHT_INPUTS[node.op_type]
@@ -48,21 +74,27 @@ def quantize(proto: Any, calibration: Any = None) -> Any:
             axis = 0  # B stored as N x K
         name = node.input[index] if len(node.input) > index else ""
         init = initializers.get(name)
-        if init is None or name in done or init.data_type != onnx.TensorProto.FLOAT:
+        if init is None or name in found or init.data_type != onnx.TensorProto.FLOAT or len(init.dims) < 2:
             continue
-        weights = numpy_helper.to_array(init)
-        if weights.ndim < 2:
-            continue
-        axis %= weights.ndim
-        q, scale, zero_point = affine_uint8(weights, axis)
-        graph.initializer.remove(init)
-        constants, nodes = _expansion(name, f"_w{len(done)}", q, scale, zero_point, axis)
-        graph.initializer.extend(constants)
-        dequantize_nodes += nodes
-        done.add(name)
-    graph.node.extend(dequantize_nodes)
-    sort_nodes(graph)
-    return model
+        found[name] = axis % len(init.dims)
+    return found
+
+
+def fake(proto: Any):
+    """`fake(name, array)` for mixed_precision.search: each weight `quantize`
+    stores as uint8, as the graph expands it; None for the others."""
+    axes = weights(proto)
+    return lambda name, array: expanded(array, axes[name]) if name in axes else None
+
+
+def expanded(weights: np.ndarray, axis: int) -> np.ndarray:
+    """What the graph computes from the stored uint8 kernel, (float(q) - zero) * scale in float32."""
+    q, scale, zero_point = affine_uint8(weights, axis)
+    shape = [1] * q.ndim
+    if scale.ndim:
+        shape[axis] = -1
+    zero = zero_point.astype(np.float32).reshape(shape)
+    return (q.astype(np.float32) - zero) * scale.astype(np.float32).reshape(shape)
 
 
 def _expansion(name: str, tag: str, q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray,

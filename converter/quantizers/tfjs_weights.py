@@ -38,6 +38,15 @@ def quantize(data: np.ndarray, precision: str) -> tuple[np.ndarray, dict[str, An
     return np.round((data.clip(low, high) - low) / scale).astype(dtype), {"min": low, "scale": scale}
 
 
+def expanded(data: np.ndarray, precision: str) -> np.ndarray:
+    """`data` as TF.js reads it back from `precision` (float32): what an
+    artifact computes with, for mixed_precision's search."""
+    stored, metadata = quantize(data, precision)
+    if precision == "float16":
+        return stored.astype(np.float32)
+    return np.asarray(stored.astype(np.float64) * metadata["scale"] + metadata["min"], np.float32)
+
+
 def _nudged_range(low: np.float64, high: np.float64, dtype: Any) -> tuple[Any, Any, Any]:
     levels = np.iinfo(dtype).max
     scale = (high - low) / levels

@@ -71,7 +71,16 @@ class Emitter(BaseEmitter):
                 form.input_multiple, form.input_size,
             )
 
-        return quantizer.quantize(self.base, calibration), quantizer.scheme
+        if quantizer.expanded is None:
+            return quantizer.quantize(self.base, calibration), quantizer.scheme
+        from converter.quantizers import mixed_precision
+
+        decision = mixed_precision.choose(self.base, options.onnx_layout, quantizer.expanded(self.base), form, options,
+                                          precision, self.progress)
+        if decision is None:
+            return quantizer.quantize(self.base, calibration), quantizer.scheme
+        return (quantizer.quantize(self.base, calibration, keep=frozenset(decision.kept)),
+                {**quantizer.scheme, "mixed_precision": decision.record()})
 
 
 def free_slices_from_the_end(model: Any) -> list[str]:

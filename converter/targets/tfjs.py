@@ -115,11 +115,59 @@ class Emitter(BaseEmitter):
 
     def emit(self, precision: str):
         from converter.emitters import tfjs
-        from converter.quantizers import tfjs_weights
 
+        quantize, scheme = self._quantizer(precision)
         self.progress.step(f"writing {self.target.folder}/{precision}")
-        files = tfjs.write(self.model, precision, self.folder(precision), tfjs_weights.quantize) + self._shared
-        return self.artifact(precision, files, quantization=QUANTIZATION.get(precision))
+        files = tfjs.write(self.model, precision, self.folder(precision), quantize) + self._shared
+        return self.artifact(precision, files, quantization=scheme)
+
+    def _quantizer(self, precision: str):
+        """tensorflowjs's quantization, and the scheme the manifest records;
+        for a one-range-per-tensor precision (uint8, uint16), with the weights
+        that mixed_precision measures it must keep at float16 (TF.js reads a
+        dtype per weight) found on the model's ONNX translation, whose
+        weights are these, laid out as ONNX lays them."""
+        import numpy as np
+
+        from converter.quantizers import mixed_precision, tfjs_weights
+
+        scheme = QUANTIZATION.get(precision)
+        base, layout = self._translation() if precision in tfjs_weights.AFFINE else (None, None)
+        if base is None:
+            return tfjs_weights.quantize, scheme
+
+        def fake(name, array):
+            return tfjs_weights.expanded(array, precision) if array.dtype == np.float32 else None
+
+        decision = mixed_precision.choose(base, layout, fake, self.form, self.options, precision, self.progress)
+        if decision is None:
+            return tfjs_weights.quantize, scheme
+        from onnx import numpy_helper
+
+        values = {init.name: numpy_helper.to_array(init) for init in base.graph.initializer}
+        kept = {mixed_precision.signature(values[name]) for name in decision.kept}
+        sizes = {values[name].size for name in decision.kept}
+
+        def wider(data) -> bool:
+            return data.size in sizes and mixed_precision.signature(data) in kept
+
+        def quantize(data, precision):
+            return tfjs_weights.quantize(data, "float16" if wider(data) else precision)
+
+        names = [entry["name"] for entry in self.model.weights
+                 if np.asarray(entry["data"]).dtype == np.float32 and wider(np.asarray(entry["data"]))]
+        stored = np.dtype(tfjs_weights.AFFINE[precision]).itemsize
+        return quantize, {**scheme, "mixed_precision": decision.record(names, stored)}
+
+    def _translation(self):
+        """The model as ONNX, and its layout, for measuring; (None, None)
+        where there is none without tracing TensorFlow (a Keras model the
+        direct map does not cover)."""
+        if self.form.kind == ONNX_FORM:
+            return self.form.graph_in("nchw"), "nchw"
+        from converter.emitters import onnx_bundle
+
+        return onnx_bundle.direct(self.form, onnx_bundle.DEFAULT_OPSET, "nhwc"), "nhwc"
 
 
 # A layers model is written from the topology and weights (emitters.tfjs.layers_model): no TensorFlow.
