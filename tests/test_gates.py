@@ -122,17 +122,16 @@ def search(model: onnx.ModelProto, target_db: float = 42.0):
     from converter.quantizers import mixed_precision, tfjs_weights
     from converter.quantizers.onnx_int8_static import calibration_batches
 
-    batches = calibration_batches(IMAGES, 3, "nchw", (0.0, 1.0))
-    return mixed_precision.search(model, lambda name, array: tfjs_weights.expanded(array, "uint8"), batches,
-                                  target_db, (0.0, 1.0), "nchw")
+    goal = mixed_precision.Goal("uint8", target_db, (0.0, 1.0), tuple(calibration_batches(IMAGES, 3, "nchw", (0.0, 1.0))))
+    return mixed_precision.search(model, lambda name, array: tfjs_weights.expanded(array, "uint8"), goal)
 
 
 def test_the_search_keeps_the_kernel_one_range_per_tensor_cannot_hold_and_is_reproducible():
     kernel = last_kernel(outlier=30.0)
     decision = search(chain(kernel))
     assert decision.all_db < 42.0 <= decision.db
-    assert decision.kept == ("w2",) and decision.kept_values == kernel.size
-    assert decision.record()["kept_extra_bytes"] == kernel.size
+    assert decision.kept == ("w2",) and decision.kept_as == "float16 weights"
+    assert decision.extra_bytes == kernel.size and decision.record()["kept"] == ["w2"]
     assert search(chain(kernel)) == decision  # same weights, photos and order: the same choice
 
 
@@ -164,3 +163,27 @@ def test_an_onnx_uint8_artifact_stores_the_kept_weights_as_float16_and_the_rest_
     expected = ort.InferenceSession(simulated.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_allclose(run[1], expected, rtol=0, atol=1e-6)
     assert not np.allclose(run[0], run[1], atol=1e-6)  # it is quantized
+
+
+def test_int8_leaves_the_nodes_nearest_the_output_in_float32_until_it_meets_the_target():
+    from converter.quantizers import mixed_precision, onnx_int8_static
+    from converter.quantizers.onnx_int8_static import calibration_batches
+
+    model = chain(last_kernel())
+
+    def calibration():
+        return calibration_batches(IMAGES, 3, "nchw", (0.0, 1.0))
+
+    named = onnx_int8_static._named(model)  # exclusions are by node name; the chain's nodes have none
+    positions = {node.name: index for index, node in enumerate(named.graph.node)}
+    order = onnx_int8_static._from_the_output(onnx_int8_static.quantize(named, calibration))
+    assert order[0] == named.graph.node[-1].name == "node4"  # the last convolution, then back towards the input
+    assert [positions[name] for name in order] == sorted((positions[name] for name in order), reverse=True)
+    all_db = mixed_precision.Goal("int8", 0.0, (0.0, 1.0), tuple(calibration()))
+    goal = mixed_precision.Goal("int8", 200.0, (0.0, 1.0), all_db.batches)  # out of reach: everything is left in float32
+    final, decision = onnx_int8_static.searched(model, calibration, goal)
+    assert decision.kept == tuple(order) and decision.kept_as == "float32 nodes" and decision.db > decision.all_db
+    assert not any(node.op_type == "QuantizeLinear" for node in final.graph.node if node.name in decision.kept)
+    easy = mixed_precision.Goal("int8", 20.0, (0.0, 1.0), all_db.batches)
+    _, nothing = onnx_int8_static.searched(model, calibration, easy)
+    assert nothing.kept == () and nothing.evaluations == 1 and nothing.extra_bytes == 0

@@ -25,16 +25,15 @@ class Quantizer:
     """The name in core.precisions it writes."""
     quantize: Callable[..., Any]
     scheme: dict[str, str]
-    expanded: Callable[[Any], Callable[[str, Any], Any]] | None = None
-    """For a quantizer that can keep some weights at float16 (its
-    `quantize(proto, calibration, keep=names)`): `expanded(proto)` gives
-    `fake(name, array)`, each weight as the artifact will compute with it
-    (mixed_precision.search)."""
+    searched: Callable[..., Any] | None = None
+    """For a quantizer that keeps what its gate needs wider:
+    `searched(proto, calibration, goal)` -> (ModelProto,
+    mixed_precision.Decision), the fewest kept that meet `goal`."""
 
 
 QUANTIZERS: tuple[Quantizer, ...] = (
     Quantizer("float16", onnx_float16.quantize, onnx_float16.SCHEME),
-    Quantizer("uint8", onnx_weight_uint8.quantize, onnx_weight_uint8.SCHEME, onnx_weight_uint8.fake),
-    Quantizer("int8", onnx_int8_static.quantize, onnx_int8_static.SCHEME),
+    Quantizer("uint8", onnx_weight_uint8.quantize, onnx_weight_uint8.SCHEME, onnx_weight_uint8.searched),
+    Quantizer("int8", onnx_int8_static.quantize, onnx_int8_static.SCHEME, onnx_int8_static.searched),
 )
 BY_PRECISION = {quantizer.precision: quantizer for quantizer in QUANTIZERS}

@@ -57,43 +57,27 @@ SHAPE_READERS = ("Resize", "Upsample")
 
 
 @dataclass(frozen=True)
-class Decision:
-    kept: tuple[str, ...]
-    """Initializer names kept at float16, most damaging first."""
-    kept_values: int
-    """How many weights they hold."""
-    all_db: float
-    """PSNR on the calibration photos with every weight quantized."""
-    db: float
-    """PSNR with `kept` at float16: what the artifact was chosen on."""
+class Goal:
+    """What a search aims at, and what it measures on."""
+
+    precision: str
     target_db: float
-    evaluations: int
-    photos: int
+    """The gate plus MARGIN_DB."""
+    pixel_range: tuple[float, float]
+    batches: tuple[np.ndarray, ...]
+    """Calibration crops in the base graph's layout and the model's input range."""
+    progress: Any = None
 
-    def record(self, kept_names: list[str] | None = None, stored_bytes: int = 1) -> dict[str, Any]:
-        """What the manifest records: `kept_names` as the artifact names
-        the tensors (default: as the search did); `stored_bytes` per value
-        at the scheme's precision, so the extra bytes are what float16 costs."""
-        return {
-            "kept_float16": list(kept_names if kept_names is not None else self.kept),
-            "kept_extra_bytes": self.kept_values * (2 - stored_bytes),
-            "photos_db_all_quantized": _rounded(self.all_db),
-            "photos_db": _rounded(self.db),
-            "target_db": self.target_db,
-            "calibration_photos": self.photos,
-            "evaluations": self.evaluations,
-        }
+    def say(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.step(text)
 
 
-def _rounded(value: float) -> float | None:
-    return None if not math.isfinite(value) else round(value, 2)
-
-
-def choose(base: Any, layout: str, fake: Callable[[str, np.ndarray], np.ndarray | None], form: Any, options: Any,
-           precision: str, progress: Any) -> Decision | None:
-    """The search for one artifact of `precision`, on the run's calibration
-    photos against the run's gate for it plus MARGIN_DB; None where there is
-    nothing to search for: a gate that is not on photos, or no photo."""
+def goal(form: Any, options: Any, precision: str, layout: str, progress: Any = None) -> Goal | None:
+    """The run's goal for an artifact of `precision` (its gate plus
+    MARGIN_DB, on the calibration photos cropped to `crop_side`), or None
+    where there is nothing to search for: a gate not on photos, or no photo
+    the model takes (every weight is then quantized, and parity judges)."""
     from converter.core.errors import BadInput
     from converter.quantizers.onnx_int8_static import calibration_batches
 
@@ -103,15 +87,52 @@ def choose(base: Any, layout: str, fake: Callable[[str, np.ndarray], np.ndarray 
     try:
         batches = calibration_batches(options.calibration_images, form.input_channels, layout, options.input_range,
                                       form.input_multiple, form.input_size)
-    except BadInput:  # no photo the model takes: every weight is quantized, and parity judges
+    except BadInput:
         return None
-    progress.step(f"measuring which weights {precision} keeps at float16 (photos at >= "
-                  f"{gate.threshold + MARGIN_DB:g} dB)")
-    decision = search(base, fake, batches, gate.threshold + MARGIN_DB, options.input_range, layout,
-                      form.input_multiple, form.input_size is not None, form.macs_per_pixel)
-    progress.step(f"{precision}: {len(decision.kept)} weight tensors kept at float16 ({decision.all_db:.1f} dB "
-                  f"with none, {decision.db:.1f} dB with them, {decision.evaluations} runs)")
-    return decision
+    if form.input_size is None:
+        axes = (1, 2) if layout == "nhwc" else (2, 3)
+        side = crop_side(form.macs_per_pixel, len(batches), form.input_multiple)
+        batches = [_centre(batch, axes, side) for batch in batches]
+    return Goal(precision, gate.threshold + MARGIN_DB, tuple(options.input_range), tuple(batches), progress)
+
+
+@dataclass(frozen=True)
+class Decision:
+    kept: tuple[str, ...]
+    """What was kept wider, most damaging first: initializer names (kept at
+    float16) or node names (left in float32), as `kept_as` says."""
+    kept_as: str
+    all_db: float
+    """PSNR on the calibration photos with everything quantized."""
+    db: float
+    """PSNR with `kept` kept wider: what the artifact was chosen on."""
+    target_db: float
+    evaluations: int
+    photos: int
+    extra_bytes: int = 0
+    """What keeping them wider costs in the artifact."""
+
+    def record(self, kept_names: list[str] | None = None) -> dict[str, Any]:
+        """What the manifest records; `kept_names`: as the artifact names them (default: as the search did)."""
+        return {
+            "kept": list(kept_names if kept_names is not None else self.kept),
+            "kept_as": self.kept_as,
+            "kept_extra_bytes": self.extra_bytes,
+            "photos_db_all_quantized": _rounded(self.all_db),
+            "photos_db": _rounded(self.db),
+            "target_db": self.target_db,
+            "calibration_photos": self.photos,
+            "evaluations": self.evaluations,
+        }
+
+    def summary(self) -> str:
+        """For the progress line."""
+        return (f"{self.kept_as}: {len(self.kept)} kept ({self.all_db:.1f} dB with none, {self.db:.1f} dB with them, "
+                f"{self.evaluations} runs)")
+
+
+def _rounded(value: float) -> float | None:
+    return None if not math.isfinite(value) else round(value, 2)
 
 
 def signature(array: np.ndarray) -> str:
@@ -123,48 +144,64 @@ def signature(array: np.ndarray) -> str:
     return hashlib.sha256(values.tobytes()).hexdigest()
 
 
-def search(base: Any, fake: Callable[[str, np.ndarray], np.ndarray | None], batches: list[np.ndarray],
-           target_db: float, pixel_range: tuple[float, float], layout: str, multiple: int = 1,
-           fixed_size: bool = False, macs_per_pixel: float = 0.0) -> Decision:
+def search(base: Any, fake: Callable[[str, np.ndarray], np.ndarray | None], goal: Goal,
+           stored_bytes: int = 1) -> Decision:
     """The fewest weights of `base` (a float32 ModelProto) to keep at float16.
 
     `fake(name, array)`: the value the scheme stores for that initializer,
-    expanded back to float32, or None for one it leaves alone. `batches`:
-    calibration inputs in `layout` (nhwc, nchw) and the model's input range,
-    centre-cropped here (`crop_side`) unless the model is fixed to one size."""
+    expanded back to float32, or None for one it leaves alone;
+    `stored_bytes`: what the scheme stores a value in (float16 costs 2)."""
     from onnx import numpy_helper
 
-    if not fixed_size:
-        axes = (1, 2) if layout == "nhwc" else (2, 3)
-        side = crop_side(macs_per_pixel, len(batches), multiple)
-        batches = [_centre(batch, axes, side) for batch in batches]
+    goal.say(f"measuring which weights {goal.precision} keeps at float16 (photos at >= {goal.target_db:g} dB)")
     shape_inputs = {name for node in base.graph.node if node.op_type in SHAPE_READERS for name in node.input[1:]}
     originals = {init.name: numpy_helper.to_array(init) for init in base.graph.initializer
                  if init.name not in shape_inputs}
     faked = {name: np.asarray(value, np.float32).reshape(array.shape) for name, array in originals.items()
              if (value := fake(name, array)) is not None}
-    runner = _Runner(base, sorted(faked), batches)
+    runner = _Runner(base, sorted(faked), list(goal.batches))
     references = runner.run({name: originals[name] for name in faked})
-    measured: dict[int, float] = {}
+    order: list[str] = []
 
     def measure(k: int) -> float:
-        """PSNR with the `k` most damaging weights at float16 (once per k)."""
+        kept = set(order[:k])
+        weights = {name: (_float16(originals[name]) if name in kept else value) for name, value in faked.items()}
+        return psnr_as_shown(references, runner.run(weights), goal.pixel_range)
+
+    def rank() -> tuple[list[str], list[float]]:
+        found, ratios = ranked(base, originals, faked, list(goal.batches))
+        order[:] = found
+        return found, ratios
+
+    k, measured = fewest(measure, rank, goal.target_db)
+    kept = tuple(order[:k])
+    decision = Decision(kept, "float16 weights", measured[0], measured[k], goal.target_db, len(measured),
+                        len(goal.batches), sum(int(originals[name].size) for name in kept) * (2 - stored_bytes))
+    goal.say(f"{goal.precision}: {decision.summary()}")
+    return decision
+
+
+def fewest(measure: Callable[[int], float], rank: Callable[[], tuple[list[str], list[float] | None]],
+           target_db: float) -> tuple[int, dict[int, float]]:
+    """The fewest of the ranked items to keep wider, and every k measured
+    (k -> PSNR; measured[0] with none kept): none where everything
+    quantized meets `target_db`; else the smallest k measured to meet it
+    (smallest_passing), from the ratios' prediction where `rank` gives
+    ratios, else from 1."""
+    measured: dict[int, float] = {}
+
+    def once(k: int) -> float:
         if k not in measured:
-            kept = set(order[:k])
-            weights = {name: (_float16(originals[name]) if name in kept else value) for name, value in faked.items()}
-            measured[k] = _psnr_as_shown(references, runner.run(weights), pixel_range)
+            measured[k] = measure(k)
         return measured[k]
 
-    order: list[str] = []
-    all_db = measure(0)
-    if all_db < target_db:
-        order, ratios = ranked(base, originals, faked, batches)
-        k = smallest_passing(measure, predicted(ratios, target_db - all_db), len(order), target_db)
-    else:
-        k = 0
-    kept = tuple(order[:k])
-    return Decision(kept=kept, kept_values=sum(int(originals[name].size) for name in kept), all_db=all_db,
-                    db=measure(k), target_db=target_db, evaluations=len(measured), photos=len(batches))
+    if once(0) >= target_db:
+        return 0, measured
+    order, ratios = rank()
+    if not order:
+        return 0, measured
+    start = predicted(ratios, target_db - measured[0]) if ratios is not None else 1
+    return smallest_passing(once, start, len(order), target_db), measured
 
 
 def crop_side(macs_per_pixel: float, photos: int, multiple: int = 1) -> int:
@@ -240,12 +277,12 @@ def ranked(base: Any, originals: dict[str, np.ndarray], faked: dict[str, np.ndar
         ])
         for what in ("noise", "signal"):
             graph.output.append(helper.make_tensor_value_info(f"{what}{index}__energy", onnx.TensorProto.FLOAT, []))
-    session = _session(model)
-    feed = session.get_inputs()[0].name
+    energy_runner = session(model)
+    feed = energy_runner.get_inputs()[0].name
     noise = dict.fromkeys(errors, 0.0)
     signal = dict.fromkeys(errors, 0.0)
     for batch in batches:
-        energies = session.run(None, {feed: batch})
+        energies = energy_runner.run(None, {feed: batch})
         for index, node in enumerate(readers):
             noise[node.input[1]] += float(energies[2 * index])
             signal[node.input[1]] += float(energies[2 * index + 1])
@@ -269,7 +306,7 @@ class _Runner:
         for init in [init for init in graph.initializer if init.name in studied]:
             graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
             graph.initializer.remove(init)
-        self.session = _session(model)
+        self.session = session(model)
         self.feed = self.session.get_inputs()[0].name
         self.batches = batches
 
@@ -277,7 +314,7 @@ class _Runner:
         return [self.session.run(None, {self.feed: batch, **weights})[0] for batch in self.batches]
 
 
-def _session(model: Any) -> Any:
+def session(model: Any) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -291,7 +328,7 @@ def _float16(array: np.ndarray) -> np.ndarray:
     return np.asarray(array, np.float16).astype(np.float32)
 
 
-def _psnr_as_shown(references: list[np.ndarray], outputs: list[np.ndarray], pixel_range: tuple[float, float]) -> float:
+def psnr_as_shown(references: list[np.ndarray], outputs: list[np.ndarray], pixel_range: tuple[float, float]) -> float:
     from converter.parity.metrics import compare_as_shown
 
     return compare_as_shown(references, outputs, pixel_range).psnr_db

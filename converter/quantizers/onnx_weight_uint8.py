@@ -80,6 +80,15 @@ def weights(proto: Any) -> dict[str, int]:
     return found
 
 
+def searched(proto: Any, calibration: Any, goal: Any) -> tuple[Any, Any]:
+    """`quantize` keeping at float16 the fewest kernels that let it meet
+    `goal` (mixed_precision.search), and that decision."""
+    from converter.quantizers import mixed_precision
+
+    decision = mixed_precision.search(proto, fake(proto), goal)
+    return quantize(proto, calibration, keep=frozenset(decision.kept)), decision
+
+
 def fake(proto: Any):
     """`fake(name, array)` for mixed_precision.search: each weight `quantize`
     stores as uint8, as the graph expands it; None for the others."""

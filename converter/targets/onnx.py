@@ -60,7 +60,7 @@ class Emitter(BaseEmitter):
         """The float32 export quantized to `precision`, and its scheme."""
         if precision == "float32":
             return self.base, None
-        from converter.quantizers import BY_PRECISION, onnx_int8_static
+        from converter.quantizers import BY_PRECISION, mixed_precision, onnx_int8_static
 
         quantizer = BY_PRECISION[precision]
         options, form = self.options, self.form
@@ -71,16 +71,12 @@ class Emitter(BaseEmitter):
                 form.input_multiple, form.input_size,
             )
 
-        if quantizer.expanded is None:
+        goal = (mixed_precision.goal(form, options, precision, options.onnx_layout, self.progress)
+                if quantizer.searched is not None else None)
+        if goal is None:
             return quantizer.quantize(self.base, calibration), quantizer.scheme
-        from converter.quantizers import mixed_precision
-
-        decision = mixed_precision.choose(self.base, options.onnx_layout, quantizer.expanded(self.base), form, options,
-                                          precision, self.progress)
-        if decision is None:
-            return quantizer.quantize(self.base, calibration), quantizer.scheme
-        return (quantizer.quantize(self.base, calibration, keep=frozenset(decision.kept)),
-                {**quantizer.scheme, "mixed_precision": decision.record()})
+        model, decision = quantizer.searched(self.base, calibration, goal)
+        return model, {**quantizer.scheme, "mixed_precision": decision.record()}
 
 
 def free_slices_from_the_end(model: Any) -> list[str]:

@@ -139,9 +139,11 @@ class Emitter(BaseEmitter):
         def fake(name, array):
             return tfjs_weights.expanded(array, precision) if array.dtype == np.float32 else None
 
-        decision = mixed_precision.choose(base, layout, fake, self.form, self.options, precision, self.progress)
-        if decision is None:
+        goal = mixed_precision.goal(self.form, self.options, precision, layout, self.progress)
+        if goal is None:
             return tfjs_weights.quantize, scheme
+        stored = np.dtype(tfjs_weights.AFFINE[precision]).itemsize
+        decision = mixed_precision.search(base, fake, goal, stored)
         from onnx import numpy_helper
 
         values = {init.name: numpy_helper.to_array(init) for init in base.graph.initializer}
@@ -156,8 +158,7 @@ class Emitter(BaseEmitter):
 
         names = [entry["name"] for entry in self.model.weights
                  if np.asarray(entry["data"]).dtype == np.float32 and wider(np.asarray(entry["data"]))]
-        stored = np.dtype(tfjs_weights.AFFINE[precision]).itemsize
-        return quantize, {**scheme, "mixed_precision": decision.record(names, stored)}
+        return quantize, {**scheme, "mixed_precision": decision.record(names)}
 
     def _translation(self):
         """The model as ONNX, and its layout, for measuring; (None, None)
