@@ -120,7 +120,7 @@ def last_kernel(outlier: float | None = None) -> np.ndarray:
 
 def search(model: onnx.ModelProto, target_db: float = 42.0):
     from converter.quantizers import mixed_precision, tfjs_weights
-    from converter.quantizers.onnx_int8_static import calibration_batches
+    from converter.quantizers.calibration import calibration_batches
 
     goal = mixed_precision.Goal("uint8", target_db, (0.0, 1.0), tuple(calibration_batches(IMAGES, 3, "nchw", (0.0, 1.0))))
     return mixed_precision.search(model, lambda name, array: tfjs_weights.expanded(array, "uint8"), goal)
@@ -167,7 +167,7 @@ def test_an_onnx_uint8_artifact_stores_the_kept_weights_as_float16_and_the_rest_
 
 def test_int8_leaves_the_nodes_nearest_the_output_in_float32_until_it_meets_the_target():
     from converter.quantizers import mixed_precision, onnx_int8_static
-    from converter.quantizers.onnx_int8_static import calibration_batches
+    from converter.quantizers.calibration import calibration_batches
 
     model = chain(last_kernel())
 

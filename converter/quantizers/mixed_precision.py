@@ -79,7 +79,7 @@ def goal(form: Any, options: Any, precision: str, layout: str, progress: Any = N
     where there is nothing to search for: a gate not on photos, or no photo
     the model takes (every weight is then quantized, and parity judges)."""
     from converter.core.errors import BadInput
-    from converter.quantizers.onnx_int8_static import calibration_batches
+    from converter.quantizers.calibration import calibration_batches
 
     gate = options.gates[precision]
     if not gate.on_photos or options.calibration_images is None:
@@ -329,7 +329,7 @@ def _float16(array: np.ndarray) -> np.ndarray:
 
 
 def psnr_as_shown(references: list[np.ndarray], outputs: list[np.ndarray], pixel_range: tuple[float, float]) -> float:
-    from converter.parity.metrics import compare_as_shown
+    from converter.core.metrics import compare_as_shown
 
     return compare_as_shown(references, outputs, pixel_range).psnr_db
 

@@ -27,8 +27,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from converter.core.errors import BadInput
-from converter.graphs.layout import to_layout
 
 SCHEME = {
     "format": "QDQ",
@@ -37,34 +35,6 @@ SCHEME = {
     "why": "u8 x u8 kernels never saturate, so the output is the same on x86 with or without VNNI, ARM and "
     "WebAssembly; u8 x s8 saturates in int16 on x86 without VNNI",
 }
-
-
-def calibration_batches(
-    images_dir: Path, channels: int, layout: str, input_range: tuple[float, float], multiple: int = 1,
-    size: Any = None,
-) -> list[np.ndarray]:
-    """`size`: the fixed patch size of a fixed-size model (input_size.InputSize),
-    which every photo is cropped to (smaller photos are left out)."""
-    from converter.core.photos import load_photo, photo_paths
-
-    low, high = input_range
-    batches = []
-    for path in photo_paths(images_dir):
-        pixels = load_photo(path, channels, multiple)
-        if pixels is not None and size is not None:
-            fits = pixels.shape[0] >= size.height and pixels.shape[1] >= size.width
-            pixels = pixels[: size.height, : size.width] if fits else None
-        if pixels is None:
-            continue
-        batch = (low + pixels * (high - low))[None]
-        batches.append(to_layout(batch, layout))
-    if not batches:
-        raise BadInput(
-            f"no PNG or JPEG images with {channels} channel(s) to calibrate int8 quantization on",
-            path=images_dir,
-            hint="pass --calibration-images DIR with a few representative photos",
-        )
-    return batches
 
 
 def quantize(proto: Any, calibration: Callable[[], list[np.ndarray]], exclude: tuple[str, ...] = (),

@@ -60,13 +60,14 @@ class Emitter(BaseEmitter):
         """The float32 export quantized to `precision`, and its scheme."""
         if precision == "float32":
             return self.base, None
-        from converter.quantizers import BY_PRECISION, mixed_precision, onnx_int8_static
+        from converter.quantizers import BY_PRECISION, mixed_precision
+        from converter.quantizers.calibration import calibration_batches
 
         quantizer = BY_PRECISION[precision]
         options, form = self.options, self.form
 
         def calibration():
-            return onnx_int8_static.calibration_batches(
+            return calibration_batches(
                 options.calibration_images, form.input_channels, options.onnx_layout, options.input_range,
                 form.input_multiple, form.input_size,
             )
