@@ -187,3 +187,21 @@ def test_int8_leaves_the_nodes_nearest_the_output_in_float32_until_it_meets_the_
     easy = mixed_precision.Goal("int8", 20.0, (0.0, 1.0), all_db.batches)
     _, nothing = onnx_int8_static.searched(model, calibration, easy)
     assert nothing.kept == () and nothing.evaluations == 1 and nothing.extra_bytes == 0
+
+
+def test_the_report_says_what_quantization_kept_wider_and_what_it_cost():
+    from converter.bundle.manifest import Artifact
+    from converter.parity.report import kept_lines
+    from converter.quantizers.mixed_precision import Decision
+
+    decision = Decision(("w2",), "float16 weights", 38.75, 42.01, 42.0, 7, 7, 216)
+    kept = Artifact("tfjs-layers", "uint8", "tfjs/uint8/model.json", quantization={"mixed_precision": decision.record()})
+    plain = Artifact("onnx", "uint8", "onnx/uint8/model.onnx",
+                     quantization={"mixed_precision": Decision((), "float16 weights", 43.3, 43.3, 42.0, 1, 7).record()})
+    assert kept_lines([kept, plain, Artifact("onnx", "float32", "onnx/float32/model.onnx")]) == [
+        "", "What quantization kept wider to meet its gate:",
+        "- tfjs/uint8/model.json: kept 1 float16 weights wider (+216 bytes); calibration photos 38.8 dB with "
+        "everything quantized, 42.0 dB as written (target 42 dB, 7 runs)",
+        "- onnx/uint8/model.onnx: kept nothing wider; calibration photos 43.3 dB with everything quantized, 43.3 dB "
+        "as written (target 42 dB, 1 runs)",
+    ]

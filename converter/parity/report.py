@@ -76,6 +76,7 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: 
             + "."
         )
     lines += judging_lines(artifacts, reference)
+    lines += kept_lines(artifacts)
     if host and any(a.precision == "int8" for a in artifacts):
         lines.append(f"\nint8 kernels on this CPU: {host['int8_path']}.")
     if host and host.get("browser"):
@@ -127,6 +128,22 @@ def judging_lines(artifacts: list[Artifact], reference: dict[str, Any] | None) -
         lines.append(f"- {precision}: {gate.describe()} on {len(names)} photos ({listed}), {how}; its numbers on "
                      "the noise tiles are in parity.json (`noise`), not gated")
     return lines
+
+
+def kept_lines(artifacts: list[Artifact]) -> list[str]:
+    """What each quantized artifact kept wider to meet its gate, and what it
+    cost (quantizers.mixed_precision's record), measured on the calibration photos."""
+    lines = []
+    for artifact in artifacts:
+        chosen = (artifact.quantization or {}).get("mixed_precision")
+        if not chosen:
+            continue
+        kept = (f"kept {len(chosen['kept'])} {chosen['kept_as']} wider (+{chosen['kept_extra_bytes']:,} bytes)"
+                if chosen["kept"] else "kept nothing wider")
+        before, after = (number_text(chosen[key], "{:.1f}") for key in ("photos_db_all_quantized", "photos_db"))
+        lines.append(f"- {artifact.entry}: {kept}; calibration photos {before} dB with everything quantized, "
+                     f"{after} dB as written (target {chosen['target_db']:g} dB, {chosen['evaluations']} runs)")
+    return ["", "What quantization kept wider to meet its gate:", *lines] if lines else []
 
 
 def terminal_table(artifacts: list[Artifact], verified: bool = True) -> str:
