@@ -68,8 +68,14 @@ def test_int8_is_exact_and_within_the_gate_on_a_cpu_without_vnni(bundle):
     int8 = out / artifacts["int8"]["entry"]
     native = _native(int8, batches)
     emulated = emulated_cpu.run_onnx(int8, batches)
+    # The same integers on both kernel paths; the nodes int8 left in float32 (quantizers.mixed_precision)
+    # round in each CPU's own order, a few float32 ulps apart, where u8 x s8 saturation costs 10 dB.
+    float_nodes = artifacts["int8"]["quantization"].get("mixed_precision", {}).get("kept", [])
     for here, there in zip(native, emulated):
-        np.testing.assert_array_equal(here, there)  # the same integers on both kernel paths
+        if float_nodes:
+            np.testing.assert_allclose(here, there, rtol=0, atol=1e-5 * float(np.ptp(here)))
+        else:
+            np.testing.assert_array_equal(here, there)
     psnr = _psnr(emulated, reference)
     assert psnr >= INT8_GATE.threshold, f"{psnr:.1f} dB on AVX2 without VNNI"
 
@@ -104,9 +110,10 @@ def test_int8_weights_are_unsigned_and_the_manifest_says_why(bundle):
     model = onnx.load(str(out / artifacts["int8"]["entry"]))
     types = {i.name: i.data_type for i in model.graph.initializer}
     producers = {o: n for n in model.graph.node for o in n.output}
+    float_nodes = set(artifacts["int8"]["quantization"].get("mixed_precision", {}).get("kept", []))
     weight_types = set()
     for node in model.graph.node:
-        if node.op_type in ("Conv", "ConvTranspose", "MatMul", "Gemm"):
+        if node.op_type in ("Conv", "ConvTranspose", "MatMul", "Gemm") and node.name not in float_nodes:
             dequantize = producers[node.input[1]]
             assert dequantize.op_type == "DequantizeLinear", node.name
             weight_types.add(types[dequantize.input[0]])

@@ -185,9 +185,10 @@ def fewest(measure: Callable[[int], float], rank: Callable[[], tuple[list[str], 
            target_db: float) -> tuple[int, dict[int, float]]:
     """The fewest of the ranked items to keep wider, and every k measured
     (k -> PSNR; measured[0] with none kept): none where everything
-    quantized meets `target_db`; else the smallest k measured to meet it
-    (smallest_passing), from the ratios' prediction where `rank` gives
-    ratios, else from 1."""
+    quantized meets `target_db`, or where nothing kept reaches it (untrained
+    weights can be beyond help; parity then judges the plain artifact);
+    else the smallest k measured to meet it (smallest_passing), from the
+    ratios' prediction where `rank` gives ratios, else from 1."""
     measured: dict[int, float] = {}
 
     def once(k: int) -> float:
@@ -201,7 +202,9 @@ def fewest(measure: Callable[[int], float], rank: Callable[[], tuple[list[str], 
     if not order:
         return 0, measured
     start = predicted(ratios, target_db - measured[0]) if ratios is not None else 1
-    return smallest_passing(once, start, len(order), target_db), measured
+    k = smallest_passing(once, start, len(order), target_db)
+    # Where even keeping every candidate wider falls short, keeping them buys bytes, not the gate: none.
+    return (k if once(k) >= target_db else 0), measured
 
 
 def crop_side(macs_per_pixel: float, photos: int, multiple: int = 1) -> int:

@@ -70,6 +70,9 @@ def quantize(proto: Any, calibration: Callable[[], list[np.ndarray]], exclude: t
             weight_type=QuantType.QUInt8,
             nodes_to_exclude=list(exclude),
             calibration_cache_path=ranges,
+            # A ReLU stays a node rather than being folded into the clamp of the uint8 that follows it:
+            # `searched` measures a node left in float32 by reading its input from before that clamp.
+            extra_options={"QDQKeepRemovableActivations": True},
         )
         return onnx.load_model(str(target))
 
@@ -149,11 +152,23 @@ def _activations_in_float(quantized: Any, names: list[str]) -> Any:
 
     model = onnx.ModelProto()
     model.CopyFrom(quantized)
-    producers = {output: node for node in model.graph.node for output in node.output}
+    graph = model.graph
+    producers = {output: node for node in graph.node for output in node.output}
     chosen = set(names)
-    for node in model.graph.node:
+    for node in graph.node:
         if node.name in chosen:
             node.input[:] = [_quantized_activation(name, producers) or name for name in node.input]
+    for output in graph.output:  # a chosen node's result leaves the graph unquantized, as an excluded one's does
+        source = _quantized_activation(output.name, producers)
+        if source is None or source not in producers or producers[source].name not in chosen:
+            continue
+        dequantize = producers[output.name]
+        quantize_node = producers[dequantize.input[0]]
+        graph.node.remove(dequantize)
+        graph.node.remove(quantize_node)
+        for node in graph.node:
+            node.input[:] = [output.name if name == source else name for name in node.input]
+            node.output[:] = [output.name if name == source else name for name in node.output]
     return model
 
 
