@@ -146,9 +146,10 @@ class Emitter(BaseEmitter):
         decision = mixed_precision.search(base, fake, goal, stored)
         from onnx import numpy_helper
 
-        values = {init.name: numpy_helper.to_array(init) for init in base.graph.initializer}
-        kept = {mixed_precision.signature(values[name]) for name in decision.kept}
-        sizes = {values[name].size for name in decision.kept}
+        chosen = set(decision.kept)
+        values = [numpy_helper.to_array(init) for init in base.graph.initializer if init.name in chosen]
+        kept = {mixed_precision.signature(value) for value in values}
+        sizes = {value.size for value in values}
 
         def wider(data) -> bool:
             return data.size in sizes and mixed_precision.signature(data) in kept
