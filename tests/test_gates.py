@@ -93,16 +93,17 @@ def test_the_input_range_is_measured_only_where_one_range_is_far_better(scores, 
 
 
 def chain(last_kernel: np.ndarray) -> onnx.ModelProto:
-    """NCHW Conv(3->8) PRelu Conv(8->8) Relu Conv(8->3), free size."""
+    """NCHW Conv(3->8) LeakyRelu Conv(8->8) Relu Conv(8->3), free size. LeakyRelu,
+    as ESRGAN has: int8 quantizes its output whatever reads it, so a node left
+    in float32 after it reads a uint8 copy unless `searched` rewires it."""
     rng = np.random.default_rng(7)
     inits = [numpy_helper.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w0"),
              numpy_helper.from_array(rng.normal(0, 0.05, 8).astype(np.float32), "b0"),
-             numpy_helper.from_array(np.full((8, 1, 1), 0.1, np.float32), "slope"),
              numpy_helper.from_array(rng.normal(0, 0.2, (8, 8, 3, 3)).astype(np.float32), "w1"),
              numpy_helper.from_array(last_kernel, "w2")]
     pads = [1, 1, 1, 1]
     nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], pads=pads),
-             helper.make_node("PRelu", ["c0", "slope"], ["a0"]),
+             helper.make_node("LeakyRelu", ["c0"], ["a0"], alpha=0.1),
              helper.make_node("Conv", ["a0", "w1"], ["c1"], pads=pads),
              helper.make_node("Relu", ["c1"], ["a1"]),
              helper.make_node("Conv", ["a1", "w2"], ["y"], pads=pads)]
@@ -190,6 +191,9 @@ def test_int8_leaves_the_nodes_nearest_the_output_in_float32_until_it_meets_the_
     producers = {output: node for node in final.graph.node for output in node.output}
     assert not any(onnx_int8_static._quantized_activation(name, producers)  # as written, they read float32
                    for node in final.graph.node if node.name in decision.kept for name in node.input)
+    read = {name for node in final.graph.node for name in node.input} | {output.name for output in final.graph.output}
+    assert all(name in read for node in final.graph.node for name in node.output)  # no copy left that nothing reads
+    assert all(init.name in read for init in final.graph.initializer)
     _, nothing = onnx_int8_static.searched(model, calibration, mixed_precision.Goal("int8", 20.0, (0.0, 1.0), batches))
     assert nothing.kept == () and nothing.evaluations == 1 and nothing.extra_bytes == 0
 

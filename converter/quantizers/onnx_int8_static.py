@@ -116,7 +116,10 @@ def searched(proto: Any, calibration: Callable[[], list[np.ndarray]], goal: Any)
         order = _from_the_output(quantized)
         k, measured = mixed_precision.fewest(lambda k: psnr(_activations_in_float(quantized, order[:k])),
                                              lambda: (order, None), goal.target_db)
-        final = quantize(proto, calibration, tuple(order[:k]), ranges) if k else quantized
+        # Excluding a node leaves its weights in float32, yet it still reads its producers' uint8
+        # copies: read as measured, before their QuantizeLinear (x4plus: 36.3 dB without this, 37.3 with).
+        final = _activations_in_float(quantize(proto, calibration, tuple(order[:k]), ranges), order[:k]) \
+            if k else quantized
     db = psnr(final) if k else measured[0]
     decision = mixed_precision.Decision(tuple(order[:k]), "float32 nodes", measured[0], db, goal.target_db,
                                         len(measured) + (1 if k else 0), len(goal.batches),
@@ -169,6 +172,23 @@ def _activations_in_float(quantized: Any, names: list[str]) -> Any:
         for node in graph.node:
             node.input[:] = [output.name if name == source else name for name in node.input]
             node.output[:] = [output.name if name == source else name for name in node.output]
+    return _without_dead_copies(model)
+
+
+def _without_dead_copies(model: Any) -> Any:
+    """`model` without the QuantizeLinear/DequantizeLinear pairs nothing reads
+    any more, nor their scales and zero points."""
+    graph = model.graph
+    while True:
+        read = {name for node in graph.node for name in node.input} | {output.name for output in graph.output}
+        dead = [node for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear")
+                and not any(name in read for name in node.output)]
+        if not dead:
+            break
+        for node in dead:
+            graph.node.remove(node)
+    for initializer in [init for init in graph.initializer if init.name not in read]:
+        graph.initializer.remove(initializer)
     return model
 
 
