@@ -106,3 +106,4 @@ def test_a_zoo_of_the_real_esrgan_entries_publishes_both(tmp_path):
         assert {a["precision"] for a in manifest["artifacts"]} == {"float32", "float16", "uint8"}
     zoo = json.loads((tmp_path / "zoo" / "index.json").read_text())
     assert zoo["passed"] == zoo["total"] == 2 and sorted(m["id"] for m in zoo["models"] if m["pass"]) == sorted(ENTRIES)
+    assert not any(m["not_published"] for m in zoo["models"])  # every precision of both, none left out

@@ -36,7 +36,8 @@ def _data_uri(pixels: np.ndarray, fmt: str, **options) -> str:
 
 
 def _to_image(batch: np.ndarray, low: float, high: float) -> np.ndarray:
-    image = np.clip((batch[0] - low) / max(high - low, 1e-12), 0.0, 1.0)
+    with np.errstate(all="ignore"):  # an output that is not finite is drawn, not warned about: parity says so
+        image = np.nan_to_num(np.clip((batch[0] - low) / max(high - low, 1e-12), 0.0, 1.0), nan=0.0)
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
     return (image[..., :3] * 255.0 + 0.5).astype(np.uint8)
@@ -44,7 +45,9 @@ def _to_image(batch: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def heat_map(reference: np.ndarray, output: np.ndarray, value_range: float) -> np.ndarray:
     """|difference| per pixel (max over channels), amplified, black-red-yellow-white."""
-    v = np.clip(np.abs(output[0] - reference[0]).max(axis=-1) * GAIN / value_range, 0.0, 1.0)
+    with np.errstate(all="ignore"):  # where either is not finite, the difference is the largest
+        v = np.nan_to_num(np.clip(np.abs(output[0] - reference[0]).max(axis=-1) * GAIN / value_range, 0.0, 1.0),
+                          nan=1.0)
     rgb = np.stack([np.clip(3 * v, 0, 1), np.clip(3 * v - 1, 0, 1), np.clip(3 * v - 2, 0, 1)], axis=-1)
     return (rgb * 255.0 + 0.5).astype(np.uint8)
 

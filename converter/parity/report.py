@@ -27,6 +27,10 @@ def headline(source: str, summary: dict[str, Any], artifacts: list[Artifact]) ->
     failed = failed_runs(artifacts)
     client = summary.get("client")
     checks = f"{len(artifacts)} artifacts, {len(results)} runs" + (", the client check" if client else "")
+    withheld = [record["entry"] for record in summary.get("not_published", [])]
+    if summary.get("pass") and withheld:
+        return (f"Verdict: PASS for what is published. Every other artifact matched {source} in every runtime "
+                f"that ran ({checks}); not published, having failed their gates: {', '.join(withheld)}.")
     if summary.get("pass"):
         return f"Verdict: PASS. Every artifact matched {source} in every runtime that ran ({checks})."
     what = f"{len(failed)} of {len(results)} runs failed" if failed else "the client check failed"
@@ -61,8 +65,10 @@ def rows(artifacts: list[Artifact], verified: bool = True) -> list[tuple[str, ..
 
 
 def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: dict[str, str] | None = None,
-             client: dict[str, Any] | None = None, verified: bool = True, head: list[str] = ()) -> str:
-    """`head`: lines above the table (the headline, the input range)."""
+             client: dict[str, Any] | None = None, verified: bool = True, head: list[str] = (),
+             not_published: list[dict[str, Any]] = ()) -> str:
+    """`head`: lines above the table (the headline, the input range);
+    `not_published`: the artifacts the run withheld (pipeline.withhold)."""
     lines = [*(f"{line}\n" for line in head)]
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(artifacts, verified)]
@@ -90,8 +96,11 @@ def markdown(artifacts: list[Artifact], reference: dict[str, Any] | None, host: 
             if result.get("identical_to_source"):
                 lines.append(f"\n{artifact.entry} is the source file, byte for byte: in {result['runtime']}, where the "
                              "reference ran it, its outputs are the reference's, so it was not run again.")
-    for name in failed_runs(artifacts):
+    withheld = {record["entry"]: record["reason"] for record in not_published}
+    for name in failed_runs([a for a in artifacts if a.entry not in withheld]):
         lines.append(f"\nFAILED: {name}")
+    for entry, reason in withheld.items():
+        lines.append(f"\n{entry}: {reason}; its files were left out of the bundle.")
     for artifact in artifacts:
         for runtime, why in (artifact.unsupported_backends or {}).items():
             lines.append(f"\nUnsupported, so not run: {artifact.entry} in {runtime}: {why}.")
@@ -192,7 +201,7 @@ def write(out: Path, artifacts: list[Artifact], summary: dict[str, Any], timings
     (out / "parity.json").write_text(json.dumps(parity_document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / "parity.md").write_text(
         markdown(artifacts, summary.get("reference"), host, summary.get("client"), bool(summary.get("verified")),
-                 ["# Parity", *head]), encoding="utf-8")
+                 ["# Parity", *head], summary.get("not_published", [])), encoding="utf-8")
 
 
 def failed_runs(artifacts: list[Artifact]) -> list[str]:

@@ -27,7 +27,7 @@ from converter.core.user_layers import code_record
 from converter.emitters.onnx_bundle import DEFAULT_OPSET
 from converter.parity import report
 from converter.parity.client import failed as client_failed
-from converter.pipeline import execute
+from converter.pipeline import execute, withhold
 from converter.pipeline import plan as planning
 
 
@@ -51,6 +51,9 @@ class ConvertOptions:
     gates: dict[str, Gate] = field(default_factory=lambda: dict(DEFAULT_GATES))
     gated: frozenset[str] = frozenset()
     """The precisions the user or recipe set a gate for (a gate for one not built is refused)."""
+    optional_precisions: frozenset[str] = frozenset()
+    """Precisions the run can do without (a zoo's defaults): an artifact of one that fails its gate is
+    not published, where everything else passed (pipeline.withhold)."""
     images_dir: Path | None = DEFAULT_IMAGES
     images_required: bool = False
     """`images_dir` was named (--parity-images): it must give a usable photo."""
@@ -193,14 +196,18 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
                            client.reference_inputs() if client else [], client,
                            probes=probe.inputs.batches if probe else (),
                            alongside=execute.reference_alongside(plan, emission))
-    artifacts, summary = done.artifacts, done.summary
+    measured = done.artifacts  # the reports show every artifact that ran, published or not
+    artifacts, summary = withhold.withhold(stage, measured, done.summary, options.optional_precisions)
+    for record in summary.get("not_published", []):
+        progress.warn(f"{record['entry']}: {record['reason']}")
     if probe is not None:  # the stand-in's finding, confirmed on the source's own outputs
         from converter.parity import input_range
 
         finding = input_range.confirmed(finding, probe.inputs, verification.reference.probe_outputs, probe.stand_in)
         _say_measured(finding, progress)
     check = None
-    if verification is not None and options.check_page:
+    # Against a reference that proves nothing (constant or not finite), a page would check nothing either.
+    if verification is not None and options.check_page and verification.reference.vacuous() is None:
         from converter.parity import check_page
 
         progress.step("writing the self-check page (check.html)")
@@ -224,14 +231,14 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
             summary["client"] = verification.check_client(client, stage, precision)
             summary["pass"] = summary["client"]["pass"]
             document = manifest.with_parity(document, summary)
-    head = [report.headline(source_label, summary, artifacts), range_line(finding)]
+    head = [report.headline(source_label, summary, measured), range_line(finding)]
     if verification is not None:
         verification.write_html(stage / "parity.html", head)
     else:
         from converter.parity import html
 
         html.write_unverified(stage / "parity.html", head)
-    report.write(stage, artifacts, summary, timings=post is None,
+    report.write(stage, measured, summary, timings=post is None,
                  browser=runtimes.browser() if runtimes is not None else None, memory_budget=info.budget.limit,
                  head=head)
     document = manifest.write(stage / manifest.MANIFEST_NAME, document)

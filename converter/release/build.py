@@ -209,6 +209,7 @@ def _build(recipe: recipes.Recipe, out: Path, weights: Path | None, verify: bool
         force=force,
         gates=parse_overrides(recipe.gates),
         gated=frozenset(gate.split(":", 1)[0] for gate in recipe.gates),
+        optional_precisions=frozenset(recipe.optional_precisions),
         calibration_images=recipe.calibration_images or DEFAULT_IMAGES,
         arch=recipe.arch,
         arch_params=params,
@@ -225,7 +226,9 @@ def _build(recipe: recipes.Recipe, out: Path, weights: Path | None, verify: bool
     for warning in package_npm.warnings(recipe, result.manifest):
         progress.warn(warning)
     verified = bool(result.manifest["parity"]["verified"])
-    built = f"built {out} ({len(result.artifacts)} artifacts, npm package{'' if verified else '; NOT verified'})"
+    withheld = len(result.manifest["parity"].get("not_published", []))
+    built = (f"built {out} ({len(result.artifacts)} artifacts, npm package{'' if verified else '; NOT verified'}"
+             + (f"; {withheld} not published, having failed their gates" if withheld else "") + ")")
     # The parity table as `convert` prints it, then the release.
     return Outcome(recipe.name, EXIT_OK, [*report.terminal_table(result.artifacts, verified).splitlines(), built],
                    str(out))

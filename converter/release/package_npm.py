@@ -157,7 +157,8 @@ def _choice(recipe, artifacts: list[Artifact]) -> tuple[Any, list[str], str]:
     # UpscalerJS runs TF.js models: the layers model where there is one.
     target = TFJS_LAYERS if any(a.format == TFJS_LAYERS.name for a in artifacts) else TFJS_GRAPH
     precisions = [a.precision for a in artifacts if a.format == target.name]
-    precision = recipe.package_precision if recipe.package_precision in precisions else precisions[0]
+    # Where the recipe's choice was not published (it failed its gate), the smallest that was.
+    precision = recipe.package_precision if recipe.package_precision in precisions else precisions[-1]
     return target, precisions, precision
 
 
@@ -263,9 +264,18 @@ checked against the source model ({source}), so nothing in this package is prove
     return f"""Every artifact below was run in its real runtime against {source} by
 srconvert {__version__} before this package was written.
 
-{report.markdown(stable, reference)}
+{report.markdown(stable, reference, not_published=parity.get("not_published", []))}
 Full numbers: `manifest.json`, `parity.json`; pictures: `parity.html` (in the release folder).
 """
+
+
+def _not_published_lines(manifest: dict[str, Any]) -> str:
+    """The artifacts the build left out for failing their gates (pipeline.withhold), if any."""
+    withheld = (manifest.get("parity") or {}).get("not_published", [])
+    if not withheld:
+        return ""
+    return "\nNot in this release, having failed their gates:\n\n" + "\n".join(
+        f"- `{record['entry']}`: {record['reason']}" for record in withheld) + "\n"
 
 
 def _verify_hint(source: str) -> str:
@@ -331,7 +341,7 @@ const upscaled = await upscaler.upscale(image{_upscale_options(tiling)});
 | entry | format | precision | layout | bytes | in the npm package |
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
-
+{_not_published_lines(manifest)}
 {_release_folder_line(recipe, manifest, artifacts)}
 
 ## Parity

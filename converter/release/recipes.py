@@ -54,6 +54,9 @@ class Recipe:
     states no range); every report then says it is assumed."""
     browser: bool = False
     """`[parity] browser = true`: verify in Chromium too, as --browser does."""
+    optional_precisions: tuple[str, ...] = ()
+    """Precisions the release is published without where they fail their gates (a zoo's defaults, which
+    nobody asked for by name; pipeline.withhold). A recipe file names its precisions, so it has none."""
 
     @property
     def weights_path(self) -> Path:

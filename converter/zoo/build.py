@@ -84,6 +84,8 @@ def recipe_for(planned: Planned, index: Path) -> recipes.Recipe:
         package_precision=tuple(DEFAULT)[-1],
         gates=(),
         calibration_images=None,
+        # Nobody asked for these by name: what fails its gate is left out and listed, not the whole model.
+        optional_precisions=tuple(p for p in DEFAULT if p != "float32"),
         metadata={"openmodeldb": entry.id, "name": entry.name, "authors": list(entry.authors),
                   "tags": list(entry.tags), "architecture": entry.architecture, "date": entry.date,
                   # A name for where the entry came from; nothing fetches it.
@@ -154,9 +156,16 @@ def _model_record(outcome: Outcome, dist: Path, weights_dir: Path, weights: str)
     from converter.core.errors import EXIT_OK
 
     if outcome.exit_code == EXIT_OK:
-        return {"exit_code": EXIT_OK, "folder": Path(outcome.out).name, "failed_folder": None, "reason": None}
+        return {"exit_code": EXIT_OK, "folder": Path(outcome.out).name, "failed_folder": None, "reason": None,
+                "not_published": _not_published(Path(outcome.out))}
     return {"exit_code": outcome.exit_code, "folder": None, "failed_folder": _failed_folder(dist, outcome.recipe),
             "reason": _reason(outcome.lines, weights_dir / weights, weights)}
+
+
+def _not_published(release: Path) -> list[str]:
+    """What the release left out for failing its gates, as its manifest says (pipeline.withhold)."""
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    return [f"{record['entry']}: {record['reason']}" for record in manifest["parity"].get("not_published", [])]
 
 
 def _failed_folder(dist: Path, entry_id: str) -> str | None:

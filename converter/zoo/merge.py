@@ -139,9 +139,12 @@ def summary(model_id: str, manifest: dict | None) -> dict[str, Any]:
             "verdicts": dict(sorted(verdicts.items())),
         })
     model = (manifest or {}).get("model") or {}
+    withheld = ((manifest or {}).get("parity") or {}).get("not_published", [])
     return {"id": model_id, "name": meta.get("name", model_id), "architecture": meta.get("architecture"),
             "scale": model.get("scale"), "license": release.get("license"), "authors": meta.get("authors", []),
-            "artifacts": artifacts}
+            "artifacts": artifacts,
+            # Left out of the release for failing their gates, each with what it measured against which gate.
+            "not_published": [{"entry": r["entry"], "reason": r["reason"]} for r in withheld]}
 
 
 def crop(release: Path, target: Path, input_high: float, output_high: float, size: int = 48) -> bool:
@@ -180,8 +183,9 @@ def gallery(records: list[dict[str, Any]]) -> str:
     for r in records:
         e = html.escape
         sizes = "<br>".join(f"{e(a['entry'])}: {a['bytes']:,} B" for a in r["artifacts"])
-        verdicts = "<br>".join(f"{e(a['precision'])} {e(a['format'])}: " + ", ".join(
-            f"{e(k)} {e(v)}" for k, v in a["verdicts"].items()) for a in r["artifacts"])
+        verdicts = "<br>".join([*(f"{e(a['precision'])} {e(a['format'])}: " + ", ".join(
+            f"{e(k)} {e(v)}" for k, v in a["verdicts"].items()) for a in r["artifacts"]),
+            *(f"{e(w['entry'])}: {e(w['reason'])}" for w in r.get("not_published", []))])
         links = (f'<a href="{e(r["id"])}/parity.html">parity report</a>'
                  + (f' · <a href="{e(r["id"])}/check.html">check it in your browser</a>' if r["has_check_page"] else "")
                  if r["pass"] else e(r["reason"] or ""))
