@@ -6,7 +6,9 @@ file declares it holds, checked against what it can hold: metadata only),
 `describe` (what the file says about itself: cheap, no TensorFlow) and
 `load` (the weights, and the source model as the parity reference). Modules whose topology is derived
 rather than read (weights-only files, ONNX graphs) also have
-`derive_topology`, which `load` and `srconvert inspect` share.
+`derive_topology`, which `load` and `srconvert inspect` share; and
+`LIBRARIES`, the libraries that parse its files, whose own exceptions are
+the file's fault (`boundary`: every call into a reader runs inside it).
 
 Detection asks the readers in `READERS` order; the first that
 claims a path reads it. Before anything is described, the path is admitted (regular files
@@ -23,6 +25,7 @@ from typing import Any, Callable
 
 from converter.core import memory
 from converter.sources import (
+    boundary,
     declared,
     detect,
     keras_archive,
@@ -47,11 +50,13 @@ class Reader:
     load: Callable[[Any, Any], Any]
     derive_topology: Callable[[Any], tuple[dict[str, Any], dict[str, list[Any]]]] | None = None
     """Where the topology is derived rather than read (weights-only, ONNX)."""
+    libraries: tuple[str, ...] = ()
+    """The modules that parse its files (boundary.reading)."""
 
     @classmethod
     def of(cls, module: ModuleType) -> "Reader":
         return cls(module.FORMATS, module.detect, module.content_bytes, module.describe, module.load,
-                   getattr(module, "derive_topology", None))
+                   getattr(module, "derive_topology", None), getattr(module, "LIBRARIES", ()))
 
 
 READERS: tuple[Reader, ...] = tuple(Reader.of(module) for module in (
@@ -121,7 +126,8 @@ def detect_format(path: Path | detect.Probe) -> str:
     """The format of `path` (or of a Probe of it, whose reads are kept)."""
     probe = path if isinstance(path, detect.Probe) else detect.Probe(Path(path))
     for reader in READERS:
-        fmt = reader.detect(probe)
+        with boundary.reading(probe.path, reader.libraries):
+            fmt = reader.detect(probe)
         if fmt is not None:
             return fmt
     raise detect.unclaimed(probe)
@@ -131,7 +137,8 @@ def declared_content(path: Path) -> tuple[str, declared.Content]:
     """A path's format and what it declares it holds (metadata only)."""
     probe = detect.Probe(Path(path))
     fmt = detect_format(probe)
-    return fmt, BY_FORMAT[fmt].content_bytes(probe)
+    with boundary.reading(probe.path, BY_FORMAT[fmt].libraries):
+        return fmt, BY_FORMAT[fmt].content_bytes(probe)
 
 
 def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
@@ -144,9 +151,10 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
         probe = detect.Probe(path)  # what detection reads, describing reuses
         fmt = detect_format(probe)
         reader = BY_FORMAT[fmt]
-        content = reader.content_bytes(probe)
+        with boundary.reading(path, reader.libraries):
+            content = reader.content_bytes(probe)
     budget = memory.budget_for(path, content.loaded, content.stored, options.max_memory)
-    with memory.guard(budget, path):  # describing a PyTorch checkpoint loads and exports it
+    with memory.guard(budget, path), boundary.reading(path, reader.libraries):  # a checkpoint is exported here
         fields = reader.describe(probe, fmt, options)
     return SourceInfo(path=path, format=fmt, budget=budget, **fields)
 
@@ -155,7 +163,9 @@ def derived(info: SourceInfo) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """For a format that builds its topology: the topology and the weights by
     layer, derived once (`inspect` needs both, `load` makes its own)."""
     if info.derived is None:
-        info.derived = BY_FORMAT[info.format].derive_topology(info)
+        reader = BY_FORMAT[info.format]
+        with boundary.reading(info.path, reader.libraries):
+            info.derived = reader.derive_topology(info)
     return info.derived
 
 
@@ -164,6 +174,8 @@ def topology_of(info: SourceInfo) -> dict[str, Any]:
 
 
 def load(info: SourceInfo, options: SourceOptions) -> Source:
-    loaded = BY_FORMAT[info.format].load(info, options)
+    reader = BY_FORMAT[info.format]
+    with boundary.reading(info.path, reader.libraries):
+        loaded = reader.load(info, options)
     topology = loaded.topology if loaded.topology is not None else info.topology
     return Source(info, topology, loaded.layer_weights, loaded.reference, loaded.keras2_model)

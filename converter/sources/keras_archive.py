@@ -12,6 +12,7 @@ from converter.sources import declared, native, safe_json
 from converter.sources.detect import KERAS3_ARCHIVE, Probe
 
 FORMATS = {KERAS3_ARCHIVE: "Keras 3 .keras archive"}
+LIBRARIES = ("h5py", "zipfile")
 
 
 def detect(probe: Probe) -> str | None:

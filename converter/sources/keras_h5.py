@@ -10,6 +10,7 @@ from converter.sources import declared, native, safe_json
 from converter.sources.detect import KERAS2_H5, KERAS3_H5, Probe
 
 FORMATS = {KERAS2_H5: "Keras 2 (tf_keras) HDF5 full model", KERAS3_H5: "Keras 3 HDF5 full model"}
+LIBRARIES = ("h5py",)
 
 
 def detect(probe: Probe) -> str | None:

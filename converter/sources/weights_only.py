@@ -20,6 +20,7 @@ from converter.sources.detect import WEIGHTS_ONLY, Probe
 from converter.sources.loaded import Loaded
 
 FORMATS = {WEIGHTS_ONLY: "Keras weights-only HDF5 (architecture rebuilt from a known family)"}
+LIBRARIES = ("h5py",)
 
 
 def detect(probe: Probe) -> str | None:

@@ -23,6 +23,7 @@ from converter.sources.loaded import Loaded
 from converter.sources.onnx_import import graph, translate
 
 FORMATS = {ONNX: "ONNX model (e.g. exported by PyTorch)"}
+LIBRARIES = ("onnx", "google.protobuf")
 # An ONNX file is a protobuf ModelProto; writers put ir_version (field 1,
 # varint) first, so the first byte is its tag.
 FIRST_BYTE = b"\x08"

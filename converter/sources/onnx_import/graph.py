@@ -33,9 +33,29 @@ def parse(path: Path) -> Any:
         raise BadInput("an ONNX file over 2 GiB, which protobuf cannot hold", path=path,
                        hint="export with external data (model.onnx + model.onnx.data)")
     try:
-        return onnx.load_model(str(path), load_external_data=False)
+        model = onnx.load_model(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
         raise BadInput(f"not a readable ONNX model ({exc})", path=path, hint="re-export the model") from None
+    _check_names(model.graph, path)
+    return model
+
+
+def _check_names(graph: Any, path: Path) -> None:
+    """Every name the graph holds is text. ONNX's protobuf keeps strings
+    unchecked, and hands a name that is not UTF-8 over as bytes, which every
+    later use of it (layer names, refusals, lookups) would trip on: refused
+    here, where it enters. Subgraphs (If, Loop) are checked too."""
+    names = [graph.name, *(i.name for i in graph.initializer), *(v.name for v in graph.input),
+             *(v.name for v in graph.output), *(v.name for v in graph.value_info)]
+    for node in graph.node:
+        names += [node.name, node.op_type, node.domain, *node.input, *node.output, *(a.name for a in node.attribute)]
+        for attribute in node.attribute:
+            for subgraph in (attribute.g, *attribute.graphs) if attribute.HasField("g") or attribute.graphs else ():
+                _check_names(subgraph, path)
+    bad = next((name for name in names if not isinstance(name, str)), None)
+    if bad is not None:
+        raise BadInput(f"a name in the graph is not UTF-8 text ({bytes(bad)[:60]!r}): the file is damaged",
+                       path=path, hint="re-export the model")
 
 
 def with_external_data(model: Any, path: Path) -> Any:

@@ -159,9 +159,10 @@ class Translator:
 
     @staticmethod
     def attrs(node: Any) -> dict[str, Any]:
+        """The node's attributes, strings decoded once, here (ONNX stores them as bytes)."""
         from onnx import helper
 
-        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        return {a.name: _text(helper.get_attribute_value(a), node) for a in node.attribute}
 
     def _hint(self, node: Any) -> str:
         return node.name or node.output[0]
@@ -315,8 +316,7 @@ class Translator:
         padding='same'; anything else becomes an explicit ZeroPadding2D."""
         source = self.act(node.input[0], node)
         pads = list(a.get("pads", [0, 0, 0, 0]))
-        auto = a.get("auto_pad", b"NOTSET")
-        auto = auto.decode() if isinstance(auto, bytes) else auto
+        auto = a.get("auto_pad", "NOTSET")
         if auto in ("SAME_UPPER", "SAME_LOWER"):
             if strides != [1, 1]:
                 raise self._error(node, f"auto_pad {auto} with strides {strides}")
@@ -451,8 +451,7 @@ class Translator:
     @_translates("DepthToSpace")
     def _op_DepthToSpace(self, node: Any) -> str:
         a = self.attrs(node)
-        mode = a.get("mode", b"DCR")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
+        mode = a.get("mode", "DCR")
         channels = int(self.probed(node.input[0]).shape[1])
         return self._depth_to_space(self._hint(node), self.act(node.input[0], node), int(a["blocksize"]), channels, mode)
 
@@ -464,10 +463,8 @@ class Translator:
     @_translates("Resize")
     def _op_Resize(self, node: Any) -> str:
         a = self.attrs(node)
-        mode = a.get("mode", b"nearest")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
-        transform = a.get("coordinate_transformation_mode", b"half_pixel")
-        transform = transform.decode() if isinstance(transform, bytes) else transform
+        mode = a.get("mode", "nearest")
+        transform = a.get("coordinate_transformation_mode", "half_pixel")
         if mode == "nearest":
             if transform == "align_corners":
                 raise self._error(node, "nearest resize with align_corners")
@@ -482,8 +479,7 @@ class Translator:
 
     @_translates("Upsample")
     def _op_Upsample(self, node: Any) -> str:
-        mode = self.attrs(node).get("mode", b"nearest")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
+        mode = self.attrs(node).get("mode", "nearest")
         if mode != "nearest":
             raise self._error(node, f"Upsample mode {mode} (old Upsample's linear uses asymmetric coordinates)")
         size = self._scale_factor(node, node.input[0])
@@ -493,8 +489,7 @@ class Translator:
     @_translates("Pad")
     def _op_Pad(self, node: Any) -> str:
         a = self.attrs(node)
-        mode = a.get("mode", b"constant")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
+        mode = a.get("mode", "constant")
         pads = a.get("pads")
         if pads is None:
             pads = self.const(node.input[1])
@@ -513,6 +508,20 @@ class Translator:
 def _torch_pixel_unshuffle(x: np.ndarray, s: int) -> np.ndarray:
     n, c, h, w = x.shape
     return x.reshape(n, c, h // s, s, w // s, s).transpose(0, 1, 3, 5, 2, 4).reshape(n, c * s * s, h // s, w // s)
+
+
+def _text(value: Any, node: Any) -> Any:
+    """An attribute's value with its strings (bytes in ONNX) decoded, or
+    BadInput for one that is not UTF-8: a damaged file's attribute."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(f"{node.op_type} node {node.name!r} has an attribute that is not UTF-8 text "
+                           f"({value[:40]!r}): the file is damaged", hint="re-export the model") from None
+    if isinstance(value, list) and any(isinstance(item, bytes) for item in value):
+        return [_text(item, node) for item in value]
+    return value
 
 
 def _depth_to_space(x: np.ndarray, s: int, mode: str) -> np.ndarray:
