@@ -34,6 +34,47 @@ def model_config(topology: dict[str, Any]) -> dict[str, Any]:
     return topology.get("model_config", topology)
 
 
+def malformed(topology: Any) -> str | None:
+    """What makes a topology read from a file unlike any Keras writes, or
+    None: the shape every reader of it relies on (a model object with a
+    class name, its layers a list of such objects, configs objects), checked
+    once where it enters so that nothing later trips on a damaged file."""
+    if not isinstance(topology, dict):
+        return "the topology is not a JSON object"
+    model = model_config(topology)
+    pending: list[tuple[str, Any]] = [("the model", model)]
+    while pending:
+        where, item = pending.pop()
+        if not isinstance(item, dict):
+            return f"{where} is not a JSON object"
+        if not isinstance(item.get("class_name"), str):
+            return f"{where} has no class_name"
+        config = item.get("config", {})
+        if not isinstance(config, dict):
+            return f"{where}'s config is not a JSON object"
+        layers = config.get("layers", [])
+        if layers is not None and not isinstance(layers, list):
+            return f"{where}'s layers are not a list"
+        name = config.get("name", item.get("class_name"))
+        for key in GEOMETRY:
+            if key in config and not _positive_integers(config[key]):
+                return f"{name}'s {key} is {str(config[key])[:40]}, not positive integers"
+        pending += [(f"layer {index} of {name}", layer) for index, layer in enumerate(layers or [])]
+    return None
+
+
+GEOMETRY = ("kernel_size", "strides", "dilation_rate", "size", "pool_size")
+"""Layer settings that are counts of pixels: every reader divides or multiplies by them."""
+
+
+def _positive_integers(value: Any) -> bool:
+    """An int > 0, or a list (or tf_keras's {"class_name": "__tuple__", "items": [...]}) of them."""
+    if isinstance(value, dict):
+        value = value.get("items")
+    items = value if isinstance(value, list) else [value]
+    return bool(items) and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items)
+
+
 def iter_layers(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every layer object, depth first, including those of nested models."""
     for layer in model.get("config", {}).get("layers", []) or []:

@@ -53,7 +53,8 @@ def source_form(info, options: sources.SourceOptions, disabled_fixes: frozenset[
     from converter.forms.keras_form import KerasForm
     from converter.graphs import compute
 
-    form = KerasForm(info, options, disabled_fixes, optimize)
+    with sources.reading(info):  # it reads the file's weights itself
+        form = KerasForm(info, options, disabled_fixes, optimize)
     compute.check(form.facts.compute, info.path, options.max_compute)
     return form
 

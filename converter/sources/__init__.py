@@ -24,6 +24,8 @@ from types import ModuleType
 from typing import Any, Callable
 
 from converter.core import memory
+from converter.core.errors import BadInput
+from converter.graphs import topology
 from converter.sources import (
     boundary,
     declared,
@@ -156,6 +158,9 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     budget = memory.budget_for(path, content.loaded, content.stored, options.max_memory)
     with memory.guard(budget, path), boundary.reading(path, reader.libraries):  # a checkpoint is exported here
         fields = reader.describe(probe, fmt, options)
+    if fields.get("topology") is not None and (problem := topology.malformed(fields["topology"])):
+        raise BadInput(f"the model's topology is not one Keras writes: {problem}", path=path,
+                       hint="the file is damaged, or was not written by Keras: save the model again")
     return SourceInfo(path=path, format=fmt, budget=budget, **fields)
 
 
@@ -171,6 +176,12 @@ def derived(info: SourceInfo) -> tuple[dict[str, Any], dict[str, list[Any]]]:
 
 def topology_of(info: SourceInfo) -> dict[str, Any]:
     return info.topology if info.topology is not None else derived(info)[0]
+
+
+def reading(info: SourceInfo):
+    """The format's boundary (boundary.reading) for code outside the reader
+    that reads the source file itself (a form reading an HDF5's weights)."""
+    return boundary.reading(info.path, BY_FORMAT[info.format].libraries)
 
 
 def load(info: SourceInfo, options: SourceOptions) -> Source:

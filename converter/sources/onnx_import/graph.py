@@ -46,6 +46,7 @@ def _check_names(graph: Any, path: Path) -> None:
     later use of it (layer names, refusals, lookups) would trip on: refused
     here, where it enters. Subgraphs (If, Loop) are checked too."""
     names = [graph.name, *(i.name for i in graph.initializer), *(v.name for v in graph.input),
+             *(text for i in graph.initializer for entry in i.external_data for text in (entry.key, entry.value)),
              *(v.name for v in graph.output), *(v.name for v in graph.value_info)]
     for node in graph.node:
         names += [node.name, node.op_type, node.domain, *node.input, *node.output, *(a.name for a in node.attribute)]

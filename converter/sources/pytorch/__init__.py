@@ -34,7 +34,7 @@ def detect(probe: Probe) -> str | None:
         return None
     if _is_safetensors(probe):
         return SAFETENSORS
-    if probe.head[:1] == b"\x80" and probe.head[1] in PICKLE_PROTOCOLS:
+    if len(probe.head) > 1 and probe.head[0] == 0x80 and probe.head[1] in PICKLE_PROTOCOLS:  # a 1-byte file too
         return PYTORCH
     names = probe.zip_names
     if names and any(name.rsplit("/", 1)[-1] == PICKLE_MEMBER for name in names):

@@ -42,6 +42,15 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
 
 
 def _read_torch(path: Path) -> Any:
+    from converter.sources.boundary import reading
+
+    # What torch.load raises past the cases below (an AssertionError, a KeyError of its unpickler's memo) is
+    # the damaged file's, not srconvert's: torch's own code raised it.
+    with reading(path, ("torch", "pickle", "zipfile")):
+        return _torch_load(path)
+
+
+def _torch_load(path: Path) -> Any:
     import torch
 
     try:
