@@ -74,6 +74,24 @@ def sort_nodes(graph: Any) -> None:
 PROBE_SIZES = ((24, 32), (40, 48))
 
 
+def remove_dead_nodes(graph: Any) -> None:
+    """`graph` without the nodes no graph output depends on, nor the
+    initializers nothing reads any more (after a pass rewired some inputs)."""
+    needed = {o.name for o in graph.output}
+    keep = []
+    for node in reversed(list(graph.node)):
+        if any(out in needed for out in node.output):
+            keep.append(node)
+            needed.update(node.input)
+    keep.reverse()
+    del graph.node[:]
+    graph.node.extend(keep)
+    used = {name for node in graph.node for name in node.input}
+    unused = [i for i in graph.initializer if i.name not in used]
+    for init in unused:
+        graph.initializer.remove(init)
+
+
 def probe(model: Any, names: list[str], make_input: Callable[[int, int], np.ndarray]) -> list[dict[str, np.ndarray]]:
     """Run `model` in onnxruntime once per PROBE_SIZES entry, with the tensors
     `names` exposed as outputs; returns, per size, the input and those values.

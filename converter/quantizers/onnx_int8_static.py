@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from converter.graphs.onnx_graph import remove_dead_nodes
+
 
 SCHEME = {
     "format": "QDQ",
@@ -172,23 +174,7 @@ def _activations_in_float(quantized: Any, names: list[str]) -> Any:
         for node in graph.node:
             node.input[:] = [output.name if name == source else name for name in node.input]
             node.output[:] = [output.name if name == source else name for name in node.output]
-    return _without_dead_copies(model)
-
-
-def _without_dead_copies(model: Any) -> Any:
-    """`model` without the QuantizeLinear/DequantizeLinear pairs nothing reads
-    any more, nor their scales and zero points."""
-    graph = model.graph
-    while True:
-        read = {name for node in graph.node for name in node.input} | {output.name for output in graph.output}
-        dead = [node for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear")
-                and not any(name in read for name in node.output)]
-        if not dead:
-            break
-        for node in dead:
-            graph.node.remove(node)
-    for initializer in [init for init in graph.initializer if init.name not in read]:
-        graph.initializer.remove(initializer)
+    remove_dead_nodes(graph)  # the copies nothing reads any more, and their scales and zero points
     return model
 
 

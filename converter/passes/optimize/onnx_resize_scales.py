@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from converter.graphs.onnx_graph import remove_dead_nodes
+
 SUMMARY = "ONNX Resize shape subgraphs folded into constant scales"
 
 
@@ -35,7 +37,7 @@ def run(proto: Any) -> int:
         node.input[:] = [inputs[0], inputs[1], name]
         changed += 1
     if changed:
-        _remove_dead_nodes(graph)
+        remove_dead_nodes(graph)
         onnx.checker.check_model(proto)
     return changed
 
@@ -58,19 +60,3 @@ def _measure(proto: Any, pairs: list[tuple[str, str]]) -> list[list[float] | Non
         factor = measured.pop() if len(measured) == 1 else None
         factors.append(list(factor) if factor and all(f == int(f) for f in factor) else None)
     return factors
-
-
-def _remove_dead_nodes(graph: Any) -> None:
-    needed = {o.name for o in graph.output}
-    keep = []
-    for node in reversed(list(graph.node)):
-        if any(out in needed for out in node.output):
-            keep.append(node)
-            needed.update(node.input)
-    keep.reverse()
-    del graph.node[:]
-    graph.node.extend(keep)
-    used = {name for node in graph.node for name in node.input}
-    unused = [i for i in graph.initializer if i.name not in used]
-    for init in unused:
-        graph.initializer.remove(init)
