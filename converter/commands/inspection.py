@@ -334,6 +334,13 @@ def _input_multiple(model: dict[str, Any]) -> int:
 
 
 def _params(info) -> int | None:
+    from converter.sources import reading
+
+    with reading(info):  # it reads the file itself: what h5py or zipfile raise is the file's
+        return _counted_params(info)
+
+
+def _counted_params(info) -> int | None:
     if info.topology is None:  # weights-only sources: the weights are in hand
         _, weights = derived(info)
         return int(sum(w.size for values in weights.values() for w in values))

@@ -12,6 +12,8 @@ def companion_file(model_file: Path, name: str, what: str, hint: str) -> Path:
     """`name` resolved beside `model_file`; BadInput when it leaves the folder
     (`../`, absolute paths, links pointing out), does not exist, or is not a
     regular file (a pipe or a device would block or never end)."""
+    if not isinstance(name, str) or not name or "\0" in name:  # no file system takes such a name
+        raise BadInput(f"{what} {name!r} is not a file name", path=model_file, hint=hint)
     folder = model_file.parent.resolve()
     target = (folder / name).resolve()
     if folder not in target.parents:
