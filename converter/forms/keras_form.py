@@ -94,16 +94,20 @@ class KerasForm:
 
     def _load(self, keep_canonical: bool = False) -> None:
         info = self.info
+        # Building is inside the deadline too: tf_keras retries a call whose
+        # input is missing without end (graphs/topology.malformed refuses
+        # the known shapes of that before any of this).
         with deadline.current().call(f"loading {info.path.name} ({info.format})",
                                      deadline.load_seconds(info.path)):
             source = sources.load(info, self.options)
-        if not keep_canonical:
-            self.fixed_topology, self.fixes = fixes.apply_fixes(source.topology, self.disabled_fixes)
-        if source.keras2_model is not None:
-            plain = source.keras2_model
-            keras_model.check_finite(source.layer_weights, keras_model.weight_names(plain), info.path)
-        else:
-            plain = keras_model.build(self.fixed_topology, source.layer_weights, self.options.user_layers, info.path)
+            if not keep_canonical:
+                self.fixed_topology, self.fixes = fixes.apply_fixes(source.topology, self.disabled_fixes)
+            if source.keras2_model is not None:
+                plain = source.keras2_model
+                keras_model.check_finite(source.layer_weights, keras_model.weight_names(plain), info.path)
+            else:
+                plain = keras_model.build(self.fixed_topology, source.layer_weights, self.options.user_layers,
+                                          info.path)
         self.facts = keras_model.facts(plain)
         self._source, self._plain = source, plain
         if keep_canonical:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from converter.core.errors import BadInput
+from converter.graphs.topology import inbound_refs
 
 MAX_TRIP_COUNT = 100_000
 MAX_MACS_PER_PIXEL = 100e6
@@ -441,22 +442,5 @@ def _keras_call(layer: dict[str, Any], node_index: int, refs: list[tuple[str, in
 
 
 def _inbound_refs(node: Any) -> list[tuple[str, int]]:
-    """(layer, node index) of each tensor a node takes, Keras 2 or Keras 3 style."""
-    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
-        found: list[tuple[str, int]] = []
-        _keras3_refs(node.get("args", []), found)
-        return found
-    return [(ref[0], int(ref[1])) for ref in node if isinstance(ref, list) and len(ref) >= 2]
-
-
-def _keras3_refs(value: Any, found: list[tuple[str, int]]) -> None:
-    if isinstance(value, dict):
-        history = value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
-        if history:
-            found.append((history[0], int(history[1])))
-            return
-        for item in value.values():
-            _keras3_refs(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _keras3_refs(item, found)
+    """(layer, call index) of each tensor a call takes, Keras 2 or Keras 3 style."""
+    return [(ref[0], int(ref[1])) for ref in inbound_refs(node) if isinstance(ref, list) and len(ref) >= 2]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from converter.graphs.topology import iter_layers, iter_models, iter_objects
+from converter.graphs.topology import iter_layers, iter_models, iter_objects, tensor_histories
 
 SUMMARY = "Keras 3 topology rewritten in the Keras 2 form TensorFlow.js 4.x loads"
 
@@ -66,16 +66,5 @@ def _policy_name(policy: dict[str, Any]) -> str:
 
 def _node(node: dict[str, Any]) -> list[list[Any]]:
     """`{args, kwargs}` -> `[[layer, node_index, tensor_index, kwargs], ...]`."""
-    kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if not _tensors(v)}
-    return [[*history, kwargs] for history in _tensors(node.get("args", []))]
-
-
-def _tensors(value: Any) -> list[list[Any]]:
-    """Keras histories `[layer, node, tensor]` of every tensor in call arguments."""
-    if isinstance(value, dict):
-        if value.get("class_name") == "__keras_tensor__":
-            return [list(value["config"]["keras_history"])]
-        return [h for item in value.values() for h in _tensors(item)]
-    if isinstance(value, list):
-        return [h for item in value for h in _tensors(item)]
-    return []
+    kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if not tensor_histories(v)}
+    return [[*history, kwargs] for history in tensor_histories(node.get("args", []))]
