@@ -8,6 +8,7 @@ a crash found later joins it with its fix (tests/fuzz/corpus/README.md)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,87 @@ def test_only_a_parsing_librarys_own_exceptions_are_the_files_fault(tmp_path):
         with reading(path, ()):
             raise BadInput("a damaged attribute")
     assert named.value.path == path
+
+
+# --- Readers that would spin forever: refused before they are called ---------------------------
+
+
+@pytest.fixture(scope="module")
+def connected():
+    """A tf_keras topology with what makes Keras's call numbering subtle: a
+    layer called twice (the second call reading the first) and a nested model."""
+    from converter.core import tf_runtime
+
+    keras = tf_runtime.tf_keras()
+    inner_in = keras.Input((None, None, 4))
+    inner = keras.Model(inner_in, keras.layers.ReLU()(inner_in), name="inner")
+    image = keras.Input((None, None, 3), name="image")
+    shared = keras.layers.Conv2D(4, 3, padding="same", name="shared")
+    features = inner(shared(keras.layers.Conv2D(3, 1, name="head")(image)))
+    model = keras.Model(image, keras.layers.Add(name="sum")([features, inner(features)]), name="net")
+    return json.loads(model.to_json())["config"], keras  # as a file holds it: JSON, tuples as lists
+
+
+def _layer(config, name):
+    return next(layer for layer in config["layers"] if layer["name"] == name)
+
+
+def test_a_topology_keras_wrote_is_connected(connected):
+    import copy
+
+    from converter.graphs.topology import malformed
+
+    config, keras = connected
+    topology = {"class_name": "Functional", "config": copy.deepcopy(config)}
+    assert malformed(topology) is None
+    assert len(_layer(config, "inner")["inbound_nodes"]) == 2  # what the check must allow for
+
+
+@pytest.mark.parametrize("damage, found", [
+    (lambda c: _layer(c, "sum")["inbound_nodes"][0][0].__setitem__(1, 5), "reads call 5 of 'inner', whose calls are 1-2"),
+    (lambda c: _layer(c, "sum")["inbound_nodes"][0][0].__setitem__(0, "nowhere"), "'nowhere', which net does not"),
+    (lambda c: _layer(c, "head")["inbound_nodes"][0][0].__setitem__(0, "sum"), "waits on its own output"),
+    (lambda c: _layer(c, "head")["inbound_nodes"][0][0].__setitem__(1, -1), "reads call -1 of 'image'"),
+    (lambda c: _layer(c, "sum").__setitem__("name", "head"), "two layers named 'head'"),
+    (lambda c: _layer(c, "sum")["inbound_nodes"][0].__setitem__(0, "image"), "not [layer, call, tensor]"),
+])
+def test_a_topology_tf_keras_would_retry_forever_is_refused(connected, damage, found):
+    """tf_keras's rebuild retries a call whose input is missing with no end
+    (reconstruct_from_config): each damage here would spin it."""
+    import copy
+
+    from converter.graphs.topology import malformed
+
+    config = copy.deepcopy(connected[0])
+    damage(config)
+    assert found in (malformed({"class_name": "Functional", "config": config}) or "")
+
+
+def _global_heap_file(path):
+    import h5py
+
+    with h5py.File(path, "w") as handle:
+        handle.attrs["layer_names"] = [b"first", b"second", b"third"]  # what Keras writes: names in a global heap
+        handle.attrs["model_config"] = '{"class_name": "Functional"}'
+    data = bytearray(path.read_bytes())
+    return data, data.find(b"GCOL")
+
+
+def test_a_global_heap_libhdf5_would_walk_forever_is_refused(tmp_path):
+    from converter.core.errors import BadInput
+    from converter.sources import declared
+
+    path = tmp_path / "model.h5"
+    data, start = _global_heap_file(path)
+    with declared.hdf5_file(path) as handle:  # as written: read as usual
+        assert list(handle.attrs["layer_names"]) == ["first", "second", "third"]
+    first = start + 16
+    second = first + 16 + 8  # "first" is 5 bytes, padded to 8
+    for record, size in ((second, 0), (first, 1 << 40)):  # a free-space record that never moves on; one past the end
+        damaged = bytearray(data)
+        damaged[record:record + 2] = b"\0\0" if size == 0 else damaged[record:record + 2]
+        damaged[record + 8:record + 16] = size.to_bytes(8, "little")
+        path.write_bytes(damaged)
+        with pytest.raises(BadInput, match=f"global heap collection at byte {start} is damaged"):
+            with declared.hdf5_file(path):
+                pass

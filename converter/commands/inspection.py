@@ -16,7 +16,6 @@ exported at that size, as `convert` exports it.
 from __future__ import annotations
 
 import collections
-import io
 import math
 import zipfile
 from pathlib import Path
@@ -28,7 +27,7 @@ from converter.core.errors import BadInput
 from converter.forms import checks, keras_model
 from converter.graphs import topology
 from converter.passes import fixes
-from converter.sources import FORMAT_TITLES, SourceOptions, derived, describe, detect, topology_of
+from converter.sources import FORMAT_TITLES, SourceOptions, declared, derived, describe, detect, topology_of
 from converter.sources.tfjs_layers import model_json_path
 
 
@@ -351,11 +350,11 @@ def _counted_params(info) -> int | None:
         return _h5_params(info.path)
     if info.format == detect.KERAS3_ARCHIVE:
         with zipfile.ZipFile(info.path) as archive:
-            return _h5_params(io.BytesIO(archive.read("model.weights.h5")))
+            return _h5_params(info.path, (archive, "model.weights.h5"))
     return None
 
 
-def _h5_params(source) -> int:
+def _h5_params(source: Path, member=None) -> int:
     import h5py
 
     total = 0
@@ -365,7 +364,7 @@ def _h5_params(source) -> int:
         if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f":
             total += obj.size
 
-    with h5py.File(source, "r") as handle:
+    with declared.hdf5_file(source, member) as handle:
         (handle["model_weights"] if "model_weights" in handle else handle).visititems(visit)
     return total
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from converter.core import memory
+from converter.core import deadline, memory
 from converter.core.errors import BadInput
 from converter.graphs import topology
 from converter.sources import (
@@ -148,8 +148,11 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     budget, then describe: nothing heavy is read before the budget holds."""
     path, options = Path(path), options or SourceOptions()
     # Reading metadata has a budget too: an HDF5 attribute of many pointers
-    # to one long string expands to gigabytes, and no call sizes it first.
-    with memory.guard(memory.reading_budget(path, options.max_memory), path):
+    # to one long string expands to gigabytes, and no call sizes it first;
+    # and a deadline: a damaged file can spin a C reader where no Python
+    # code runs (declared.global_heaps stops the one known in libhdf5).
+    with memory.guard(memory.reading_budget(path, options.max_memory), path), \
+            deadline.current().call(f"reading what {path.name} declares"):
         probe = detect.Probe(path)  # what detection reads, describing reuses
         fmt = detect_format(probe)
         reader = BY_FORMAT[fmt]

@@ -14,12 +14,14 @@ loaded: the figure the memory budget is checked against (`converter.core.memory`
 from __future__ import annotations
 
 import math
+import mmap
 import os
 import struct
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from converter.core.errors import BadInput
 from converter.core.memory import format_bytes
@@ -70,13 +72,68 @@ def json_size(path: Path, item: str, declared: int) -> None:
 
 # --- HDF5 -------------------------------------------------------------------------------------
 
+@contextmanager
+def hdf5_file(path: Path, member: tuple[zipfile.ZipFile, str] | None = None) -> Iterator[Any]:
+    """The h5py.File of `path` (or of an archive's member) for reading, once
+    its global heaps are known to be walkable (`global_heaps`): the one way
+    srconvert opens an HDF5 file."""
+    import io
+
+    import h5py
+
+    if member is None:
+        with open(path, "rb") as raw:
+            if os.fstat(raw.fileno()).st_size:
+                with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    global_heaps(path, data, "")
+        with h5py.File(path, "r") as handle:
+            yield handle
+        return
+    archive, name = member
+    data = archive.read(name)  # its expansion was checked with the archive's
+    global_heaps(path, data, f"archive member {name}: ")
+    with h5py.File(io.BytesIO(data), "r") as handle:
+        yield handle
+
+
+GLOBAL_HEAP = b"GCOL"
+LENGTH_BYTES = 8
+"""HDF5's "size of lengths", which h5py (and so Keras) always writes as 8."""
+
+
+def global_heaps(path: Path, data: Any, where: str) -> None:
+    """Refuse a global heap collection libhdf5 would walk forever.
+
+    Variable-length strings (every Keras config, layer and weight name list)
+    live in global heap collections. libhdf5 (2.0.0, in h5py 3.16) walks a
+    collection's records by the sizes they declare, and a free-space record
+    of size 0 never moves it on: one attribute read spins forever inside C,
+    where nothing in Python can stop it (HDF5 issue 1707, h5py issue 2088).
+    libhdf5 reaches a collection by its address, so each "GCOL" signature in
+    the file is one it may read: each is walked here first, as libhdf5
+    walks it, and a record that does not fit its collection is refused."""
+    start = data.find(GLOBAL_HEAP)
+    while start >= 0:
+        header = start + 8 + LENGTH_BYTES
+        if data[start + 4:start + 5] == b"\x01" and header <= len(data):
+            end = start + int.from_bytes(data[start + 8:header], "little")
+            at = header
+            while at + 8 + LENGTH_BYTES <= min(end, len(data)):
+                index = int.from_bytes(data[at:at + 2], "little")
+                size = int.from_bytes(data[at + 8:at + 8 + LENGTH_BYTES], "little")
+                need = size if index == 0 else 8 + LENGTH_BYTES + -(-size // 8) * 8
+                if need == 0 or at + need > end:
+                    raise refuse(path, f"{where}the global heap collection at byte {start} is damaged (its record "
+                                       f"at byte {at} declares {size} bytes); HDF5 cannot read it")
+                at += need
+        start = data.find(GLOBAL_HEAP, start + 4)
+
+
 def hdf5(path: Path) -> int:
     """Every dataset's shape x dtype against the bytes stored for it; links
     and storage that lead to other files are refused."""
-    import h5py
-
     try:
-        with h5py.File(path, "r") as handle:
+        with hdf5_file(path) as handle:
             return hdf5_handle(handle, path)
     except OSError as exc:
         raise BadInput(f"not a readable HDF5 file ({exc.args[0] if exc.args else exc})", path=path,
@@ -185,10 +242,8 @@ def zip_archive(path: Path, json_members: Iterable[str] = (), hdf5_members: Iter
 
 
 def _hdf5_member(path: Path, archive: zipfile.ZipFile, name: str) -> int:
-    import h5py
-
     try:
-        with archive.open(name) as member, h5py.File(member, "r") as handle:
+        with hdf5_file(path, (archive, name)) as handle:
             return hdf5_handle(handle, path, item_prefix=f"{name}:")
     except OSError as exc:
         raise BadInput(f"archive member {name} is not a readable HDF5 file ({exc})", path=path,

@@ -116,10 +116,8 @@ H5_ATTRS = ("model_config", "keras_version", "layer_names")
 
 
 def h5_attrs(path: Path) -> dict[str, object]:
-    import h5py
-
     try:
-        with h5py.File(path, "r") as handle:
+        with declared.hdf5_file(path) as handle:
             attrs = handle.attrs
             return {key: declared.hdf5_attribute(path, attrs, key) for key in H5_ATTRS if key in attrs}
     except OSError as exc:

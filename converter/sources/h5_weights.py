@@ -21,11 +21,9 @@ def short_weight_name(name: str) -> str:
 
 def read(path: Path) -> tuple[dict[str, list[np.ndarray]], dict[str, list[str]]]:
     """(arrays per layer, short weight names per layer: `kernel`, `bias`...)."""
-    import h5py
-
     arrays: dict[str, list[np.ndarray]] = {}
     names: dict[str, list[str]] = {}
-    with h5py.File(path, "r") as handle:
+    with declared.hdf5_file(path) as handle:
         root = handle["model_weights"] if "model_weights" in handle else handle
         for layer in map(_text, _names(path, root, "layer_names")):
             group = root[layer]

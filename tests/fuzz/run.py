@@ -23,6 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import BUILD, TARGETS  # noqa: E402
 
 OUT = BUILD / "fuzz"
+TIMEOUT = 180
+"""Seconds one input may take: above srconvert's own deadline floor
+(converter.core.deadline.FLOOR_SECONDS, 120 s), which a small seed's reading
+never nears, so that a timeout is an input past every budget srconvert has."""
 STATS = re.compile(r"#(\d+)\s+(?:DONE|pulse|NEW|REDUCE|INITED)\s+cov: (\d+) ft: (\d+) corp: (\d+)")
 
 
@@ -33,7 +37,7 @@ def run(name: str, seconds: int) -> dict:
         path.mkdir(parents=True, exist_ok=True)
     (seeds / TARGETS[name].file_name).write_bytes(TARGETS[name].seed_bytes())
     command = [sys.executable, str(Path(__file__).with_name("harness.py")), name, f"-max_total_time={seconds}",
-               "-timeout=60", "-rss_limit_mb=4096", "-print_final_stats=1",
+               f"-timeout={TIMEOUT}", "-rss_limit_mb=4096", "-print_final_stats=1",
                f"-artifact_prefix={folder}/", str(corpus), str(seeds)]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, errors="replace")
