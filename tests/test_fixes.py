@@ -144,3 +144,31 @@ def test_a_pass_for_another_form_is_refused_before_anything_runs():
         apply(FIXES, ONNX, {})
     with pytest.raises(TypeError):
         apply(FIXES, KERAS, {})  # the fixes act on the topology alone (keras-topology), not topology and weights
+
+
+def test_a_keras3_nested_model_called_twice_builds_in_tf_keras_and_computes_the_same():
+    """Keras 3 numbers a nested model's calls from 0 and Keras 2 from 1:
+    unrenumbered, tf_keras's rebuild waits forever for call 0."""
+    import json
+
+    import keras
+    import numpy as np
+
+    from converter.core import tf_runtime
+    from converter.graphs.topology import malformed
+
+    inner_in = keras.Input((None, None, 4))
+    inner = keras.Model(inner_in, keras.layers.Conv2D(4, 1, name="mix")(inner_in), name="inner")
+    image = keras.Input((None, None, 3), name="image")
+    features = inner(keras.layers.Conv2D(4, 3, padding="same", name="head")(image))
+    source = keras.Model(image, keras.layers.Add(name="sum")([features, inner(features)]), name="net")
+    topology = json.loads(source.to_json())
+    assert malformed(topology) is None
+    fixed, _ = fixes.apply_fixes(topology)
+    assert malformed(fixed) is None
+    assert fixed["config"]["layers"][-1]["inbound_nodes"] == [[["inner", 1, 0, {}], ["inner", 2, 0, {}]]]
+    rebuilt = tf_runtime.tf_keras().models.model_from_json(json.dumps(fixed))
+    for layer in ("head", "inner"):
+        rebuilt.get_layer(layer).set_weights(source.get_layer(layer).get_weights())
+    x = np.random.default_rng(0).random((1, 8, 8, 3), dtype=np.float32)
+    np.testing.assert_allclose(rebuilt(x).numpy(), np.asarray(source(x)), rtol=1e-5, atol=1e-5)

@@ -72,7 +72,7 @@ def _unconnected(model: dict[str, Any]) -> str | None:
     call of a layer that is never made, or calls waiting on each other would
     spin forever. A layer's calls are its `inbound_nodes`; an InputLayer has
     its one call without any, and Keras 2 numbers a nested model's calls
-    from 1 (`_first_call`)."""
+    from 1 (`first_call`)."""
     config = model["config"]
     layers = config.get("layers") or []
     if not any("inbound_nodes" in layer for layer in layers):
@@ -87,7 +87,7 @@ def _unconnected(model: dict[str, Any]) -> str | None:
         if name in calls:
             return f"{where} has two layers named {name!r}"
         made = 1 if layer["class_name"] == "InputLayer" else len(nodes)
-        calls[name] = (made, 0 if keras3 else _first_call(layer))
+        calls[name] = (made, 0 if keras3 else first_call(layer))
     waits: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for layer in layers:
         name = layer.get("name", layer["config"].get("name"))
@@ -108,7 +108,7 @@ def _unconnected(model: dict[str, Any]) -> str | None:
     return _loop(waits)
 
 
-def _first_call(layer: dict[str, Any]) -> int:
+def first_call(layer: dict[str, Any]) -> int:
     """The number Keras 2 gives a layer's first call in a file: a nested
     model built on an Input keeps call 0, its own, out of the file
     (tf_keras/src/engine/functional.py, _should_skip_first_node)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from converter.graphs.topology import iter_layers, iter_models, iter_objects, tensor_histories
+from converter.graphs.topology import first_call, iter_layers, iter_models, iter_objects, tensor_histories
 
 SUMMARY = "Keras 3 topology rewritten in the Keras 2 form TensorFlow.js 4.x loads"
 
@@ -23,10 +23,35 @@ KERAS3_ONLY_KEYS = ("optional", "lora_rank", "lora_alpha", "quantization_config"
 def run(model: dict[str, Any]) -> int:
     changes = 0
     for sub in iter_models(model):
-        changes += _nest_io_lists(sub["config"])
+        changes += _nest_io_lists(sub["config"]) + _calls(sub["config"])
     for layer in iter_layers(model):
         changes += _layer(layer)
     return changes
+
+
+def _calls(config: dict[str, Any]) -> int:
+    """Each layer's calls as Keras 2 lists, numbered as Keras 2 numbers them:
+    Keras 3 numbers a nested model's calls from 0, Keras 2 from 1 (its call
+    0 is its own; topology.first_call), and tf_keras waits forever for a
+    call 0 of a nested model that never comes."""
+    layers = config.get("layers") or []
+    if not any(isinstance(node, dict) for layer in layers for node in layer.get("inbound_nodes") or []):
+        return 0
+    first = {layer.get("name"): first_call(layer) for layer in layers}
+
+    def renumbered(ref: Any) -> Any:
+        if not (isinstance(ref, list) and len(ref) >= 2 and isinstance(ref[1], int)):
+            return ref  # not a reference a file of Keras's holds: topology.malformed names it
+        return [ref[0], ref[1] + first.get(ref[0], 0), *ref[2:]]
+
+    for layer in layers:
+        nodes = layer.get("inbound_nodes") or []
+        layer["inbound_nodes"] = [[renumbered(ref) for ref in _node(node)] if isinstance(node, dict) else node
+                                  for node in nodes]
+    for key in ("input_layers", "output_layers"):
+        if isinstance(config.get(key), list):
+            config[key] = [renumbered(ref) for ref in config[key]]
+    return 1
 
 
 def _nest_io_lists(config: dict[str, Any]) -> int:
@@ -53,10 +78,6 @@ def _layer(layer: dict[str, Any]) -> int:
             if key in obj:
                 del obj[key]
                 changes += 1
-    nodes = layer.get("inbound_nodes") or []
-    if any(isinstance(node, dict) for node in nodes):
-        layer["inbound_nodes"] = [_node(node) if isinstance(node, dict) else node for node in nodes]
-        changes += 1
     return changes
 
 
