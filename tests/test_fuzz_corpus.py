@@ -140,3 +140,29 @@ def test_a_global_heap_libhdf5_would_walk_forever_is_refused(tmp_path):
         with pytest.raises(BadInput, match=f"global heap collection at byte {start} is damaged"):
             with declared.hdf5_file(path):
                 pass
+
+
+def test_a_string_that_declares_gigabytes_is_refused_within_a_ceiling(tmp_path):
+    """A fuzzed weights file whose name list has a variable-length string
+    declaring about 4 GiB: libhdf5 allocated it (peak 4.1 GiB, 13 s) under a
+    2 GiB reading budget, while h5py held the GIL and the guard's watcher
+    could not sample. Under memory.ceiling the allocation fails at once."""
+    from conftest import assert_clean_error, run_cli_measured
+
+    source = CORPUS / "isr-weights-only" / "vlen-string-declares-gigabytes.hdf5"
+    result, peak = run_cli_measured("inspect", source, cwd=tmp_path)
+    assert_clean_error(result, 2, "layer_names cannot be read", "memory allocation failed")
+    assert peak < 512 << 20, peak
+
+
+def test_the_ceiling_is_lifted_after_its_block():
+    import resource
+
+    from converter.core import memory
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with memory.ceiling(1 << 30):
+        assert resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+        with pytest.raises(MemoryError):
+            bytearray(2 << 30)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before

@@ -244,6 +244,35 @@ def guard(budget: Budget, source: Path, cleanup: Callable[[], None] = lambda: No
         watcher.join()
 
 
+@contextmanager
+def ceiling(extra: int) -> Iterator[None]:
+    """Let the process map at most `extra` more bytes while the block runs.
+
+    For one C call that allocates what a file declares while holding the
+    GIL: h5py reading a variable-length string, where libhdf5 allocates the
+    length an element declares (up to 4 GiB) before finding its data is not
+    there. `guard`'s watcher is a Python thread and cannot sample until that
+    call returns (a fuzzed file peaked at 4.1 GiB under a 2 GiB budget); an
+    allocation past this ceiling fails inside the call, which then raises.
+    The limit (RLIMIT_AS) is the whole process's, so the block must be one
+    short read. Where the mapped size cannot be read (not Linux), no limit."""
+    import resource
+
+    try:
+        mapped = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        mapped = None
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limits = [mapped + extra] + [v for v in (soft, hard) if v != resource.RLIM_INFINITY] if mapped else []
+    if limits:
+        resource.setrlimit(resource.RLIMIT_AS, (min(limits), hard))
+    try:
+        yield
+    finally:
+        if limits:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def stop_run(error: BadInput, cleanup: Callable[[], None]) -> None:
     """End the process now: kill the child runtimes, `cleanup`, print `error`, exit."""
     import psutil

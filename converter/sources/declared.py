@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from converter.core import memory
 from converter.core.errors import BadInput
 from converter.core.memory import format_bytes
 from converter.sources import safe_json
@@ -38,6 +39,9 @@ MAX_JSON_BYTES = safe_json.MAX_BYTES  # one limit for every JSON a source holds
 # thousand-layer model lists a thousand layers.
 MAX_ATTRIBUTE_ITEMS = 100_000
 MAX_ARCHIVE_MEMBERS = 10_000
+ATTRIBUTE_CEILING = 1 << 30
+"""What reading one HDF5 attribute may map (memory.ceiling): 16x the largest a
+Keras config may be (MAX_JSON_BYTES), and far more than 100,000 layer names."""
 HINT = "the file is damaged or was made to exhaust memory; nothing was loaded"
 
 
@@ -180,11 +184,12 @@ def hdf5_attribute(path: Path, attrs: Any, name: str, default: Any = None) -> An
         raise refuse(path, f"{item} declares {format_bytes(count * attribute.dtype.itemsize)}; Keras's are at "
                            f"most {format_bytes(MAX_JSON_BYTES)}")
     try:
-        value = attrs[name]
+        with memory.ceiling(ATTRIBUTE_CEILING):
+            value = attrs[name]
         if getattr(value, "ndim", 0):  # an array (Keras writes empty ones as float64)
             return [_text(v) for v in value.flat]
         return _text(value)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, MemoryError, UnicodeDecodeError) as exc:
         raise refuse(path, f"{item} cannot be read as text ({exc})") from None
 
 
