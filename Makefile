@@ -103,14 +103,15 @@ bench: setup setup-pytorch $(REAL_WEIGHTS)
 	$(BIN)/python bench/builds.py
 	$(BIN)/python bench/zoo.py
 
-# Coverage-guided fuzzing of every source format (tests/fuzz/run.py): FUZZ_SECONDS per format, two at a
-# time, then executions, coverage and findings per format. Not part of `make test`, which replays the corpus.
+# Coverage-guided fuzzing of every source format (tests/fuzz/run.py): FUZZ_SECONDS per format, FUZZ_JOBS
+# at a time, then executions, coverage and findings per format. Not part of `make test`, which replays the corpus.
 FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 2
 FUZZ_SEEDS := fixtures/build/fuzz-seeds/.stamp
 .PHONY: fuzz
 fuzz: setup setup-pytorch $(FIXTURES) $(FUZZ_SEEDS)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,pytorch,extra-arches,fuzz]'
-	$(BIN)/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
+	$(BIN)/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
 
 $(FUZZ_SEEDS): fixtures/make_pytorch_fixtures.py $(PYTORCH_STAMP)
 	$(BIN)/python fixtures/make_pytorch_fixtures.py fixtures/build/fuzz-seeds

@@ -149,8 +149,10 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     path, options = Path(path), options or SourceOptions()
     # Reading metadata has a budget too: an HDF5 attribute of many pointers
     # to one long string expands to gigabytes, and no call sizes it first;
-    # and a deadline: a damaged file can spin a C reader where no Python
-    # code runs (declared.global_heaps stops the one known in libhdf5).
+    # and a deadline, for a reader a damaged file sends round a loop. Both
+    # watchers are a Python thread, so neither reaches C code that holds the
+    # GIL (h5py): libhdf5's known loop is prevented before the call
+    # (declared.global_heaps) and its allocations capped (memory.ceiling).
     with memory.guard(memory.reading_budget(path, options.max_memory), path), \
             deadline.current().call(f"reading what {path.name} declares"):
         probe = detect.Probe(path)  # what detection reads, describing reuses
