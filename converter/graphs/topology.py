@@ -49,9 +49,9 @@ def malformed(topology: Any) -> str | None:
             return f"{where} is not a JSON object"
         if not isinstance(item.get("class_name"), str):
             return f"{where} has no class_name"
-        config = item.get("config", {})
-        if not isinstance(config, dict):
-            return f"{where}'s config is not a JSON object"
+        config = item.get("config")
+        if not isinstance(config, dict):  # Keras writes one for every model and layer, and every reader reads it
+            return f"{where} has no config object"
         layers = config.get("layers", [])
         if layers is not None and not isinstance(layers, list):
             return f"{where}'s layers are not a list"
@@ -73,7 +73,7 @@ def _unconnected(model: dict[str, Any]) -> str | None:
     spin forever. A layer's calls are its `inbound_nodes`; an InputLayer has
     its one call without any, and Keras 2 numbers a nested model's calls
     from 1 (`first_call`)."""
-    config = model.get("config", {})  # malformed() has checked every layer and config is an object, if there
+    config = model["config"]  # malformed() has checked that every model and layer has one
     layers = config.get("layers") or []
     if not any("inbound_nodes" in layer for layer in layers):
         return None  # a Sequential model: its layers are chained in order
@@ -81,7 +81,7 @@ def _unconnected(model: dict[str, Any]) -> str | None:
     keras3 = any(isinstance(node, dict) for layer in layers for node in layer.get("inbound_nodes") or [])
     calls: dict[str, tuple[int, int]] = {}  # layer name -> (calls made, the number of its first)
     for layer in layers:
-        name, nodes = layer.get("name", layer.get("config", {}).get("name")), layer.get("inbound_nodes") or []
+        name, nodes = layer.get("name", layer["config"].get("name")), layer.get("inbound_nodes") or []
         if not isinstance(name, str) or not isinstance(nodes, list):
             return f"a layer of {where} has no name or its calls are not a list"
         if name in calls:
@@ -90,7 +90,7 @@ def _unconnected(model: dict[str, Any]) -> str | None:
         calls[name] = (made, 0 if keras3 else first_call(layer))
     waits: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for layer in layers:
-        name = layer.get("name", layer.get("config", {}).get("name"))
+        name = layer.get("name", layer["config"].get("name"))
         for call, node in enumerate(layer.get("inbound_nodes") or []):
             waits[(name, call)] = []
             for ref in inbound_refs(node):
@@ -112,7 +112,7 @@ def first_call(layer: dict[str, Any]) -> int:
     """The number Keras 2 gives a layer's first call in a file: a nested
     model built on an Input keeps call 0, its own, out of the file
     (tf_keras/src/engine/functional.py, _should_skip_first_node)."""
-    config = layer.get("config", {})
+    config = layer["config"]
     if "layers" not in config:
         return 0
     if layer["class_name"] != "Sequential":
