@@ -45,8 +45,9 @@ def _read_torch(path: Path) -> Any:
     from converter.sources.boundary import reading
 
     # What torch.load raises past the cases below (an AssertionError, a KeyError of its unpickler's memo) is
-    # the damaged file's, not srconvert's: torch's own code raised it.
-    with reading(path, ("torch", "pickle", "zipfile")):
+    # the damaged file's, not srconvert's: torch's own code raised it. torch.load hands a file it takes for
+    # safetensors to that library (torch/serialization.py), whose SafetensorError is the file's too.
+    with reading(path, ("torch", "pickle", "zipfile", "safetensors")):
         return _torch_load(path)
 
 
