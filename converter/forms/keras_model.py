@@ -121,6 +121,12 @@ def build(fixed_topology: dict[str, Any], layer_weights: dict[str, list[Any]], u
             path=path,
             hint="run `srconvert inspect` on it; unknown layers need --custom-layer module:Class",
         ) from None
+    if not isinstance(model, keras.Model):  # an unknown class_name that names some other Keras object
+        raise BadInput(
+            f"the topology is not a Keras model: Keras made a {type(model).__name__} of it",
+            path=path,
+            hint="the file is damaged, or was not written by Keras: save the model again",
+        )
     for layer in model.layers:
         if not layer.weights:
             continue
