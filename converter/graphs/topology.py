@@ -78,10 +78,11 @@ def _unconnected(model: dict[str, Any]) -> str | None:
     if not any("inbound_nodes" in layer for layer in layers):
         return None  # a Sequential model: its layers are chained in order
     where = config.get("name", model["class_name"])
-    keras3 = any(isinstance(node, dict) for layer in layers for node in layer.get("inbound_nodes") or [])
+    keras3 = keras3_calls(layers)
+    names = [layer.get("name", layer["config"].get("name")) for layer in layers]
     calls: dict[str, tuple[int, int]] = {}  # layer name -> (calls made, the number of its first)
-    for layer in layers:
-        name, nodes = layer.get("name", layer["config"].get("name")), layer.get("inbound_nodes") or []
+    for name, layer in zip(names, layers):
+        nodes = layer.get("inbound_nodes") or []
         if not isinstance(name, str) or not isinstance(nodes, list):
             return f"a layer of {where} has no name or its calls are not a list"
         if name in calls:
@@ -89,8 +90,7 @@ def _unconnected(model: dict[str, Any]) -> str | None:
         made = 1 if layer["class_name"] == "InputLayer" else len(nodes)
         calls[name] = (made, 0 if keras3 else first_call(layer))
     waits: dict[tuple[str, int], list[tuple[str, int]]] = {}
-    for layer in layers:
-        name = layer.get("name", layer["config"].get("name"))
+    for name, layer in zip(names, layers):
         for call, node in enumerate(layer.get("inbound_nodes") or []):
             waits[(name, call)] = []
             for ref in inbound_refs(node):
@@ -106,6 +106,11 @@ def _unconnected(model: dict[str, Any]) -> str | None:
                     return f"{name!r} reads call {ref[1]} of {ref[0]!r}, whose calls are {first}-{first + made - 1}"
                 waits[(name, call)].append((ref[0], ref[1] - first))
     return _loop(waits)
+
+
+def keras3_calls(layers: list[dict[str, Any]]) -> bool:
+    """Whether a model's calls are written as Keras 3 writes them ({args, kwargs}), not Keras 2's lists."""
+    return any(isinstance(node, dict) for layer in layers for node in layer.get("inbound_nodes") or [])
 
 
 def first_call(layer: dict[str, Any]) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from converter.graphs.topology import first_call, iter_layers, iter_models, iter_objects, tensor_histories
+from converter.graphs.topology import (first_call, iter_layers, iter_models, iter_objects, keras3_calls,
+                                      tensor_histories)
 
 SUMMARY = "Keras 3 topology rewritten in the Keras 2 form TensorFlow.js 4.x loads"
 
@@ -35,7 +36,7 @@ def _calls(config: dict[str, Any]) -> int:
     0 is its own; topology.first_call), and tf_keras waits forever for a
     call 0 of a nested model that never comes."""
     layers = config.get("layers") or []
-    if not any(isinstance(node, dict) for layer in layers for node in layer.get("inbound_nodes") or []):
+    if not keras3_calls(layers):
         return 0
     first = {layer.get("name"): first_call(layer) for layer in layers}
 
