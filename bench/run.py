@@ -165,7 +165,7 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
     from converter.forms.keras_form import KerasForm
     from converter.parity.engine import Runtimes
     from converter.sources import SourceOptions, describe
-    from converter.targets import BY_NAME
+    from converter.targets import TARGETS
 
     x = np.random.default_rng(1).random((1, *TILE, 3), dtype=np.float32)
     times: dict[str, dict[str, float]] = {variant: {} for variant in bundles}
@@ -178,7 +178,7 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
             groups = []  # per variant: that artifact's runners
             for variant, (bundle, manifest) in bundles.items():
                 artifact = Artifact.from_dict(manifest["artifacts"][index])
-                names = BY_NAME[artifact.format].runtimes
+                names = TARGETS[artifact.format].runtimes
                 groups.append((variant, [make_runner(name, artifact, bundle, runtimes) for name in names]))
             for position in range(len(groups[0][1])):
                 runners = [runners[position] for _, runners in groups]

@@ -11,7 +11,7 @@ from conftest import GANS, ROOT, RRDN_WEIGHTS, assert_clean_error, run_cli
 
 from converter.core.precisions import DEFAULT_GATES
 from converter.release import recipes
-from converter.targets import BY_NAME
+from converter.targets import TARGETS
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ def test_every_artifact_passes_on_every_browser_backend_or_says_why_not(browser_
     out, _ = browser_bundle
     manifest = json.loads((out / "manifest.json").read_text())
     for artifact in manifest["artifacts"]:
-        target = BY_NAME[artifact["format"]]
+        target = TARGETS[artifact["format"]]
         ran = {r["runtime"]: r for r in artifact["parity"]["results"]}
         exempt = artifact["unsupported_backends"] or {}
         expected = {name.replace("tfjs", "tfjs-wasm") if name == "tfjs" else name

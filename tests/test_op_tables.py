@@ -38,12 +38,12 @@ def test_the_table_reader_finds_ops_and_skips_remarks():
 
 def test_the_keras_rebuild_table_is_its_handler_table():
     keras, _ = tables()
-    handled = set(translate.OP_HANDLERS) | set(translate.MOVEMENT_OPS) | set(translate.SHAPE_OPS)
+    handled = set(translate.OP_HANDLERS.names()) | set(translate.MOVEMENT_OPS) | set(translate.SHAPE_OPS)
     assert keras == handled == set(translate.SUPPORTED_OPS)
 
 
 def test_the_graph_translation_table_is_its_handler_table():
     keras, graph = tables()
-    assert graph <= set(onnx_to_tf.HANDLERS), "listed but not handled"
+    assert graph <= set(onnx_to_tf.HANDLERS.names()), "listed but not handled"
     # "beyond the ops above": the graph translation's ops are those of both tables.
-    assert set(onnx_to_tf.HANDLERS) - graph - keras == set(), "handled but not listed"
+    assert set(onnx_to_tf.HANDLERS.names()) - graph - keras == set(), "handled but not listed"

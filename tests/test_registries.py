@@ -3,6 +3,7 @@ the CLI choices made from them. Unit tests: nothing converts here."""
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -33,7 +34,7 @@ def test_defaults_and_gates_come_from_the_precision_registry():
     assert option("convert", "precisions").default == ",".join(precisions.DEFAULT)
     assert precisions.DEFAULT_GATES["float32"].describe() == "<= 0.0001 x range"
     assert precisions.DEFAULT_GATES["uint8"].describe() == ">= 40 dB"
-    assert set(precisions.DEFAULT_GATES) == set(precisions.BY_NAME)
+    assert set(precisions.DEFAULT_GATES) == set(precisions.PRECISIONS.names())
 
 
 def test_cli_choices_are_the_registries():
@@ -44,7 +45,7 @@ def test_cli_choices_are_the_registries():
 
 def test_every_runtime_a_target_names_is_registered():
     for target in targets.TARGETS:
-        assert set(target.runtimes) | set(target.browser_runtimes) <= set(RUNTIMES), target.name
+        assert set(target.runtimes) | set(target.browser_runtimes) <= set(RUNTIMES.names()), target.name
 
 
 def emitter(**record):
@@ -64,10 +65,12 @@ def test_two_emitters_recording_one_key_differently_is_a_bug():
 
 
 def test_every_onnx_precision_but_the_export_itself_has_one_quantizer():
-    from converter.quantizers import BY_PRECISION, QUANTIZERS
-    from converter.targets.onnx import ONNX
+    from converter.quantizers import QUANTIZERS
 
-    assert set(BY_PRECISION) == set(ONNX.precisions) - {"float32"} and len(QUANTIZERS) == len(BY_PRECISION)
+    for target in targets.TARGETS:
+        if target.quantizers is not None:  # a target's every precision but float32 has its quantizer
+            assert all(QUANTIZERS.of(target.quantizers, p) for p in target.precisions if p != "float32")
+    assert [q.name for q in QUANTIZERS] == ["onnx:float16", "onnx:uint8", "onnx:int8"]
 
 
 def test_registries_hold_their_entries_not_module_names():
@@ -76,8 +79,50 @@ def test_registries_hold_their_entries_not_module_names():
     from converter.backends.registry import host_class
 
     assert all(isinstance(t.emitter, type) for t in targets.TARGETS)
-    assert all(callable(r.for_artifact) and isinstance(r.host, type) for r in RUNTIMES.values())
+    assert all(callable(r.for_artifact) and isinstance(r.host, type) for r in RUNTIMES)
     assert host_class("chromium").__name__ == "ChromiumHost" and host_class("tfjs").__name__ == "NodeHost"
     assert all(callable(reader.describe) for reader in sources.READERS)
-    assert list(architectures.FAMILIES) == ["rrdn", "rdn"]
+    assert architectures.FAMILIES.names() == ("rrdn", "rdn")
     assert {fmt for reader in sources.READERS for fmt in reader.formats} == set(sources.FORMAT_TITLES)
+
+
+def test_one_registry_class_names_orders_and_refuses_duplicates():
+    from converter.core.registry import DuplicateEntry, Registry
+
+    entries = Registry("thing", (SimpleNamespace(name="a"), SimpleNamespace(name="c")))
+    entries.add(SimpleNamespace(name="b"), before="c")
+    assert entries.names() == ("a", "b", "c") and [e.name for e in entries] == ["a", "b", "c"]
+    with pytest.raises(DuplicateEntry, match="two thing entries are named 'a'"):
+        entries.add(SimpleNamespace(name="a"))
+    with pytest.raises(DuplicateEntry):
+        Registry("thing", (SimpleNamespace(name="x"), SimpleNamespace(name="x")))
+    with pytest.raises(DuplicateEntry):  # an op handled twice: the later handler never silently wins
+        entries.put("b", object())
+    with pytest.raises(KeyError, match="no thing named 'z'"):
+        entries["z"]
+    assert entries.names() == ("a", "b", "c")  # a refused entry leaves the registry as it was
+
+
+def test_every_registry_is_one_class():
+    from converter import architectures, passes, sources  # noqa: F401 - the packages whose registries are read
+    from converter.core.registry import Registry
+    from converter.emitters import onnx_direct, onnx_to_tf
+    from converter.passes import fixes, optimize
+    from converter.quantizers import QUANTIZERS
+    from converter.sources.onnx_import import translate
+    from converter.zoo import families
+
+    for registry in (targets.TARGETS, RUNTIMES, precisions.PRECISIONS, QUANTIZERS, sources.READERS,
+                     architectures.FAMILIES, fixes.FIXES, fixes.ONNX_FIXES, optimize.KERAS_PASSES,
+                     optimize.ONNX_PASSES, onnx_direct.HANDLERS, onnx_to_tf.HANDLERS, translate.OP_HANDLERS,
+                     families.CONVERTED):
+        assert isinstance(registry, Registry), registry
+
+
+def test_pass_names_are_declared_not_taken_from_file_names():
+    from converter.passes import fixes, optimize
+
+    for registry in (fixes.FIXES, fixes.ONNX_FIXES, optimize.KERAS_PASSES, optimize.ONNX_PASSES):
+        for step in registry:
+            module = sys.modules[step.run.__module__]
+            assert module.NAME == step.name  # renaming the file would not rename a --no-fix value

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from converter.architectures import rdn, rrdn
 from converter.core.errors import BadInput
+from converter.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Family:
         return cls(module.NAME, module.detect, module.infer, module.build, module.Params)
 
 
-FAMILIES = {family.name: family for family in (Family.of(rrdn), Family.of(rdn))}
+FAMILIES: Registry[Family] = Registry("weights-only family", (Family.of(rrdn), Family.of(rdn)))
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,11 @@ class WeightsIndex:
 
 
 def detect(index: WeightsIndex) -> Family:
-    for family in FAMILIES.values():
+    for family in FAMILIES:
         if family.detect(index):
             return family
     raise BadInput(
-        f"the weights match no known architecture (tried: {', '.join(FAMILIES)})",
+        f"the weights match no known architecture (tried: {', '.join(FAMILIES.names())})",
         path=index.filename,
         hint="name the family with --arch NAME --arch-params K=V,... or convert a full-model file",
     )
@@ -99,7 +100,7 @@ def parse_overrides(text: str | None) -> dict[str, Any]:
 def resolve(index: WeightsIndex, arch: str | None, overrides: dict[str, Any]) -> tuple[Family, Any]:
     """(Family, its Params): detected and inferred, then overridden."""
     if arch is not None and arch not in FAMILIES:
-        raise BadInput(f"--arch {arch!r} is not a known family", hint=f"families: {', '.join(FAMILIES)}")
+        raise BadInput(f"--arch {arch!r} is not a known family", hint=f"families: {', '.join(FAMILIES.names())}")
     family = FAMILIES[arch] if arch else detect(index)
     params = family.infer(index) if family.detect(index) else family.params()
     fields = {f.name for f in dataclasses.fields(params)}

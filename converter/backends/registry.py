@@ -2,7 +2,9 @@
 
 Output targets name their verifying runtimes from `RUNTIMES`. Adding a
 runtime is one entry here and one folder with a
-`for_artifact(artifact, root, runtimes, **options) -> Runner` function.
+`for_artifact(artifact, root, runtimes, **options) -> Runner` function. A
+runtime declares its facts here: its lane, and how the versions its host
+reported at start-up reach the manifest.
 Nothing heavy loads with it: each runner module imports its runtime
 (onnxruntime, a Node process) only when a runner is made.
 """
@@ -19,6 +21,7 @@ from converter.backends.onnxruntime import runner as onnxruntime
 from converter.backends.ortweb import runner as ortweb
 from converter.backends.tfjs import runner as tfjs
 from converter.backends.transformersjs import runner as transformersjs
+from converter.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,11 @@ class Runtime:
     """The class of that lane's host process."""
     options: tuple[tuple[str, str], ...] = ()
     """Keyword arguments for `for_artifact` (which engine and backend)."""
+    versions: tuple[tuple[str, str], ...] = ()
+    """(manifest key, key its host reported at start-up): the versions the
+    manifest records of a run it verified in, read from what it loaded."""
+    libraries: tuple[str, ...] = ()
+    """The Python distributions it runs in (the manifest records their versions)."""
 
 
 def _chromium(name: str, engine: str, backend: str) -> Runtime:
@@ -40,22 +48,20 @@ def _chromium(name: str, engine: str, backend: str) -> Runtime:
     return Runtime(name, chromium.for_artifact, "chromium", ChromiumHost, (("engine", engine), ("backend", backend)))
 
 
-RUNTIMES = {
-    runtime.name: runtime
-    for runtime in (
-        Runtime("onnxruntime", onnxruntime.for_artifact),
-        Runtime("onnxruntime-web", ortweb.for_artifact, node_lane="ortweb"),
-        Runtime("tfjs", tfjs.for_artifact, node_lane="tfjs"),
-        Runtime("transformersjs", transformersjs.for_artifact, node_lane="transformersjs"),
-        _chromium("chromium-webgl", "tfjs", "webgl"),
-        _chromium("chromium-webgpu", "tfjs", "webgpu"),
-        _chromium("chromium-ort-wasm", "onnx", "wasm"),
-        _chromium("chromium-ort-webgpu", "onnx", "webgpu"),
-        _chromium("chromium-ort-jsep", "onnx", "jsep"),
-        _chromium("chromium-transformersjs-webgpu", "transformersjs", "webgpu"),
-        _chromium("chromium-transformersjs-wasm", "transformersjs", "wasm"),
-    )
-}
+RUNTIMES: Registry[Runtime] = Registry("runtime", (
+    Runtime("onnxruntime", onnxruntime.for_artifact, libraries=("onnxruntime",)),
+    Runtime("onnxruntime-web", ortweb.for_artifact, node_lane="ortweb", versions=(("onnxruntime-web", "ortweb"),)),
+    Runtime("tfjs", tfjs.for_artifact, node_lane="tfjs", versions=(("tfjs", "tfjs"), ("tfjs_backend", "backend"))),
+    Runtime("transformersjs", transformersjs.for_artifact, node_lane="transformersjs",
+            versions=(("transformersjs", "transformersjs"),)),
+    _chromium("chromium-webgl", "tfjs", "webgl"),
+    _chromium("chromium-webgpu", "tfjs", "webgpu"),
+    _chromium("chromium-ort-wasm", "onnx", "wasm"),
+    _chromium("chromium-ort-webgpu", "onnx", "webgpu"),
+    _chromium("chromium-ort-jsep", "onnx", "jsep"),
+    _chromium("chromium-transformersjs-webgpu", "transformersjs", "webgpu"),
+    _chromium("chromium-transformersjs-wasm", "transformersjs", "wasm"),
+))
 
 
 def make_runner(name: str, artifact, root, runtimes):
@@ -66,4 +72,4 @@ def make_runner(name: str, artifact, root, runtimes):
 
 def host_class(lane: str) -> type:
     """The host class of a lane, from the runtimes that use it."""
-    return next(r.host for r in RUNTIMES.values() if r.node_lane == lane)
+    return next(r.host for r in RUNTIMES if r.node_lane == lane)

@@ -24,7 +24,9 @@ MANIFEST_NAME = "manifest.json"
 REPORT_FILES = ("parity.json", "parity.md", "parity.html")
 RELEASE_FILES = ("model.js", "package.json", "README.md")
 """What `build` adds to a bundle (converter/package_npm)."""
-PYTHON_LIBRARIES = ("tensorflow", "tf_keras", "keras", "tensorflowjs", "tf2onnx", "onnx", "onnxruntime", "numpy", "h5py")
+READING_LIBRARIES = ("tensorflow", "tf_keras", "keras", "numpy", "h5py")
+"""The Python distributions every run reads sources and computes with; the
+targets and runtimes name theirs (targets.libraries)."""
 
 
 @dataclass
@@ -81,9 +83,10 @@ def describe_files(root: Path, paths: list[Path]) -> list[dict[str, Any]]:
     ]
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(libraries: tuple[str, ...] = ()) -> dict[str, str]:
+    """The installed versions of READING_LIBRARIES and `libraries`."""
     versions = {}
-    for name in PYTHON_LIBRARIES:
+    for name in (*READING_LIBRARIES, *libraries):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -135,7 +138,8 @@ def check_files(bundle: Path, files: list[dict[str, Any]]) -> tuple[list[str], l
 def document(info, facts, finding, applied, records: dict[str, Any], fixed_topology, artifacts: list[Artifact],
              summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str, bundle: Path,
              output_range: tuple[float, float] | None = None, release: dict[str, Any] | None = None,
-             code: dict[str, Any] | None = None, check_page: dict[str, Any] | None = None) -> dict[str, Any]:
+             code: dict[str, Any] | None = None, check_page: dict[str, Any] | None = None,
+             libraries: tuple[str, ...] = ()) -> dict[str, Any]:
     """The manifest of one run. It is reproducible: timings go only to the
     parity reports. `records` are what the targets recorded (targets.records),
     written as they are; `applied` every pass that changed something;
@@ -145,7 +149,8 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     (core.user_layers.code_record), recorded only when there is some;
     `bundle` the folder the manifest is for, which the source's relative
     path starts from; `check_page` the self-check page's files and
-    libraries (parity.check_page), when the bundle has one."""
+    libraries (parity.check_page), when the bundle has one; `libraries` the
+    Python distributions the targets and runtimes use (targets.libraries)."""
     from converter.bundle.custom_layers_js import used_layers
     from converter.core import deadline
     from converter.core.hashing import sha256_path
@@ -153,7 +158,7 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
 
     result: dict[str, Any] = {
         "tool": tool(),
-        "libraries": {**library_versions(), **runtime_versions},
+        "libraries": {**library_versions(libraries), **runtime_versions},
         "source": {
             "path": source_label,
             # What `verify` finds the source by, wherever it is run from.

@@ -19,14 +19,17 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from converter import targets
 from converter.backends.chromium.host import BROWSER_PACKAGES
 from converter.backends.node.host import REPO_ROOT, REQUIRED_PACKAGES, node_executable, node_modules
+from converter.bundle.manifest import READING_LIBRARIES
 from converter.core.errors import EXIT_ENVIRONMENT, EXIT_OK
 
 MIN_NODE_MAJOR = 18
 # The packages srconvert imports itself; the rest of constraints.txt follows them.
-PYTHON_PACKAGES = ("tensorflow", "tf_keras", "keras", "tensorflowjs", "tf2onnx", "onnx", "onnxruntime",
-                   "numpy", "h5py", "click", "pillow", "protobuf", "ydf", "setuptools")
+PYTHON_PACKAGES = tuple(dict.fromkeys((*READING_LIBRARIES, *targets.libraries(),
+                                       "click", "pillow", "protobuf", "ydf", "setuptools")))
+"""What srconvert reads, writes and verifies with (the manifest's libraries), and what they need."""
 FOR_BROWSER = "--browser"
 FOR_PYTORCH = ".pth/.safetensors sources"
 

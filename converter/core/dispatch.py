@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
+from converter.core.registry import Registry
+
 F = TypeVar("F", bound=Callable)
 
 
-def registrar(table: dict[str, Callable]) -> Callable[..., Callable[[F], F]]:
+def registrar(table: Registry) -> Callable[..., Callable[[F], F]]:
     """`handles = registrar(TABLE)`, then `@handles("Conv", "Gemm")` puts the
-    decorated function in TABLE under each name."""
+    decorated function in TABLE (a core.registry.Registry) under each name;
+    a name handled twice is an error, not the later handler silently winning."""
 
     def handles(*names: str) -> Callable[[F], F]:
         def register(function: F) -> F:
             for name in names:
-                table[name] = function
+                table.put(name, function)
             return function
 
         return register

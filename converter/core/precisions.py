@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from converter.core.registry import Registry
+
 METRICS = ("max_abs_rel", "psnr")
 
 
@@ -60,14 +62,13 @@ class Precision:
     """Written when `--quantize` (or a recipe's `precisions`) is not given."""
 
 
-PRECISIONS: tuple[Precision, ...] = (
+PRECISIONS: Registry[Precision] = Registry("precision", (
     Precision("float32", Gate("max_abs_rel", 1e-4), default=True),
     Precision("float16", Gate("psnr", 60.0), default=True),
     Precision("uint16", Gate("psnr", 60.0)),
     Precision("uint8", Gate("psnr", 40.0), default=True),
     Precision("int8", Gate("psnr", 35.0)),
-)
+))
 """In the order reports, choices and manifests list them."""
-BY_NAME = {p.name: p for p in PRECISIONS}
 DEFAULT = tuple(p.name for p in PRECISIONS if p.default)
 DEFAULT_GATES: dict[str, Gate] = {p.name: p.gate for p in PRECISIONS}

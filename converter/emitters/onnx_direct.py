@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from converter.core.dispatch import registrar
+from converter.core.registry import Registry
 from converter.core.errors import Unsupported
 from converter.graphs.layout import TO_NCHW, TO_NHWC
 
@@ -54,7 +55,7 @@ class _Layer:
 
 
 Handler = Callable[[_Graph, _Layer, list[str]], str]
-HANDLERS: dict[str, Handler] = {}
+HANDLERS: Registry[Handler] = Registry("Keras layer the ONNX exporter maps")
 
 
 _handles = registrar(HANDLERS)
@@ -240,7 +241,8 @@ def _chain(op: str) -> Handler:
     return handler
 
 
-HANDLERS.update({"Add": _chain("Add"), "Multiply": _chain("Mul"), "Subtract": _chain("Sub")})
+for _layer, _op in (("Add", "Add"), ("Multiply", "Mul"), ("Subtract", "Sub")):
+    HANDLERS.put(_layer, _chain(_op))
 
 
 @_handles("Concatenate")
@@ -348,4 +350,4 @@ def _pass_through(graph: _Graph, layer: _Layer, inputs: list[str]) -> str:
     return inputs[0]  # no-ops at inference
 
 
-HANDLERS.update({name: _pass_through for name in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout")})
+_handles("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout")(_pass_through)

@@ -30,11 +30,12 @@ from typing import Any, Callable
 import numpy as np
 
 from converter.core.dispatch import registrar
+from converter.core.registry import Registry
 from converter.core.errors import Unsupported
 from converter.graphs import onnx_graph
 from converter.graphs.layout import NHWC_AXIS, TO_NCHW, TO_NHWC
 
-HANDLERS: dict[str, Callable[["Interpreter", Any, list[Any]], Any]] = {}
+HANDLERS: Registry[Callable[["Interpreter", Any, list[Any]], Any]] = Registry("ONNX op the TF graph builder runs")
 _op = registrar(HANDLERS)
 
 INT32_MAX = np.iinfo(np.int32).max
@@ -251,7 +252,7 @@ for _name, _fn in {
     "Where": lambda tf, c, a, b: tf.where(tf.cast(c, tf.bool), a, b),
     "PRelu": lambda tf, x, slope: tf.where(x >= 0, x, x * slope),
 }.items():
-    HANDLERS[_name] = _elementwise(_fn)
+    HANDLERS.put(_name, _elementwise(_fn))
 
 
 def _integer(value: Any) -> bool:
@@ -298,7 +299,7 @@ for _name, _fn in {
     "Gelu": lambda tf, x, a: tf.nn.gelu(x, approximate=a.get("approximate", "none") == "tanh"),
     "Not": lambda tf, x, a: tf.logical_not(tf.cast(x, tf.bool)),
 }.items():
-    HANDLERS[_name] = _unary(_fn)
+    HANDLERS.put(_name, _unary(_fn))
 
 
 @_op("Cast")

@@ -8,8 +8,6 @@ import numpy as np
 
 from converter.core.errors import BadInput
 
-OPTIMIZATION_LEVELS = ("none", "basic", "all")
-
 
 def session(model: Any, *, threads: int | None = None, log_level: int = 3, optimization: str = "all",
             optimized_path: Any = None) -> Any:

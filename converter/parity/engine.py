@@ -85,7 +85,7 @@ class Runtimes:
     exporting the next format: parity overlaps conversion instead of following it.
     """
 
-    def __init__(self, names: tuple[str, ...] = tuple(RUNTIMES), backend: str = "wasm",
+    def __init__(self, names: tuple[str, ...] = RUNTIMES.names(), backend: str = "wasm",
                  custom_layers_override: Path | None = None, ort_threads: int = 1) -> None:
         """`names`: the registry's runtimes this run uses. `ort_threads`:
         onnxruntime's intra-op threads. One by default: parity is a check,
@@ -124,14 +124,13 @@ class Runtimes:
             self.lane(name).submit(host.start)
 
     def versions(self) -> dict[str, Any]:
-        """The versions of the Node runtimes that started in this run (and only those)."""
-        tfjs = self._hosts["tfjs"].versions if "tfjs" in self._hosts else {}
-        ortweb = self._hosts["ortweb"].versions if "ortweb" in self._hosts else {}
+        """The versions the runtimes that started in this run reported (and
+        only those), under the keys each runtime declares."""
         versions: dict[str, Any] = {}
-        if tfjs:
-            versions.update({"tfjs": tfjs.get("tfjs"), "tfjs_backend": tfjs.get("backend")})
-        if ortweb:
-            versions["onnxruntime-web"] = ortweb.get("ortweb")
+        for runtime in RUNTIMES:
+            host = self._hosts.get(runtime.node_lane) if runtime.node_lane else None
+            if host is not None and host.versions:
+                versions.update({key: host.versions.get(reported) for key, reported in runtime.versions})
         return versions
 
     def browser(self) -> dict[str, Any] | None:

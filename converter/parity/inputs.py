@@ -48,11 +48,6 @@ class ParityInput:
     free-size artifact has its own inputs, and runs these only if asked."""
 
 
-def parse_range(text: str) -> tuple[float, float]:
-    low, _, high = text.partition(":")
-    return float(low), float(high)
-
-
 def check_folder(folder: Path, channels: int | None = None, input_size: Any = None) -> None:
     """Fail fast (BadInput, exit 2) on a photo folder the user named that gives
     no photo: not a folder, no PNG or JPEG in it, a photo that cannot be decoded,

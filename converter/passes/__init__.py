@@ -38,9 +38,9 @@ class Pass:
 
     @classmethod
     def of(cls, module: Any, form: str, purpose: str) -> "Pass":
-        """The pass a module defines: named after the module, with its
-        `SUMMARY` and `run`. Every fix and optimisation is declared so."""
-        return cls(module.__name__.rsplit(".", 1)[-1], module.SUMMARY, form, purpose, module.run)
+        """The pass a module defines: its `NAME`, `SUMMARY` and `run`. Every
+        fix and optimisation is declared so."""
+        return cls(module.NAME, module.SUMMARY, form, purpose, module.run)
 
 
 @dataclass(frozen=True)

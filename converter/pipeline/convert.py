@@ -222,6 +222,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         runtimes.versions() if verification is not None else {},
         source_label=source_label, bundle=options.out,
         code=code_record(options.user_layers, options.allow_lambda), check_page=check,
+        libraries=targets.libraries(),
         **(post.manifest_fields() if post else {}),
     )
     if post is not None and summary["pass"] is not False:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from converter.core.errors import BadInput
 from converter.forms import checks
 from converter.sources import SourceInfo, detect
-from converter.targets import BY_NAME, FORMATS, TARGETS, Target, precisions_of, selected
+from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
 from converter.targets.base import KERAS_FORM, ONNX_FORM
 
 
@@ -58,7 +58,7 @@ class Step:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Step":
-        return cls(BY_NAME[data["target"]], tuple(data["precisions"]), tuple(data["runtimes"]), data["form"])
+        return cls(TARGETS[data["target"]], tuple(data["precisions"]), tuple(data["runtimes"]), data["form"])
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,6 @@ class Plan:
                 counts[name] = counts.get(name, 0) + len(step.precisions)
         return counts
 
-    def runtimes_for(self, target: str) -> tuple[str, ...]:
-        """The runtimes that verify `target`'s artifacts (a target name)."""
-        return next((step.runtimes for step in self.steps if step.target.name == target), ())
-
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON): targets by name, the patch as HxW."""
         return {"steps": [step.as_dict() for step in self.steps], "onnx_layout": self.onnx_layout,
@@ -116,7 +112,7 @@ class Plan:
         by_target: dict[str, list[dict[str, Any]]] = {}
         for artifact in document.get("artifacts") or []:
             by_target.setdefault(artifact["format"], []).append(artifact)
-        unknown = sorted(set(by_target) - set(BY_NAME))
+        unknown = sorted(set(by_target) - set(TARGETS.names()))
         if unknown:
             raise BadInput(f"the manifest names targets this srconvert does not write: {', '.join(unknown)}",
                            hint="verify it with the srconvert version that made it (manifest.json's tool)")
@@ -124,7 +120,8 @@ class Plan:
             Step(target, tuple(a["precision"] for a in by_target[target.name]), runtimes_of(target, browser),
                  _recorded_form(target, document))
             for target in TARGETS if target.name in by_target)
-        layouts = [a.get("layout", "nhwc") for a in document.get("artifacts") or [] if a["format"] == "onnx"]
+        layouts = [a.get("layout", "nhwc") for a in document.get("artifacts") or []
+                   if TARGETS[a["format"]].follows_layout]
         layout = layouts[0] if layouts else source_layout((document.get("source") or {}).get("format"))
         size = (document.get("model") or {}).get("input_size")
         return cls(steps, layout, InputSize.parse(size) if size else None)
@@ -143,14 +140,9 @@ def emission_order(steps) -> tuple[Step, ...]:
 
 
 def _recorded_form(target: Target, document: dict[str, Any]) -> str:
-    """The form a target was emitted from, as its emitter recorded it: the
-    ONNX graph itself for an ONNX base taken as it is ("none (the source
-    graph)") and for a TF.js graph built from the graph; else Keras."""
-    if target.format == "onnx":
-        return ONNX_FORM if str(document.get("onnx_exporter") or "").startswith("none") else KERAS_FORM
-    if target.variant == "graph" and document.get("tfjs_graph_from") == "onnx":
-        return ONNX_FORM
-    return KERAS_FORM
+    """The form a target was emitted from, as its emitter recorded it
+    (Target.recorded_form); Keras where it records nothing of it."""
+    return target.recorded_form(document) if target.recorded_form is not None else KERAS_FORM
 
 
 def resolve(options, info: SourceInfo, progress=None):
@@ -158,8 +150,7 @@ def resolve(options, info: SourceInfo, progress=None):
     source: the TF.js model kind, and a PyTorch checkpoint's patch size."""
     tfjs_models = options.tfjs_models or default_tfjs_models(info)
     input_size = options.input_size
-    graph_traced = any(t.format == "tfjs" and form_for(t, info) == ONNX_FORM
-                       for t in selected(options.formats, tfjs_models))
+    graph_traced = any(form_for(t, info) in t.fixed_size_from for t in selected(options.formats, tfjs_models))
     if options.tfjs_free_size:
         check_free_size(options, info, graph_traced)
     elif input_size is None and info.format in detect.GRAPH_FORMATS and graph_traced:
@@ -245,7 +236,7 @@ def make(options, info: SourceInfo, post: PostSteps | None = None) -> Plan:
                        "would check nothing", hint=f"this run builds {', '.join(sorted(built))}; add the precision "
                        "to --quantize, or drop the gate")
     layout = options.onnx_layout or source_layout(info.format)
-    fixed = any(step.form == ONNX_FORM and step.target.format == "tfjs" for step in steps)
+    fixed = any(step.form in step.target.fixed_size_from for step in steps)
     if options.input_size is not None and not fixed:
         verb = "takes" if len(steps) == 1 else "take"
         raise BadInput(f"--input-size {options.input_size} would fix nothing: "

@@ -42,17 +42,17 @@ class ReleaseSpec:
 
     def check(self, plan) -> None:
         """At plan time: a TF.js model fixed to one size must tile in UpscalerJS
-        (tiling); a transformers.js folder folds one range in at both ends
-        (emitters/hf_folder), so it is refused for a recipe whose output range
+        (tiling); a target that maps one range at both ends (Target.one_range:
+        transformers.js's folder, emitters/hf_folder) is refused for a recipe whose output range
         is not its input range rather than folded, and checked, wrongly."""
         if plan.patch is not None:
             self.tiling(plan.patch)
         recipe = self.recipe
-        if any(step.target.name == "transformersjs" for step in plan.steps) and \
-                tuple(recipe.output_range) != tuple(recipe.input_range):
-            raise BadInput(f"a transformers.js folder maps the pipeline's 0..1 to one range, but the recipe takes "
-                           f"{recipe.input_range} and gives {recipe.output_range}", path=recipe.path,
-                           hint="leave transformersjs out of [outputs] formats for this recipe")
+        one_range = next((step.target for step in plan.steps if step.target.one_range), None)
+        if one_range is not None and tuple(recipe.output_range) != tuple(recipe.input_range):
+            raise BadInput(f"a {one_range.label} artifact maps the pipeline's 0..1 to one range, but the recipe "
+                           f"takes {recipe.input_range} and gives {recipe.output_range}", path=recipe.path,
+                           hint=f"leave {one_range.format} out of [outputs] formats for this recipe")
 
     def manifest_fields(self) -> dict[str, Any]:
         """What the manifest records of the release (plan.PostSteps)."""

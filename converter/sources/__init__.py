@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from converter.core import deadline, memory
 from converter.core.errors import BadInput
+from converter.core.registry import Registry
 from converter.graphs import topology
 from converter.sources import (
     boundary,
@@ -44,6 +45,7 @@ from converter.sources import (
 class Reader:
     """One source format's module, as the registry holds it."""
 
+    name: str
     formats: dict[str, str]
     """The format names it reads, with their titles."""
     detect: Callable[[detect.Probe], str | None]
@@ -57,13 +59,14 @@ class Reader:
 
     @classmethod
     def of(cls, module: ModuleType) -> "Reader":
-        return cls(module.FORMATS, module.detect, module.content_bytes, module.describe, module.load,
+        return cls(module.NAME, module.FORMATS, module.detect, module.content_bytes, module.describe, module.load,
                    getattr(module, "derive_topology", None), getattr(module, "LIBRARIES", ()))
 
 
-READERS: tuple[Reader, ...] = tuple(Reader.of(module) for module in (
-    savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import))
-BY_FORMAT = {fmt: reader for reader in READERS for fmt in reader.formats}
+READERS: Registry[Reader] = Registry("source reader", (Reader.of(module) for module in (
+    savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import)))
+BY_FORMAT = {fmt: reader for fmt, reader in Registry(  # two readers of one format is an error
+    "source format", ((fmt, reader) for reader in READERS for fmt in reader.formats), key=lambda pair: pair[0])}
 FORMAT_TITLES = {fmt: title for reader in READERS for fmt, title in reader.formats.items()}
 
 

@@ -11,6 +11,8 @@ from converter.core.errors import BadInput
 from converter.sources import declared, native, safe_json
 from converter.sources.detect import KERAS3_ARCHIVE, Probe
 
+NAME = "keras-archive"
+"""The reader's name in sources.READERS."""
 FORMATS = {KERAS3_ARCHIVE: "Keras 3 .keras archive"}
 LIBRARIES = ("h5py", "zipfile")
 

@@ -9,6 +9,8 @@ from converter.core.errors import BadInput
 from converter.sources import declared, native, safe_json
 from converter.sources.detect import KERAS2_H5, KERAS3_H5, Probe
 
+NAME = "keras-h5"
+"""The reader's name in sources.READERS."""
 FORMATS = {KERAS2_H5: "Keras 2 (tf_keras) HDF5 full model", KERAS3_H5: "Keras 3 HDF5 full model"}
 LIBRARIES = ("h5py",)
 

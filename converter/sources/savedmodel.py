@@ -13,6 +13,8 @@ from converter.core.errors import BadInput
 from converter.sources import declared, native, safe_json
 from converter.sources.detect import SAVEDMODEL, Probe
 
+NAME = "savedmodel"
+"""The reader's name in sources.READERS."""
 FORMATS = {SAVEDMODEL: "TensorFlow SavedModel folder"}
 
 

@@ -18,6 +18,8 @@ from converter.sources.detect import TFJS_LAYERS, Probe, read_json
 from converter.sources.loaded import Loaded
 from converter.sources.paths import companion_file
 
+NAME = "tfjs-layers"
+"""The reader's name in sources.READERS."""
 FORMATS = {TFJS_LAYERS: "TensorFlow.js layers model folder"}
 
 

@@ -19,6 +19,8 @@ from converter.sources import declared, h5_weights
 from converter.sources.detect import WEIGHTS_ONLY, Probe
 from converter.sources.loaded import Loaded
 
+NAME = "weights-only"
+"""The reader's name in sources.READERS."""
 FORMATS = {WEIGHTS_ONLY: "Keras weights-only HDF5 (architecture rebuilt from a known family)"}
 LIBRARIES = ("h5py",)
 

@@ -2,8 +2,10 @@
 
 Everything that depends on the output format reads this registry: the CLI's
 `--format`, `--tfjs-model` and `--quantize` choices, the precision check, the
-gates, which runtimes verify an artifact, and the npm package. Adding a
-target is one entry here and one module, like `tfjs.py` or `onnx.py`.
+gates, which runtimes verify an artifact, how its weights are counted, its
+quantizers, its page on the self-check page, and the npm package. Adding a
+target is one module, like `tfjs.py` or `onnx.py`, and one line here; nothing
+outside `targets/` compares a target's name.
 
 Reports and manifests list artifacts in this order.
 """
@@ -13,13 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from converter.core import precisions
+from converter.core.registry import Registry
 from converter.targets.base import Target
 from converter.targets.onnx import ONNX
 from converter.targets.tfjs import TFJS_GRAPH, TFJS_LAYERS
 from converter.targets.transformersjs import TRANSFORMERSJS
 
-TARGETS: tuple[Target, ...] = (TFJS_LAYERS, TFJS_GRAPH, ONNX, TRANSFORMERSJS)
-BY_NAME = {target.name: target for target in TARGETS}
+TARGETS: Registry[Target] = Registry("target", (TFJS_LAYERS, TFJS_GRAPH, ONNX, TRANSFORMERSJS))
 
 FORMATS = tuple(dict.fromkeys(t.format for t in TARGETS))
 """`--format` choices."""
@@ -29,7 +31,7 @@ VARIANTS = {fmt: tuple(t.variant for t in TARGETS if t.format == fmt and t.varia
 """Per format, its `--tfjs-model`-style variants (empty for single-variant formats)."""
 
 
-_UNKNOWN = sorted({p for t in TARGETS for p in t.precisions} - set(precisions.BY_NAME))
+_UNKNOWN = sorted({p for t in TARGETS for p in t.precisions} - set(precisions.PRECISIONS.names()))
 if _UNKNOWN:  # a target may only write what core.precisions gates
     raise ImportError(f"targets declare precisions core.precisions does not list: {', '.join(_UNKNOWN)}")
 
@@ -56,6 +58,16 @@ def records(emitters) -> dict[str, Any]:
                 raise AssertionError(f"targets record {key} twice: {seen[key]!r} and {value!r}")
             seen[key] = merged[key] = value
     return merged
+
+
+def libraries() -> tuple[str, ...]:
+    """The Python distributions that write or verify any target's
+    artifacts, besides those every run reads sources with: the manifest and
+    `doctor` name their versions."""
+    from converter.backends.registry import RUNTIMES
+
+    return tuple(dict.fromkeys([*(lib for t in TARGETS for lib in t.libraries),
+                                *(lib for r in RUNTIMES for lib in r.libraries)]))
 
 
 def selected(formats: tuple[str, ...], variants: tuple[str, ...]) -> list[Target]:

@@ -71,6 +71,33 @@ class Target:
     refuses: Callable[["Target", Any, str, Any], None] | None = None
     """`refuses(target, info, form, options)` raises BadInput, before any
     work, for a source this target cannot be made from through `form`."""
+    weights: Callable[[list[Path]], int] = field(kw_only=True)
+    """`weights(files)`: how many weights its artifact's files declare,
+    whatever they store them as; at 4 bytes each, what the refusal of an
+    artifact that outweighs its source compares (`check_weight_bytes`).
+    Every target declares it: a format counted as 0 would never be refused."""
+    fixed_size_from: tuple[str, ...] = ()
+    """The forms from which its artifact is built at one input size (a TF.js
+    graph of an ONNX graph), so the plan picks or checks the patch size."""
+    follows_layout: bool = False
+    """Its artifacts take the run's ONNX layout (--onnx-layout)."""
+    one_range: bool = False
+    """Its runtime's pipeline maps one value range at both ends (0..1 in and
+    out), so a model whose output range is not its input range is refused."""
+    quantizers: str | None = None
+    """The kind of quantizer (converter.quantizers) its precisions other
+    than float32 are written by, where it uses that registry."""
+    libraries: tuple[str, ...] = ()
+    """The Python distributions that write it: the manifest records their versions."""
+    page_kind: str | None = None
+    """What the bundle's self-check page runs it as (check.js: layers, graph
+    or onnx); None: the page does not run it."""
+    page_backends: tuple[tuple[str, str], ...] = ()
+    """Page backends verified by a runtime besides its browser runtimes
+    (TF.js on wasm: Node's TF.js lane), as (backend, runtime report name)."""
+    recorded_form: Callable[[dict[str, Any]], str] | None = None
+    """For a manifest from before the plan was recorded: the form the target
+    was emitted from, read from what its emitter recorded; None: Keras."""
 
     def builds_keras(self, form: Any, options: Any) -> bool:
         """Whether emitting it from `form` builds a Keras model: while one is
@@ -131,7 +158,7 @@ class Emitter(abc.ABC):
         source, source_bytes = self.form.path, self.form.weight_bytes
         check_weight_bytes(self.target.label or self.target.name, precision,
                            sum(f.stat().st_size for f in files if f.suffix not in NOT_WEIGHTS),
-                           weights_at_float32(files), source_bytes, source,
+                           4 * self.target.weights(files), source_bytes, source,
                            LAYERS_HINT if self.target.variant == "layers" else "nothing was written")
 
         return manifest.Artifact(
@@ -164,10 +191,8 @@ def check_weight_bytes(label: str, precision: str, stored: int, at_float32: int,
     )
 
 
-def weights_at_float32(files: list[Path]) -> int:
-    """4 bytes per weight an artifact's files declare, whatever they store
-    them as (a TF.js model.json's manifest, an ONNX file's tensors): a uint8
-    ONNX model keeps some tensors float32, so its bytes tell less."""
+def model_json_weights(files: list[Path]) -> int:
+    """The weights a TF.js model.json's weightsManifest declares."""
     import json
     import math
 
@@ -176,10 +201,20 @@ def weights_at_float32(files: list[Path]) -> int:
         if path.name == "model.json":
             manifest = json.loads(path.read_text(encoding="utf-8")).get("weightsManifest", [])
             total += sum(math.prod(w["shape"]) for group in manifest for w in group["weights"])
-        elif path.suffix == ".onnx":
-            import onnx
-            from onnx import external_data_helper
+    return total
 
+
+def onnx_weights(files: list[Path]) -> int:
+    """The elements of every tensor the ONNX files hold, external data
+    included: a uint8 ONNX model keeps some tensors float32, so its bytes tell less."""
+    import math
+
+    import onnx
+    from onnx import external_data_helper
+
+    total = 0
+    for path in files:
+        if path.suffix == ".onnx":
             model = onnx.load_model(str(path), load_external_data=False)
             total += sum(math.prod(t.dims) for t in external_data_helper._get_all_tensors(model))
-    return 4 * total
+    return total

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converter.targets.base import KERAS_FORM, ONNX_FORM, Target
+from converter.targets.base import KERAS_FORM, ONNX_FORM, Target, onnx_weights
 from converter.targets.base import Emitter as BaseEmitter
 
 # What a runtime really cannot run, recorded on the artifact instead of run
@@ -41,7 +41,7 @@ class Emitter(BaseEmitter):
             progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
             self.base = onnx_bundle.export(form, options.opset, options.onnx_layout, options.onnx_exporter)
             self.record = {"onnx_exporter": onnx_bundle.exporter_of(self.base)}
-        steps = fixes.ONNX_FIXES + (optimize.ONNX_PASSES if options.optimize else ())
+        steps = (*fixes.ONNX_FIXES, *(optimize.ONNX_PASSES if options.optimize else ()))
         self.applied = passes.apply(steps, passes.ONNX, self.base, disabled=options.disabled_fixes)
         slices = free_slices_from_the_end(self.base)
         self.graph_exempt = {"chromium-ort-jsep": JSEP_FREE_SLICE.format(node=slices[0])} if slices else {}
@@ -60,10 +60,10 @@ class Emitter(BaseEmitter):
         """The float32 export quantized to `precision`, and its scheme."""
         if precision == "float32":
             return self.base, None
-        from converter.quantizers import BY_PRECISION, mixed_precision
+        from converter.quantizers import QUANTIZERS, mixed_precision
         from converter.quantizers.calibration import calibration_batches
 
-        quantizer = BY_PRECISION[precision]
+        quantizer = QUANTIZERS.of(self.target.quantizers, precision)
         options, form = self.options, self.form
 
         def calibration():
@@ -125,10 +125,19 @@ def traces_with_tf2onnx(form: Any, options: Any) -> bool:
     return options.onnx_exporter == "tf2onnx" or onnx_bundle.direct(form, options.opset, options.onnx_layout) is None
 
 
+def exported_form(document: dict[str, Any]) -> str:
+    """The form an ONNX base was made from, as its emitter recorded it (a
+    manifest from before the plan was recorded): the source graph taken as
+    it is, or an export of the Keras form."""
+    return ONNX_FORM if str(document.get("onnx_exporter") or "").startswith("none") else KERAS_FORM
+
+
 ONNX = Target(
     "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
     ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), Emitter,
     needs_tensorflow=False,  # the direct exporter maps layers itself (tf2onnx, its fallback, does import TF)
     keras_builder=traces_with_tf2onnx,
     unsupported=UNSUPPORTED, label="ONNX", records={"onnx_exporter": None},
+    weights=onnx_weights, follows_layout=True, quantizers="onnx", libraries=("tf2onnx", "onnx"), page_kind="onnx",
+    recorded_form=exported_form,
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.core.errors import BadInput
-from converter.targets.base import KERAS_FORM, ONNX_FORM, Target
+from converter.targets.base import KERAS_FORM, ONNX_FORM, Target, model_json_weights
 from converter.targets.base import Emitter as BaseEmitter
 
 PRECISIONS = ("float32", "float16", "uint16", "uint8")
@@ -172,11 +172,22 @@ class Emitter(BaseEmitter):
         return onnx_bundle.direct(self.form, onnx_bundle.DEFAULT_OPSET, "nhwc"), "nhwc"
 
 
+def graph_form(document: dict[str, Any]) -> str:
+    """The form a TF.js graph was made from, as its emitter recorded it (a
+    manifest from before the plan was recorded)."""
+    return ONNX_FORM if document.get("tfjs_graph_from") == "onnx" else KERAS_FORM
+
+
+# What both TF.js targets declare alike: the page runs TF.js on wasm as Node's TF.js lane does.
+FACTS = dict(weights=model_json_weights, libraries=("tensorflowjs",), page_backends=(("wasm", "tfjs-wasm"),))
+
 # A layers model is written from the topology and weights (emitters.tfjs.layers_model): no TensorFlow.
 TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
                      Emitter, needs_tensorflow=False, label="TF.js layers", records={"custom_layers_js": None},
-                     refuses=check)
+                     refuses=check, page_kind="layers", **FACTS)
 # From an ONNX source, a graph model is traced from the Keras translation
-# where one exists (it runs at any size), else from the graph itself.
+# where one exists (it runs at any size), else from the graph itself, at one
+# patch size where the graph computes from its size.
 TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, (KERAS_FORM, ONNX_FORM), RUNTIMES,
-                    BROWSER_RUNTIMES, Emitter, label="TF.js graph", refuses=check)
+                    BROWSER_RUNTIMES, Emitter, label="TF.js graph", refuses=check, fixed_size_from=(ONNX_FORM,),
+                    page_kind="graph", recorded_form=graph_form, **FACTS)

@@ -75,4 +75,6 @@ TRANSFORMERSJS = Target(
     ("transformersjs",), ("chromium-transformersjs-webgpu", "chromium-transformersjs-wasm"), Emitter,
     needs_tensorflow=False, label="transformers.js",
     unsupported=UNSUPPORTED, default=False,  # recorded (transformersjs_dtypes) only by the runs that write it
+    weights=onnx_target.onnx_weights, one_range=True, quantizers="onnx", libraries=("onnx",),
+    recorded_form=onnx_target.exported_form,
 )

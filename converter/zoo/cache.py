@@ -37,9 +37,10 @@ def pins() -> dict[str, str]:
     found = {name: sha256_file(ROOT / name) for name in PIN_FILES if (ROOT / name).is_file()}
     if found:
         return found
+    from converter import targets
     from converter.bundle.manifest import library_versions
 
-    return library_versions()
+    return library_versions(targets.libraries())
 
 
 @functools.cache

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from converter.core.registry import Registry
+
 
 @dataclass(frozen=True)
 class Family:
+    id: str
+    """OpenModelDB's architecture id (architectures.json)."""
     name: str
     """spandrel's name for it (what the manifest's source.architecture records)."""
     seconds: float
@@ -29,20 +33,20 @@ OVERHEAD_SECONDS = 30.0
 """Per model, whatever its size: processes, runtimes, reports."""
 
 CONVOLUTION, ATTENTION = 60.0, 240.0
-CONVERTED = {
-    "esrgan": Family("ESRGAN", CONVOLUTION),
-    "compact": Family("Compact", CONVOLUTION),
-    "span": Family("SPAN", CONVOLUTION),
-    "mosr": Family("MoSR", CONVOLUTION),
-    "rcan": Family("RCAN", CONVOLUTION),
-    "realplksr": Family("RealPLKSR", CONVOLUTION),
-    "omnisr": Family("OmniSR", ATTENTION),
-    "swinir": Family("SwinIR", ATTENTION),
-    "hat": Family("HAT", ATTENTION),
-    "dat": Family("DAT", ATTENTION),
-    "srformer": Family("SRFormer", ATTENTION),
-    "rgt": Family("RGT", ATTENTION),
-}
+CONVERTED: Registry[Family] = Registry("zoo family", key=lambda family: family.id, entries=(
+    Family("esrgan", "ESRGAN", CONVOLUTION),
+    Family("compact", "Compact", CONVOLUTION),
+    Family("span", "SPAN", CONVOLUTION),
+    Family("mosr", "MoSR", CONVOLUTION),
+    Family("rcan", "RCAN", CONVOLUTION),
+    Family("realplksr", "RealPLKSR", CONVOLUTION),
+    Family("omnisr", "OmniSR", ATTENTION),
+    Family("swinir", "SwinIR", ATTENTION),
+    Family("hat", "HAT", ATTENTION),
+    Family("dat", "DAT", ATTENTION),
+    Family("srformer", "SRFormer", ATTENTION),
+    Family("rgt", "RGT", ATTENTION),
+))
 VIDEO = {"cain", "cain-yuv", "rife", "sofvsr", "tscunet"}
 """Their `input` is `video` in architectures.json: several frames in, or frames between frames."""
 
@@ -59,7 +63,7 @@ def reason_left_out(architecture: str, input_channels: int, output_channels: int
                "converts single-image networks"
     if architecture not in CONVERTED:
         return f"architecture {architecture!r} is not among the families srconvert converts and checks " \
-               f"({', '.join(sorted(CONVERTED))})"
+               f"({', '.join(sorted(CONVERTED.names()))})"
     if (input_channels, output_channels) != (3, 3):
         return f"it maps {_channels(input_channels)} to {output_channels}; srconvert checks RGB networks " \
                "(3 channels in and out) against RGB photos"

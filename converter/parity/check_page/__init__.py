@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from converter.backends.chromium.host import ChromiumHost
 from converter.backends.node.host import node_modules
 from converter.backends.registry import RUNTIMES
 from converter.bundle.manifest import describe_files
 from converter.core.input_size import Sizes
+from converter.targets import TARGETS
 
 HERE = Path(__file__).resolve().parent
 RUNTIMES_JS = HERE.parent.parent / "backends" / "chromium" / "runtimes.js"
@@ -113,18 +113,20 @@ def libraries() -> dict[str, Any]:
 
 
 def page_runtimes() -> dict[str, dict[str, str]]:
-    """Which srconvert runtime each page backend is, by engine: the browser
-    lane's (registry), and TF.js on wasm, which Node's TF.js lane runs."""
-    found: dict[str, dict[str, str]] = {"tfjs": {"wasm": "tfjs-wasm"}, "onnx": {}}
-    for runtime in RUNTIMES.values():
-        if runtime.host is ChromiumHost:
-            options = dict(runtime.options)
-            found.setdefault(options["engine"], {})[options["backend"]] = runtime.name
-    return {"layers": found["tfjs"], "graph": found["tfjs"], "onnx": found["onnx"]}
+    """Which srconvert runtime each page backend is, by what the page runs
+    a target as (Target.page_kind): its browser runtimes' backends, and
+    those it declares besides (TF.js on wasm, which Node's TF.js lane runs)."""
+    found: dict[str, dict[str, str]] = {}
+    for target in TARGETS:
+        if target.page_kind is not None:
+            backends = found.setdefault(target.page_kind, dict(target.page_backends))
+            for name in target.browser_runtimes:
+                backends[dict(RUNTIMES[name].options)["backend"]] = name
+    return found
 
 
-def _kind(artifact) -> str:
-    return "onnx" if artifact.format == "onnx" else artifact.format.removeprefix("tfjs-")
+def _kind(artifact) -> str | None:
+    return TARGETS[artifact.format].page_kind
 
 
 def write(stage: Path, reference, artifacts: list, gates: dict, exemptions: dict[str, dict[str, str] | None],

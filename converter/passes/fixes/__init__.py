@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from converter.core.registry import Registry
 from converter.passes import FIX, KERAS_TOPOLOGY, ONNX, Applied, Pass, apply
 from converter.passes.fixes import (
     bilinear_half_pixel,
@@ -22,14 +23,15 @@ from converter.passes.fixes import (
     serialization_keys,
 )
 
-FIXES: tuple[Pass, ...] = tuple(
+FIXES: Registry[Pass] = Registry("Keras fix", (
     Pass.of(module, KERAS_TOPOLOGY, FIX)
     for module in (keras3_topology, serialization_keys, custom_layer_names, bilinear_half_pixel, functional_to_model)
-)
-ONNX_FIXES: tuple[Pass, ...] = tuple(
+))
+ONNX_FIXES: Registry[Pass] = Registry("ONNX fix", (
     Pass.of(module, ONNX, FIX) for module in (onnx_concat_split, onnx_explicit_attributes)
-)
-FIX_NAMES = tuple(fix.name for fix in FIXES + ONNX_FIXES)
+))
+FIX_NAMES = Registry("fix", (*FIXES, *ONNX_FIXES)).names()
+"""--no-fix's choices: one name space over both forms' fixes."""
 
 
 def apply_fixes(model: dict[str, Any], disabled: frozenset[str] = frozenset()) -> tuple[dict[str, Any], list[Applied]]:

@@ -12,6 +12,8 @@ from typing import Any
 
 from converter.graphs.topology import iter_layers
 
+NAME = "bilinear_half_pixel"
+"""What --no-fix, the manifest and inspect call it (explicit: renaming this file renames nothing)."""
 SUMMARY = "bilinear UpSampling2D replaced by ResizeBilinear (TF.js's UpSampling2D misses half-pixel centres)"
 
 

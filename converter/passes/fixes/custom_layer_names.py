@@ -13,6 +13,8 @@ from typing import Any
 import custom_layers
 from converter.graphs.topology import iter_layers
 
+NAME = "custom_layer_names"
+"""What --no-fix, the manifest and inspect call it (explicit: renaming this file renames nothing)."""
 SUMMARY = "custom layers renamed to PixelShuffle / MultiplyBeta with scale / beta in their config"
 
 

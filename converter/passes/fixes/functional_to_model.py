@@ -7,6 +7,8 @@ from typing import Any
 
 from converter.graphs.topology import iter_models
 
+NAME = "functional_to_model"
+"""What --no-fix, the manifest and inspect call it (explicit: renaming this file renames nothing)."""
 SUMMARY = "class_name Functional renamed to Model (TensorFlow.js < 2.4 needs it)"
 
 

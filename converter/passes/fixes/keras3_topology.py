@@ -14,6 +14,8 @@ from typing import Any
 from converter.graphs.topology import (first_call, iter_layers, iter_models, iter_objects, keras3_calls,
                                       tensor_histories)
 
+NAME = "keras3_topology"
+"""What --no-fix, the manifest and inspect call it (explicit: renaming this file renames nothing)."""
 SUMMARY = "Keras 3 topology rewritten in the Keras 2 form TensorFlow.js 4.x loads"
 
 # Config keys only Keras 3 writes, in layers and in the initialisers nested in

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+NAME = "onnx_concat_split"
+"""What --no-fix, the manifest and inspect call it (explicit: renaming this file renames nothing)."""
 SUMMARY = "ONNX Concat nodes with more than 7 inputs split into a tree (onnxruntime-web WebGPU limit)"
 MAX_INPUTS = 7
 

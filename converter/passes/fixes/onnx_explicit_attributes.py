@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+NAME = "onnx_explicit_attributes"
+"""What --no-fix, the manifest and inspect call it (explicit: renaming this file renames nothing)."""
 SUMMARY = "ONNX Conv and ConvTranspose kernel_shape written out (onnxruntime-web's WebGPU kernels need it)"
 
 

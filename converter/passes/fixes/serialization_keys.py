@@ -9,6 +9,8 @@ from typing import Any
 
 from converter.graphs.topology import iter_objects
 
+NAME = "serialization_keys"
+"""What --no-fix, the manifest and inspect call it (explicit: renaming this file renames nothing)."""
 SUMMARY = "Keras >= 2.13 serialisation keys (module, registered_name, build_config) removed"
 
 KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")

@@ -13,15 +13,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from converter.core.registry import Registry
 from converter.passes import KERAS, ONNX, OPTIMIZATION, Applied, Pass, apply
 from converter.passes.optimize import drop_identity, fold_multiply_beta, fuse_activation, onnx_resize_scales
 
-KERAS_PASSES = tuple(
+KERAS_PASSES: Registry[Pass] = Registry("Keras optimisation", (
     # fuse_activation after the beta fold, which needs the convolution's activation linear.
     Pass.of(module, KERAS, OPTIMIZATION) for module in (drop_identity, fold_multiply_beta, fuse_activation)
-)
-ONNX_PASSES = (Pass.of(onnx_resize_scales, ONNX, OPTIMIZATION),)
-PASS_NAMES = tuple(p.name for p in KERAS_PASSES + ONNX_PASSES)
+))
+ONNX_PASSES: Registry[Pass] = Registry("ONNX optimisation", (Pass.of(onnx_resize_scales, ONNX, OPTIMIZATION),))
 
 
 def optimize_keras(topology: dict[str, Any], weights: dict[str, list[Any]]) -> tuple[dict, dict, list[Applied]]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from converter.passes.optimize.graph_edit import bypass, layers
 
+NAME = "drop_identity"
+"""What the manifest calls it (explicit: renaming this file renames nothing)."""
 SUMMARY = "inference-time identity layers removed (Dropout, linear Activation, x*1, x*1+0)"
 
 ALWAYS_IDENTITY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",

@@ -11,6 +11,8 @@ import numpy as np
 
 from converter.passes.optimize.graph_edit import bypass, consumers, layers
 
+NAME = "fold_multiply_beta"
+"""What the manifest calls it (explicit: renaming this file renames nothing)."""
 SUMMARY = "MultiplyBeta folded into the convolution feeding it (kernel and bias scaled by beta)"
 
 FOLDABLE = {"Conv2D", "DepthwiseConv2D", "Conv2DTranspose"}

@@ -10,6 +10,8 @@ from typing import Any
 
 from converter.passes.optimize.graph_edit import bypass, consumers, layers
 
+NAME = "fuse_activation"
+"""What the manifest calls it (explicit: renaming this file renames nothing)."""
 SUMMARY = "activation layers fused into the convolution feeding them (Conv2D + ReLU -> Conv2D(relu))"
 
 FUSABLE_INTO = {"Conv2D", "DepthwiseConv2D", "Conv2DTranspose"}

@@ -12,6 +12,8 @@ import numpy as np
 
 from converter.graphs.onnx_graph import remove_dead_nodes
 
+NAME = "onnx_resize_scales"
+"""What the manifest calls it (explicit: renaming this file renames nothing)."""
 SUMMARY = "ONNX Resize shape subgraphs folded into constant scales"
 
 

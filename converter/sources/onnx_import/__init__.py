@@ -22,6 +22,8 @@ from converter.sources.detect import ONNX, Probe
 from converter.sources.loaded import Loaded
 from converter.sources.onnx_import import graph, translate
 
+NAME = "onnx"
+"""The reader's name in sources.READERS."""
 FORMATS = {ONNX: "ONNX model (e.g. exported by PyTorch)"}
 LIBRARIES = ("onnx", "google.protobuf")
 # An ONNX file is a protobuf ModelProto; writers put ir_version (field 1,

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from converter.core.dispatch import registrar
+from converter.core.registry import Registry
 from converter.core.errors import BadInput
 from converter.graphs.layout import NHWC_AXIS
 from converter.sources.onnx_import.graph import ProbeRuns
@@ -35,7 +36,7 @@ SHAPE_OPS = {
     "Ceil", "Range", "ConstantOfShape", "Equal", "Where", "Expand", "Reshape", "Identity", "Size", "Neg", "Max",
     "Min", "Abs", "ReduceProd", "Constant", "Sqrt",
 }
-OP_HANDLERS: dict[str, Callable[[Any, Any], str | None]] = {}
+OP_HANDLERS: Registry[Callable[[Any, Any], str | None]] = Registry("ONNX op the Keras rebuild translates")
 """Ops on image tensors: op type -> Translator method giving its Keras layer."""
 _translates = registrar(OP_HANDLERS)
 
@@ -533,4 +534,4 @@ def _depth_to_space(x: np.ndarray, s: int, mode: str) -> np.ndarray:
     return y.reshape(n, c // (s * s), h * s, w * s)
 
 
-SUPPORTED_OPS = frozenset(OP_HANDLERS) | MOVEMENT_OPS | SHAPE_OPS
+SUPPORTED_OPS = frozenset(OP_HANDLERS.names()) | MOVEMENT_OPS | SHAPE_OPS

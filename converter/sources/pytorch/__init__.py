@@ -21,6 +21,8 @@ from converter.sources import admission, declared
 from converter.sources.detect import PYTORCH, SAFETENSORS, Probe
 from converter.sources.onnx_import import derive_topology, load  # noqa: F401  (the Keras form of the export)
 
+NAME = "pytorch"
+"""The reader's name in sources.READERS."""
 FORMATS = {PYTORCH: "PyTorch checkpoint (torch.save: .pth, .pt, .ckpt)",
            SAFETENSORS: "PyTorch .safetensors checkpoint"}
 # torch.save's zip format puts the pickle at <name>/data.pkl.
