@@ -49,7 +49,8 @@ MIN_PSNR = {"float16": 60, "uint16": 60, "uint8": 40, "int8": 35}
 def test_every_artifact_of_every_source_passes_parity_in_its_runtimes(bundles, name):
     result = bundles(name)
     assert result.passed
-    assert Plan.from_manifest(result.manifest) == result.plan  # what verify re-runs is what ran
+    assert Plan.from_dict(result.manifest["plan"]) == result.plan  # what verify re-runs is what ran
+    assert Plan.of_bundle(result.manifest) == result.plan
     got = {(a.format, a.precision) for a in result.artifacts}
     expected = {(f, p) for f in ("tfjs-layers", "tfjs-graph") for p in precisions_of("tfjs")}
     expected |= {("onnx", p) for p in precisions_of("onnx")}

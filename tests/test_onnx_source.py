@@ -27,7 +27,8 @@ SCALES = {"rrdb": 4, "rrdb_x2": 2, "compact": 4}
 
 def _convert(source: Path, out: Path, **options):
     result = convert(ConvertOptions(source=source, out=out, **options), Progress(False))
-    assert Plan.from_manifest(result.manifest) == result.plan  # what verify re-runs is what ran
+    assert Plan.from_dict(result.manifest["plan"]) == result.plan  # what verify re-runs is what ran
+    assert Plan.of_bundle(result.manifest) == result.plan
     return result
 
 
@@ -210,3 +211,25 @@ def test_inspect_describes_an_onnx_source():
     facts = json.loads(result.stdout)
     assert facts["format"] == "onnx" and facts["scale"] == 4
     assert "PixelShuffle" in facts["custom_layers"]
+
+
+def test_an_op_the_tfjs_runtimes_lack_is_refused_for_tfjs_at_plan_time(tmp_path):
+    from converter import sources
+    from converter.pipeline import plan as planning
+    from converter.pipeline.convert import ConvertOptions
+
+    # A channel mix no batched matrix product expresses: TF.js's wasm backend has no Einsum kernel for it.
+    nodes = [helper.make_node("Einsum", ["x", "m"], ["y"], equation="nchw,cd->ndhw", name="mix")]
+    source = _save(tmp_path, nodes, [_init("m", (3, 3))])
+    result = run_cli("convert", source, "-o", tmp_path / "o")
+    assert_clean_error(result, 2, "Einsum kernel", "mix (nchw,cd->ndhw)", "--format onnx", str(source))
+    assert not (tmp_path / "o").exists()
+    for formats in (("onnx",), ("transformersjs",)):  # the other formats are still offered
+        options = ConvertOptions(source=source, out=tmp_path / "o", formats=formats)
+        info = sources.describe(source, options.source_options())
+        assert [s.target.format for s in planning.make(planning.resolve(options, info), info).steps] == list(formats)
+    # An attention product TF.js runs as MatMul needs no Einsum kernel.
+    product = [helper.make_node("Einsum", ["x", "x"], ["y"], equation="nchw,ncvw->nchv", name="qk")]
+    options = ConvertOptions(source=_save(tmp_path, product, []), out=tmp_path / "o")
+    info = sources.describe(options.source, options.source_options())
+    assert planning.make(planning.resolve(options, info), info).steps

@@ -54,8 +54,17 @@ def test_refusals_come_before_any_work(fixtures_dir):
 
 
 def test_a_plan_survives_json(fixtures_dir):
-    for plan in (planned(fixtures_dir / "rrdn_keras2.h5"), planned(ONNX_FIXTURES / "architectures" / "swinir.onnx")):
+    from converter.core.precisions import Gate
+
+    for plan in (planned(fixtures_dir / "rrdn_keras2.h5"), planned(ONNX_FIXTURES / "architectures" / "swinir.onnx"),
+                 planned(fixtures_dir / "rrdn_keras2.h5", disabled_fixes=frozenset({"serialization_keys"}),
+                         optimize=False, opset=15, gates={"float32": Gate("max_abs_rel", 1e-4),
+                                                          "float16": Gate("psnr", 50.0), "uint8": Gate("psnr", 30.0)},
+                         optional_precisions=frozenset({"uint8"}), channels=3, max_compute=1e6)):
         assert planning.Plan.from_dict(json.loads(json.dumps(plan.as_dict()))) == plan
+    changed = planning.Plan.from_dict(json.loads(json.dumps(plan.as_dict())))
+    assert (changed.disabled_fixes, changed.optimize, changed.opset, changed.gates["float16"].threshold,
+            changed.optional, changed.max_compute) == (("serialization_keys",), False, 15, 50.0, ("uint8",), 1e6)
 
 
 def test_the_plan_of_a_manifest_is_the_plan_that_made_it():
@@ -67,14 +76,17 @@ def test_the_plan_of_a_manifest_is_the_plan_that_made_it():
                       artifact("onnx", "float32", "nchw"), artifact("onnx", "uint8", "nchw")],
         "model": {"input_size": "64x64"}, "onnx_exporter": "none (the source graph)", "tfjs_graph_from": "onnx",
     }
+    def made(plan):  # what a manifest from before plans were stored tells of one
+        return plan.steps, plan.onnx_layout, plan.patch
+
     plan = planning.Plan.from_manifest(document)
-    assert plan == planned(ONNX_FIXTURES / "architectures" / "swinir.onnx", precisions=("float32", "uint8"))
+    assert made(plan) == made(planned(ONNX_FIXTURES / "architectures" / "swinir.onnx", precisions=("float32", "uint8")))
     with_browser = planning.Plan.from_manifest(document, browser=True)
     assert next(s.runtimes for s in with_browser.steps if s.target.name == "onnx")[-1] == "chromium-ort-jsep"
     tfjs_only = {"artifacts": document["artifacts"][:2], "model": document["model"], "tfjs_graph_from": "onnx",
                  "source": {"format": "onnx"}}  # no ONNX artifact: the layout is the source's own
-    assert planning.Plan.from_manifest(tfjs_only) == planned(
-        ONNX_FIXTURES / "architectures" / "swinir.onnx", formats=("tfjs",), precisions=("float32", "uint8"))
+    assert made(planning.Plan.from_manifest(tfjs_only)) == made(planned(
+        ONNX_FIXTURES / "architectures" / "swinir.onnx", formats=("tfjs",), precisions=("float32", "uint8")))
     with pytest.raises(BadInput, match="tflite"):
         planning.Plan.from_manifest({"artifacts": [artifact("tflite", "float32")]})
 
@@ -91,6 +103,9 @@ class Steps:
     def check(self, plan):
         self.checked.append(plan.patch)
 
+    def record(self):
+        return {"steps": list(self.names)}
+
 
 def test_a_releases_post_steps_join_the_plan_at_plan_time_and_check_it():
     post = Steps()
@@ -99,8 +114,8 @@ def test_a_releases_post_steps_join_the_plan_at_plan_time_and_check_it():
     info = sources.describe(source, opts.source_options())
     plan = planning.make(planning.resolve(opts, info), info, post)
     assert plan.post is post and post.checked == [InputSize(64, 64)]  # checked against the size the plan fixed
-    assert plan.as_dict()["post"] == list(post.names)
-    assert planning.Plan.from_dict(plan.as_dict()) == planning.Plan(plan.steps, plan.onnx_layout, plan.patch)
+    assert plan.as_dict()["release"] == {"steps": list(post.names)}
+    assert planning.Plan.from_dict(plan.as_dict()) == plan  # all but the steps' code, which is not data
 
 
 def test_a_release_refuses_at_plan_time_a_patch_upscalerjs_cannot_tile():

@@ -139,7 +139,7 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
              summary: dict[str, Any], runtime_versions: dict[str, Any], source_label: str, bundle: Path,
              output_range: tuple[float, float] | None = None, release: dict[str, Any] | None = None,
              code: dict[str, Any] | None = None, check_page: dict[str, Any] | None = None,
-             libraries: tuple[str, ...] = ()) -> dict[str, Any]:
+             libraries: tuple[str, ...] = (), plan: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of one run. It is reproducible: timings go only to the
     parity reports. `records` are what the targets recorded (targets.records),
     written as they are; `applied` every pass that changed something;
@@ -150,7 +150,9 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     `bundle` the folder the manifest is for, which the source's relative
     path starts from; `check_page` the self-check page's files and
     libraries (parity.check_page), when the bundle has one; `libraries` the
-    Python distributions the targets and runtimes use (targets.libraries)."""
+    Python distributions the targets and runtimes use (targets.libraries);
+    `plan` the plan the run carried out (pipeline.plan.Plan.as_dict), which
+    `verify` carries out again."""
     from converter.bundle.custom_layers_js import used_layers
     from converter.core import deadline
     from converter.core.hashing import sha256_path
@@ -200,6 +202,8 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
         result["release"] = release
     if check_page is not None:
         result["check_page"] = check_page
+    if plan is not None:
+        result["plan"] = plan
     result = with_parity(result, summary)
     result["artifacts"] = [without_timings(a.as_dict()) for a in artifacts]
     return result

@@ -35,6 +35,8 @@ class VerifyOutcome:
     """Why parity was not re-run (no source found), when it was not."""
     wrong_source: str | None = None
     """The source given or found, when its sha256 is not the manifest's."""
+    client: dict[str, Any] | None = None
+    """A release's check in UpscalerJS, where it re-ran (parity.client)."""
 
     @property
     def passed(self) -> bool:
@@ -60,6 +62,8 @@ class VerifyOutcome:
         elif self.parity_pass is not None:
             lines.append(f"parity against {self.source}:")
             lines.append(report.terminal_table(self.artifacts))
+            if self.client is not None:
+                lines.append(f"UpscalerJS client check of the npm package: {'pass' if self.client['pass'] else 'FAIL'}")
             lines.append(f"verified: every artifact matches {self.source}" if self.parity_pass
                          else f"FAILED: {len(report.failed_runs(self.artifacts))} run(s) differ from {self.source}")
         elif not self.changed and not self.missing:
@@ -78,6 +82,7 @@ class VerifyOutcome:
             "parity_not_run": self.not_run,
             "wrong_source": self.wrong_source,
             "artifacts": [a.as_dict() for a in self.artifacts],
+            "client": self.client,
         }
 
     def raise_for_failure(self) -> None:
@@ -94,8 +99,10 @@ class VerifyOutcome:
                 hint="pass the file the bundle was made from with --source",
             )
         if self.parity_pass is False:
+            from converter.parity.client import failed as client_failed
+
             raise ParityFailed(
-                "artifacts failed parity: " + "; ".join(report.failed(self.artifacts)),
+                "artifacts failed parity: " + "; ".join(report.failed(self.artifacts) + client_failed(self.client)),
                 path=self.bundle,
                 hint="see the table above",
             )
@@ -149,6 +156,7 @@ def verify_bundle(
     from converter.parity.engine import Runtimes, Verification
     from converter.pipeline import execute
     from converter.pipeline.plan import Plan
+    from converter.release.build import RecordedRelease
 
     user_layers = dict(user_layers or {})
     if trust_code:  # the user's word: the recorded code, each file as its sha256 was recorded
@@ -166,20 +174,23 @@ def verify_bundle(
             "and srconvert never runs code only because a manifest names it",
             path=bundle, hint=f"if you trust it, run: srconvert verify {bundle} --trust-code (the files as "
             f"recorded), or: srconvert verify {bundle} {' '.join(needed)}")
-    options = sources.SourceOptions(max_memory=max_memory, max_compute=max_compute, user_layers=user_layers or {},
-                                    allow_lambda=allow_lambda, **recorded_reading(recorded))
+    plan = Plan.of_bundle(document, browser)
+    options = sources.SourceOptions(max_memory=max_memory, max_compute=max_compute or plan.max_compute,
+                                    user_layers=user_layers or {}, allow_lambda=allow_lambda,
+                                    **recorded_reading(recorded))
     info = sources.describe(source, options)
     # What convert refuses before loading (Lambda code, layers nobody defined), verify refuses too.
     checks.check_source(info, document.get("model", {}).get("input_channels"), options.user_layers,
                         options.allow_lambda)
     with memory.guard(info.budget, source):
         progress.step(f"loading {source} ({info.format})")
-        plan = Plan.from_manifest(document, browser)
         for artifact in artifacts:  # a bundle from before per-artifact sizes: every artifact was fixed to it
             if artifact.input_sizes is None and plan.patch is not None:
                 artifact.input_sizes = Sizes(plan.patch).as_dict()
-        form = execute.load_forms(plan, info, options, input_size=plan.patch, emit=False).source
-        gates = {a.precision: _recorded_gate(a) for a in artifacts}
+        # The source's form as convert made it (its fixes and passes), so the reference is the one convert ran.
+        form = execute.load_forms(plan, info, options, frozenset(plan.disabled_fixes), plan.optimize,
+                                  input_size=plan.patch, emit=False).source
+        gates = {a.precision: _recorded_gate(a, plan) for a in artifacts}
         runtimes = Runtimes(plan.runtimes, backend, custom_layers_override=custom_layers_js)
         runtimes.prestart()
         try:
@@ -188,7 +199,15 @@ def verify_bundle(
                 images_required, plan.patch, source=info.path,
                 output_range=tuple(document["model"].get("output_range") or document["model"]["input_range"]),
             )
-            summary = execute.execute(plan, form, execute.recorded(plan, artifacts), verification, progress).summary
+            # A release verified in the browser is also run by its real client again, as the build ran it.
+            release = RecordedRelease(plan.release, bundle / manifest.MANIFEST_NAME) if plan.release else None
+            client = release.client_check(form.facts, plan.patch) if release is not None and browser else None
+            summary = execute.execute(plan, form, execute.recorded(plan, artifacts), verification, progress,
+                                      client.reference_inputs() if client else [], client).summary
+            if client is not None and summary["pass"] is not False:
+                progress.step(f"running the npm package in UpscalerJS, tiled ({client.tiling.describe()})")
+                outcome.client = verification.check_client(client, bundle, release.precision(artifacts))
+                summary["pass"] = outcome.client["pass"]
         finally:
             runtimes.close()
     outcome.source = str(source)
@@ -213,6 +232,8 @@ def _looked_for(bundle: Path, recorded: dict[str, Any]) -> list[str]:
     return [str(path) for path in _candidates(bundle, recorded)] or ["the manifest names none"]
 
 
-def _recorded_gate(artifact: Artifact) -> Gate:
+def _recorded_gate(artifact: Artifact, plan) -> Gate:
+    """The gate the artifact was held to: as its parity records it, else as the plan does."""
     recorded = (artifact.parity or {}).get("gate")
-    return Gate.from_dict(recorded) if recorded else DEFAULT_GATES[artifact.precision]
+    return Gate.from_dict(recorded) if recorded else plan.gates.get(artifact.precision,
+                                                                    DEFAULT_GATES[artifact.precision])

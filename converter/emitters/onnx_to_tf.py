@@ -819,19 +819,41 @@ def _gemm(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
 _MATMUL_EINSUM = re.compile(r"^(\w*)(\w)(\w),(\w*)(\w)(\w)->(\w*)(\w)(\w)$")
 
 
+def _as_matmul(equation: str, operands: int) -> bool | None:
+    """For an Einsum that is a batched matrix product, whether its second
+    operand is transposed; None for any other equation."""
+    match = _MATMUL_EINSUM.match(equation.replace(" ", ""))
+    if match and operands == 2:
+        batch_a, i, k, batch_b, p, q, batch_out, r, c = match.groups()
+        if batch_a == batch_b == batch_out and i == r and len({i, k, c}) == 3:
+            if (p, q) == (k, c):  # ...ik,...kc->...ic
+                return False
+            if (p, q) == (c, k):  # ...ik,...ck->...ic
+                return True
+    return None
+
+
 @_op("Einsum")
 def _einsum(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     equation = self.attrs(node)["equation"].replace(" ", "")
     a, b = (self.nchw(v) for v in inputs)
-    match = _MATMUL_EINSUM.match(equation)
-    if match and len(inputs) == 2:
-        batch_a, i, k, batch_b, p, q, batch_out, r, c = match.groups()
-        if batch_a == batch_b == batch_out and i == r and len({i, k, c}) == 3:
-            if (p, q) == (k, c):  # ...ik,...kc->...ic
-                return Held(self.tf.linalg.matmul(a, b))
-            if (p, q) == (c, k):  # ...ik,...ck->...ic
-                return Held(self.tf.linalg.matmul(a, b, transpose_b=True))
+    transposed = _as_matmul(equation, len(inputs))
+    if transposed is not None:
+        return Held(self.tf.linalg.matmul(a, b, transpose_b=transposed))
     return Held(self.tf.einsum(equation, a, b))
+
+
+def kernels(model: Any) -> dict[str, str]:
+    """The TF.js kernels the graph model of `model` needs beyond the ops
+    every backend runs, each with the first node that needs it: what a
+    target checks against the kernels its runtimes lack, before any work."""
+    needed: dict[str, str] = {}
+    for node in model.graph.node:
+        if node.op_type == "Einsum":
+            equation = next((a.s.decode() for a in node.attribute if a.name == "equation"), "")
+            if _as_matmul(equation, len(node.input)) is None:
+                needed.setdefault("Einsum", f"{node.name or node.output[0]} ({equation})")
+    return needed
 
 
 @_op("LayerNormalization")

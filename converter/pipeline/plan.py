@@ -5,10 +5,11 @@ work starts. Whatever cannot apply is refused here, with nothing written."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from converter.core.errors import BadInput
+from converter.core.precisions import PRECISIONS
 from converter.forms import checks
 from converter.sources import SourceInfo, detect
 from converter.targets import FORMATS, TARGETS, Target, precisions_of, selected
@@ -35,6 +36,10 @@ class PostSteps(Protocol):
 
     def client_check(self, facts, patch=None):
         """The check of the result in its client (parity.client.ClientCheck), or None."""
+
+    def record(self) -> dict[str, Any]:
+        """What the plan records of the steps, as data (JSON), so `verify`
+        re-runs the client check from a manifest (release.build.RecordedRelease)."""
 
     def write_entry(self, stage, manifest: dict[str, Any], artifacts: list) -> str:
         """Before the manifest is final: the file the client check loads;
@@ -63,6 +68,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
+    """Every decision of a run that changes what it writes or what it
+    checks, made before any work. The manifest stores it (`as_dict`), and
+    `verify` carries out the plan it reads back (`from_dict`) with the
+    driver `convert` uses."""
+
     steps: tuple[Step, ...]
     """In emission order: targets that need no TensorFlow first, so their
     runtimes verify them while TensorFlow imports."""
@@ -71,9 +81,32 @@ class Plan:
     """input_size.InputSize the TF.js graph of an ONNX graph is built at, where
     one is set (onnx_form.OnnxForm.at_patch); every other artifact keeps the
     sizes the source takes."""
-    post: PostSteps | None = None
+    post: PostSteps | None = field(default=None, compare=False)
     """What the run does once the bundle is verified (a release's npm
-    package and client check); a bundle's manifest does not rebuild them."""
+    package and client check): code, which the plan records as `release`."""
+    disabled_fixes: tuple[str, ...] = ()
+    """--no-fix: the fixes left out, which change the source's own form (and so the reference)."""
+    optimize: bool = True
+    """The lean-graph passes run (--no-optimize: not)."""
+    opset: int | None = None
+    """The ONNX opset an export writes (--opset)."""
+    onnx_exporter: str | None = None
+    """--onnx-exporter: how a Keras form becomes ONNX."""
+    free_size: bool = False
+    """--tfjs-free-size: a graph that reads its size keeps TF.js shape ops."""
+    gates: dict[str, Any] = field(default_factory=dict)
+    """Each built precision's gate (core.precisions.Gate), the user's or recipe's where given."""
+    optional: tuple[str, ...] = ()
+    """Precisions the run can publish without (a zoo's defaults: pipeline.withhold)."""
+    channels: int | None = None
+    """The input channels the source was checked to take, where given."""
+    max_compute: float | None = None
+    """--max-compute: MACs per input pixel the source may do (None: the default ceiling)."""
+    check_page: bool = False
+    """The bundle gets its self-check page (check.html)."""
+    release: dict[str, Any] | None = None
+    """What the post-steps record of themselves (PostSteps.record): their
+    names, and what their client check runs."""
 
     @property
     def runtimes(self) -> tuple[str, ...]:
@@ -88,19 +121,53 @@ class Plan:
         return counts
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data (JSON): targets by name, the patch as HxW."""
+        """Plain data (JSON): targets by name, the patch as HxW, gates as
+        metric and threshold. No path: a release's manifest is the same on
+        every machine."""
         return {"steps": [step.as_dict() for step in self.steps], "onnx_layout": self.onnx_layout,
                 "patch": str(self.patch) if self.patch is not None else None,
-                "post": list(self.post.names) if self.post is not None else []}
+                "disabled_fixes": list(self.disabled_fixes), "optimize": self.optimize, "opset": self.opset,
+                "onnx_exporter": self.onnx_exporter, "free_size": self.free_size,
+                "gates": {name: gate.as_dict() for name, gate in self.gates.items()},
+                "optional": list(self.optional), "channels": self.channels, "max_compute": self.max_compute,
+                "check_page": self.check_page, "release": self.release}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Plan":
-        """The plan `as_dict` gave, without its post-steps (their names are
-        data; the steps are the caller's code)."""
+        """The plan `as_dict` gave: equal to the plan that ran, but for its
+        post-steps' code (`release` keeps what they record)."""
         from converter.core.input_size import InputSize
+        from converter.core.precisions import Gate
 
         patch = InputSize.parse(data["patch"]) if data.get("patch") else None
-        return cls(tuple(Step.from_dict(step) for step in data["steps"]), data["onnx_layout"], patch)
+        return cls(tuple(Step.from_dict(step) for step in data["steps"]), data["onnx_layout"], patch,
+                   disabled_fixes=tuple(data.get("disabled_fixes", ())), optimize=data.get("optimize", True),
+                   opset=data.get("opset"), onnx_exporter=data.get("onnx_exporter"),
+                   free_size=data.get("free_size", False),
+                   gates={name: Gate.from_dict(gate) for name, gate in (data.get("gates") or {}).items()},
+                   optional=tuple(data.get("optional", ())), channels=data.get("channels"),
+                   max_compute=data.get("max_compute"), check_page=data.get("check_page", False),
+                   release=data.get("release"))
+
+    @classmethod
+    def of_bundle(cls, document: dict[str, Any], browser: bool = False) -> "Plan":
+        """The plan a bundle's manifest stores (`verify`), with the browser
+        runtimes where `browser`; a manifest from before plans were stored
+        gives what it records of one (`from_manifest`)."""
+        if "plan" not in document:
+            return cls.from_manifest(document, browser)
+        plan = cls.from_dict(document["plan"])
+        steps = tuple(dataclasses.replace(step, runtimes=runtimes_of(step.target, browser)) for step in plan.steps)
+        return dataclasses.replace(plan, steps=steps)
+
+    def settings(self, options):
+        """`options` (pipeline.convert.ConvertOptions) with every decision
+        this plan made in place of what was asked: what the emitters read."""
+        return dataclasses.replace(options, onnx_layout=self.onnx_layout,
+                                   disabled_fixes=frozenset(self.disabled_fixes), optimize=self.optimize,
+                                   opset=self.opset if self.opset is not None else options.opset,
+                                   onnx_exporter=self.onnx_exporter or options.onnx_exporter,
+                                   tfjs_free_size=self.free_size)
 
     @classmethod
     def from_manifest(cls, document: dict[str, Any], browser: bool = False) -> "Plan":
@@ -243,9 +310,16 @@ def make(options, info: SourceInfo, post: PostSteps | None = None) -> Plan:
                        f"{' and '.join(step.target.label for step in steps)} {verb} every size the source takes",
                        path=info.path, hint="leave --input-size (or a recipe's input_size) out; it sets the patch "
                        "a TF.js graph model of an ONNX graph is built at")
-    plan = Plan(steps, layout, options.input_size if fixed else None, post)
+    plan = Plan(steps, layout, options.input_size if fixed else None, post,
+                disabled_fixes=tuple(sorted(options.disabled_fixes)), optimize=options.optimize,
+                opset=options.opset, onnx_exporter=options.onnx_exporter, free_size=options.tfjs_free_size,
+                gates={p.name: options.gates[p.name] for p in PRECISIONS if p.name in built},
+                optional=tuple(p.name for p in PRECISIONS if p.name in built and p.name in options.optional_precisions),
+                channels=options.channels,
+                max_compute=options.max_compute, check_page=options.verify and options.check_page)
     if post is not None:
         post.check(plan)
+        plan = dataclasses.replace(plan, release=post.record())
     return plan
 
 

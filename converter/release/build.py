@@ -54,6 +54,14 @@ class ReleaseSpec:
                            f"takes {recipe.input_range} and gives {recipe.output_range}", path=recipe.path,
                            hint=f"leave {one_range.format} out of [outputs] formats for this recipe")
 
+    def record(self) -> dict[str, Any]:
+        """What the plan records of the post-steps (plan.PostSteps.record):
+        their names, and what the client check runs (RecordedRelease)."""
+        recipe = self.recipe
+        return {"steps": list(self.names), "client": {
+            "patch_size": recipe.patch_size, "padding": recipe.padding, "input_range": list(recipe.input_range),
+            "output_range": list(recipe.output_range), "package_precision": recipe.package_precision}}
+
     def manifest_fields(self) -> dict[str, Any]:
         """What the manifest records of the release (plan.PostSteps)."""
         return {"output_range": self.recipe.output_range, "release": self.metadata}
@@ -76,39 +84,13 @@ class ReleaseSpec:
         }
 
     def tiling(self, fixed) -> "Tiling | None":
-        """How UpscalerJS tiles the package's model: at the recipe's patch
-        size, or, for a TF.js model `fixed` to one input size
-        (input_size.InputSize), at that size, since UpscalerJS then tiles at
-        the model's size whatever it is told, and only square. None when the
-        recipe gives no tiling."""
-        from converter.parity.client import Tiling
-
-        recipe = self.recipe
-        if fixed is None:
-            return Tiling(recipe.patch_size, recipe.padding or 0) if recipe.patch_size else None
-        if fixed.height != fixed.width:
-            raise BadInput(f"the model is fixed to {fixed} inputs, and UpscalerJS runs fixed-size models only square",
-                           path=recipe.path, hint="set [model] input_size to a square size, such as 64x64")
-        if recipe.patch_size not in (None, fixed.height):
-            raise BadInput(f"patch_size {recipe.patch_size} differs from the model's fixed input size {fixed}",
-                           path=recipe.path, hint=f"set [model] patch_size = {fixed.height}, or remove it")
-        padding = recipe.padding or 0
-        if 2 * padding >= fixed.height:
-            raise BadInput(f"padding {padding} leaves nothing of a {fixed} patch",
-                           path=recipe.path, hint=f"set [model] padding below {(fixed.height + 1) // 2}")
-        return Tiling(fixed.height, padding)
+        """How UpscalerJS tiles the package's model (`tiling`)."""
+        return tiling(self.recipe.patch_size, self.recipe.padding, fixed, self.recipe.path)
 
     def client_check(self, facts, patch=None) -> "ClientCheck | None":
-        """The UpscalerJS check of the package; None when there is no tiling
-        (UpscalerJS then runs the whole image, as parity did). `patch`: the
-        size the TF.js model is fixed to, where the source's size is free."""
-        from converter.core.input_size import InputSize
-        from converter.parity.client import ClientCheck
-
-        tiling = self.tiling(patch or InputSize.of_shape(facts.input_shape))
-        if tiling is None:
-            return None
-        return ClientCheck(tiling, self.recipe.input_range, self.recipe.output_range, facts.input_multiple)
+        """The UpscalerJS check of the package (`client_check`)."""
+        recipe = self.recipe
+        return client_check(self.tiling, recipe.input_range, recipe.output_range, facts, patch)
 
     def write_entry(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> str:
         """model.js, the definition users import (and the client check runs);
@@ -130,6 +112,66 @@ class ReleaseSpec:
 
         tiling = self.tiling(_patch(manifest))
         package_npm.write(stage, self.recipe, tiling, manifest, artifacts)
+
+
+def tiling(patch_size: int | None, padding: int | None, fixed, path: Path) -> "Tiling | None":
+    """How UpscalerJS tiles the package's model: at the recipe's patch size,
+    or, for a TF.js model `fixed` to one input size (input_size.InputSize),
+    at that size, since UpscalerJS then tiles at the model's size whatever
+    it is told, and only square. None when the recipe gives no tiling."""
+    from converter.parity.client import Tiling
+
+    if fixed is None:
+        return Tiling(patch_size, padding or 0) if patch_size else None
+    if fixed.height != fixed.width:
+        raise BadInput(f"the model is fixed to {fixed} inputs, and UpscalerJS runs fixed-size models only square",
+                       path=path, hint="set [model] input_size to a square size, such as 64x64")
+    if patch_size not in (None, fixed.height):
+        raise BadInput(f"patch_size {patch_size} differs from the model's fixed input size {fixed}",
+                       path=path, hint=f"set [model] patch_size = {fixed.height}, or remove it")
+    padding = padding or 0
+    if 2 * padding >= fixed.height:
+        raise BadInput(f"padding {padding} leaves nothing of a {fixed} patch",
+                       path=path, hint=f"set [model] padding below {(fixed.height + 1) // 2}")
+    return Tiling(fixed.height, padding)
+
+
+def client_check(tiling_of, input_range, output_range, facts, patch=None) -> "ClientCheck | None":
+    """The UpscalerJS check of the package; None when there is no tiling
+    (UpscalerJS then runs the whole image, as parity did). `patch`: the
+    size the TF.js model is fixed to, where the source's size is free;
+    `tiling_of(fixed)`: the release's tiling at a size."""
+    from converter.core.input_size import InputSize
+    from converter.parity.client import ClientCheck
+
+    tiled = tiling_of(patch or InputSize.of_shape(facts.input_shape))
+    if tiled is None:
+        return None
+    return ClientCheck(tiled, tuple(input_range), tuple(output_range), facts.input_multiple)
+
+
+@dataclass(frozen=True)
+class RecordedRelease:
+    """A release's post-steps as a bundle's plan records them
+    (ReleaseSpec.record): what `verify` re-runs. The package itself was
+    written once, by the build; only its check in UpscalerJS runs again."""
+
+    record: dict[str, Any]
+    path: Path
+    """The manifest, for messages."""
+
+    def client_check(self, facts, patch=None) -> "ClientCheck | None":
+        client = self.record.get("client") or {}
+        if not client:
+            return None
+        return client_check(lambda fixed: tiling(client["patch_size"], client["padding"], fixed, self.path),
+                            client["input_range"], client["output_range"], facts, patch)
+
+    def precision(self, artifacts: list) -> str:
+        """The precision the package's model.js points at."""
+        from converter.release import package_npm
+
+        return package_npm.entry_precision(self.record["client"]["package_precision"], artifacts)
 
 
 def _patch(manifest: dict[str, Any]):

@@ -152,14 +152,22 @@ def _entry(artifacts: list[Artifact], fmt: str, precision: str) -> str | None:
 
 def _choice(recipe, artifacts: list[Artifact]) -> tuple[Any, list[str], str]:
     """The target model.js points at, its precisions, and the default one."""
+    return _choice_of(recipe.package_precision, artifacts)
+
+
+def entry_precision(chosen: str, artifacts: list[Artifact]) -> str:
+    """The precision model.js points at, for a recipe that chose `chosen`."""
+    return _choice_of(chosen, artifacts)[2]
+
+
+def _choice_of(chosen: str, artifacts: list[Artifact]) -> tuple[Any, list[str], str]:
     from converter.targets import TFJS_GRAPH, TFJS_LAYERS
 
     # UpscalerJS runs TF.js models: the layers model where there is one.
     target = TFJS_LAYERS if any(a.format == TFJS_LAYERS.name for a in artifacts) else TFJS_GRAPH
     precisions = [a.precision for a in artifacts if a.format == target.name]
     # Where the recipe's choice was not published (it failed its gate), the smallest that was.
-    precision = recipe.package_precision if recipe.package_precision in precisions else precisions[-1]
-    return target, precisions, precision
+    return target, precisions, chosen if chosen in precisions else precisions[-1]
 
 
 def packaged(recipe, artifacts: list[Artifact]) -> list[Artifact]:

@@ -95,6 +95,9 @@ class Target:
     page_backends: tuple[tuple[str, str], ...] = ()
     """Page backends verified by a runtime besides its browser runtimes
     (TF.js on wasm: Node's TF.js lane), as (backend, runtime report name)."""
+    runtimes_lack: dict[str, str] = field(default_factory=dict)
+    """Kernels its runtimes have none of (a TF.js kernel name), with why: the
+    plan refuses a source whose artifact would need one (its `refuses`)."""
     recorded_form: Callable[[dict[str, Any]], str] | None = None
     """For a manifest from before the plan was recorded: the form the target
     was emitted from, read from what its emitter recorded; None: Keras."""

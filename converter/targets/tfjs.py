@@ -29,7 +29,7 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
     from converter.sources import detect, onnx_import
 
     if form == ONNX_FORM:
-        return _check_onnx_graph(info, options)
+        return _check_onnx_graph(target, info, options)
     if info.format in detect.GRAPH_FORMATS:  # through the Keras translation
         from converter.forms.onnx_form import static_size
         from converter.sources.onnx_import import translate
@@ -58,7 +58,7 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
         )
 
 
-def _check_onnx_graph(info: Any, options: Any) -> None:
+def _check_onnx_graph(target: Target, info: Any, options: Any) -> None:
     from converter.emitters import onnx_to_tf
     from converter.forms import onnx_form
     from converter.sources import onnx_import
@@ -72,6 +72,13 @@ def _check_onnx_graph(info: Any, options: Any) -> None:
     onnx_import.refuse_unsupported(
         onnx_to_tf.unsupported_ops(info.payload, fixed or needs_size), info.path, "for TF.js",
         "--format onnx converts it as it is; README lists the supported ops; nothing was written")
+    lacking = {kernel: node for kernel, node in onnx_to_tf.kernels(info.payload).items()
+               if kernel in target.runtimes_lack}
+    if lacking:
+        kernel, node = next(iter(lacking.items()))
+        raise BadInput(f"the TF.js graph would need the {kernel} kernel for {node}: "
+                       f"{target.runtimes_lack[kernel]}", path=info.path,
+                       hint="--format onnx (or transformersjs) converts it as it is; nothing was written")
     if needs_size:
         size = onnx_form.suggested_size(info.payload)
         raise BadInput(
@@ -178,8 +185,13 @@ def graph_form(document: dict[str, Any]) -> str:
     return ONNX_FORM if document.get("tfjs_graph_from") == "onnx" else KERAS_FORM
 
 
+RUNTIMES_LACK = {
+    "Einsum": "TF.js 4.22's wasm backend, which srconvert verifies in and UpscalerJS's users run, registers no "
+              "Einsum kernel (only a batched matrix product's equation becomes MatMul)",
+}
 # What both TF.js targets declare alike: the page runs TF.js on wasm as Node's TF.js lane does.
-FACTS = dict(weights=model_json_weights, libraries=("tensorflowjs",), page_backends=(("wasm", "tfjs-wasm"),))
+FACTS = dict(weights=model_json_weights, libraries=("tensorflowjs",), page_backends=(("wasm", "tfjs-wasm"),),
+             runtimes_lack=RUNTIMES_LACK)
 
 # A layers model is written from the topology and weights (emitters.tfjs.layers_model): no TensorFlow.
 TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
