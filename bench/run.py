@@ -163,7 +163,7 @@ def tile_times(bundles: dict[str, tuple[Path, dict]], source: Path, repeat: int)
     from converter.backends.registry import make_runner
     from converter.bundle.manifest import Artifact
     from converter.forms.keras_form import KerasForm
-    from converter.parity.engine import Runtimes
+    from converter.backends.lanes import Runtimes
     from converter.sources import SourceOptions, describe
     from converter.targets import TARGETS
 

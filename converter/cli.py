@@ -232,12 +232,9 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
             arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, tfjs_free_size,
             no_check_page, vendor_libs, max_memory, max_time, max_compute, quiet):
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
-    from converter.architectures import parse_overrides as parse_arch_params
     from converter.core import tf_runtime
-    from converter.core.photos import DEFAULT_IMAGES
     from converter.core.progress import Progress
     from converter.parity import report
-    from converter.parity.gates import parse_overrides
     from converter.passes.fixes import FIX_NAMES
     from converter.pipeline.convert import ConvertOptions
     from converter.pipeline.convert import convert as run_convert
@@ -249,39 +246,7 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
         click.echo("warning: --no-verify: the bundle is NOT checked against the source", err=True)
     _warn_lambda(allow_lambda)
     tf_runtime.quiet(debug=ctx.obj["debug"])
-    options = ConvertOptions(
-        source=source,
-        out=out,
-        formats=formats,
-        precisions=precisions,
-        tfjs_models=tfjs_models,
-        input_range=input_range,
-        verify=not no_verify,
-        force=force,
-        channels=channels,
-        optimize=not no_optimize,
-        backend=tfjs_backend,
-        gates=parse_overrides(gates),
-        gated=frozenset(gate.split(":", 1)[0] for gate in gates),
-        images_dir=parity_images or DEFAULT_IMAGES,
-        images_required=parity_images is not None,
-        user_layers=_load_user_layers(custom_layer_specs),
-        allow_lambda=allow_lambda,
-        disabled_fixes=frozenset(no_fix),
-        opset=opset,
-        onnx_layout=onnx_layout,
-        onnx_exporter=onnx_exporter,
-        calibration_images=calibration_images or DEFAULT_IMAGES,
-        arch=arch,
-        arch_params=parse_arch_params(arch_params),
-        browser=browser,
-        input_size=input_size,
-        tfjs_free_size=tfjs_free_size,
-        max_memory=max_memory,
-        max_compute=max_compute,
-        check_page=not no_check_page,
-        vendor_libs=vendor_libs,
-    )
+    options = ConvertOptions.from_cli(ctx.params, _load_user_layers(custom_layer_specs))
     progress = Progress(not (as_json or quiet))
     try:
         result = run_convert(options, progress)

@@ -10,7 +10,7 @@ import numpy as np
 from converter.bundle.manifest import Artifact
 from converter.core.precisions import DEFAULT_GATES
 from converter.parity import check_page
-from converter.parity.engine import Reference
+from converter.parity.runs import Reference
 from converter.parity.inputs import ParityInput
 
 

@@ -14,7 +14,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from converter.core.precisions import DEFAULT_GATES
 from converter.parity import input_range
-from converter.parity.engine import Reference, Run, judge
+from converter.parity.compare import judge
+from converter.parity.runs import Reference, Run
 from converter.parity.inputs import ParityInput
 from converter.parity.report import judging_lines
 

@@ -176,7 +176,7 @@ def test_an_artifact_runs_only_the_inputs_of_sizes_it_takes_and_fails_when_it_ta
 
     from converter.backends.onnxruntime.runner import OnnxRuntimeRunner
     from converter.core.input_size import Sizes
-    from converter.parity.engine import run_inputs
+    from converter.parity.runs import run_inputs
 
     weight = numpy_helper.from_array(np.full((3, 3, 1, 1), 0.5, np.float32), "w")
     graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",

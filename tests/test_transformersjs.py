@@ -5,6 +5,7 @@ Node, in every dtype written (issue 28)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,7 +79,9 @@ def test_a_broken_folder_fails_by_name(broken, tmp_path):
     from converter.core.precisions import DEFAULT_GATES
     from converter.parity import inputs as parity_inputs
     from converter.parity import report
-    from converter.parity.engine import Runtimes, compute_reference, judge, run_inputs
+    from converter.backends.lanes import Runtimes
+    from converter.parity.compare import judge
+    from converter.parity.runs import compute_reference, run_inputs
     from converter.pipeline.execute import source_form
 
     out = tmp_path / "o"
@@ -146,3 +149,28 @@ def test_with_browser_the_pipeline_runs_in_chromium_on_webgpu_and_wasm(tmp_path)
         assert all(r["pass"] for r in ran.values()), artifact["entry"]
         # Only what transformers.js itself refuses on an adapter without shader-f16 is exempt.
         assert set(exempt) <= ({"chromium-transformersjs-webgpu"} if artifact["precision"] == "float16" else set())
+
+
+def test_the_onnx_and_transformersjs_targets_share_one_base_and_its_passes(tmp_path):
+    from converter import sources
+    from converter.core.input_size import Sizes
+    from converter.core.progress import Progress
+    from converter.pipeline import execute
+    from converter.pipeline import plan as planning
+    from converter.pipeline.convert import ConvertOptions
+
+    source = Path(__file__).resolve().parents[1] / "fixtures" / "onnx" / "compact_torchscript.onnx"
+    options = ConvertOptions(source=source, out=tmp_path / "o", formats=("onnx", "transformersjs"),
+                             precisions=("float32",), input_range=(0.0, 1.0))
+    info = sources.describe(source, options.source_options())
+    plan = planning.make(planning.resolve(options, info), info)
+    assert plan.onnx_layout == "nchw"  # the layout transformers.js takes, so one base serves both
+    forms = execute.load_forms(plan, info, options.source_options())
+    emission = execute.Emission(forms, plan.settings(options), tmp_path, Progress(False),
+                                Sizes.of_shape(forms.source.facts.input_shape, forms.source.facts.input_multiple))
+    written = [artifact.format for artifact, _ in execute.emitted(plan, emission)]
+    assert written == ["onnx", "transformersjs"]
+    onnx_emitter, hub_emitter = emission.emitters
+    assert onnx_emitter.base is hub_emitter.base and len(emission.shared) == 1
+    assert hub_emitter.applied == []  # the passes ran, and are recorded, once
+    assert hub_emitter.record["onnx_exporter"] == onnx_emitter.record["onnx_exporter"] == "none (the source graph)"

@@ -20,7 +20,7 @@ class Runner(abc.ABC):
     runtime: str = "?"
     """Short name of the runtime, as reports show it (e.g. `tfjs-wasm`)."""
     lane: str = "local"
-    """Runners of one lane run one after another on one thread (see parity.engine)."""
+    """Runners of one lane run one after another on one thread (see backends.lanes)."""
     small_inputs: bool = False
     """Run on the small subset of the parity inputs (a software-rendered GPU
     is slow; one tile and one photo still catch layout and value errors)."""

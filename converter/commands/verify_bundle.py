@@ -153,7 +153,8 @@ def verify_bundle(
         return outcome
 
     from converter.core.input_size import Sizes
-    from converter.parity.engine import Runtimes, Verification
+    from converter.backends.lanes import Runtimes
+    from converter.parity.engine import Verification
     from converter.pipeline import execute
     from converter.pipeline.plan import Plan
     from converter.release.build import RecordedRelease
@@ -206,7 +207,7 @@ def verify_bundle(
                                       client.reference_inputs() if client else [], client).summary
             if client is not None and summary["pass"] is not False:
                 progress.step(f"running the npm package in UpscalerJS, tiled ({client.tiling.describe()})")
-                outcome.client = verification.check_client(client, bundle, release.precision(artifacts))
+                outcome.client = client.verify(verification, bundle, release.precision(artifacts))
                 summary["pass"] = outcome.client["pass"]
         finally:
             runtimes.close()

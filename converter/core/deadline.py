@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from converter.core.errors import BadInput
 
@@ -104,6 +104,22 @@ class Clock:
         if compute is None:
             return 0.0
         return SPEEDS[speed].seconds(compute.macs(pixels), compute.nodes)
+
+    def check_lanes(self, seconds: dict[str, float], name: Callable[[str], str]) -> None:
+        """Refuse (BadInput) a run whose slowest lane, by the estimated
+        `seconds` per lane, would take over LANE_SECONDS (or --max-time),
+        before any work starts there; `name(lane)`: how the message names it."""
+        lane, worst = max(seconds.items(), key=lambda item: item[1], default=("", 0.0))
+        allowed = self.max_time if self.max_time is not None else LANE_SECONDS
+        if worst <= allowed:
+            return
+        allow = f"allow it with --max-time {int(worst * 1.5)}"
+        raise BadInput(
+            f"parity in {name(lane)} would take about {estimate_text(worst)} on this machine "
+            f"(estimated from the model's {self.compute.text()}), over the {estimate_text(allowed)} "
+            "a run may take; no artifact was verified and nothing was written",
+            hint=(f"run --browser on a machine with a GPU, leave --browser out, or {allow}" if lane == "chromium"
+                  else allow))
 
     def remaining(self) -> float | None:
         if self.max_time is None:

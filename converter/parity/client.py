@@ -37,6 +37,11 @@ PHOTO = Path(__file__).resolve().parents[2] / "fixtures" / "client" / "chelsea.p
 # whose sides are a multiple of nothing.
 CROPS_IN_TILES = ((2.5, 1.5), (2.3, 1.7))
 BACKEND = "webgl"
+CLIENT_OVERHEAD = 3.0
+"""UpscalerJS's tiled run costs more than its inferences: every tile and
+photo shape compiles its own shaders, and it converts pixels around each
+tile. Measured: 41 min for the ISR-size RRDN's check on SwiftShader with the
+machine loaded, where its inferences are estimated at 9.4 min; rounded down."""
 """TF.js's default backend in Chromium: what an UpscalerJS page gets."""
 PIXEL_RANGE = 255.0
 """UpscalerJS takes and gives 0-255 pixels."""
@@ -118,6 +123,32 @@ class ClientCheck:
     def reference_inputs(self) -> list[ParityInput]:
         """The photos as the source model is to see them (run on the reference lane)."""
         return [ParityInput(p.name, to_model(p.pixels, self.input_range), True) for p in self.photos]
+
+    def seconds(self, clock, speed: str) -> float:
+        """The check's estimated seconds (`clock`: core.deadline.Clock, at
+        `speed`): whole-image inference of each photo, then tiled (each
+        tile an inference; tiles overlap by the padding), times CLIENT_OVERHEAD."""
+        total = 0.0
+        size, padding = self.tiling.patch_size, self.tiling.padding
+        for photo in self.photos:
+            height, width = photo.pixels.shape[1:3]
+            total += clock.inference(height * width, speed)
+            tiles = -(-height // size) * -(-width // size)
+            total += tiles * clock.inference((size + 2 * padding) ** 2, speed)
+        return CLIENT_OVERHEAD * total
+
+    def verify(self, verification, package: Path, precision: str) -> dict[str, Any]:
+        """Run the npm package in `package` in UpscalerJS, on the browser
+        lane of `verification` (parity.engine.Verification), against the
+        source's outputs on this check's photos, by `precision`'s gate: a
+        release step, after the artifacts' own parity."""
+        from converter.backends.chromium.upscalerjs import UpscalerJSRunner
+
+        runtimes = verification.runtimes
+        runner = UpscalerJSRunner(runtimes.host(UpscalerJSRunner.lane), package, BACKEND)
+        job = runtimes.lane(runner.lane).submit(self.run, runner, verification.reference.extra_outputs,
+                                                verification.gates[precision])
+        return job.result()
 
     def run(self, runner, references: list[np.ndarray], gate: Gate) -> dict[str, Any]:
         """`runner`: an UpscalerJS runner of the package; `references`: the

@@ -117,3 +117,18 @@ figcaption {{ font-size: 12px; max-width: 260px; }}
 </body></html>
 """
     path.write_text(page, encoding="utf-8")
+
+
+def write_gallery(path: Path, reference, gallery: dict[str, dict[int, np.ndarray]], artifacts: list,
+                  head: list[str] = ()) -> None:
+    """parity.html of a verified run: `reference` (parity.runs.Reference)
+    beside each "entry in runtime"'s outputs in `gallery`, with each run's
+    outcome as the comparator gave it."""
+    from converter.parity.compare import outcome
+
+    photos = [(i.name, i.array, o) for i, o in zip(reference.inputs, reference.outputs) if i.is_photo]
+    summaries = {}
+    for artifact in artifacts:
+        for result in artifact.parity["results"]:
+            summaries[f"{artifact.entry} in {result['runtime']}"] = outcome(result)
+    write(path, photos, gallery, summaries, reference.low, reference.high, head)

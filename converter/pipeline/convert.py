@@ -91,6 +91,52 @@ class ConvertOptions:
     release: dict[str, Any] = field(default_factory=dict)
     """A release's name, version, license and description, for the model cards its targets write."""
 
+    @classmethod
+    def from_cli(cls, params: dict[str, Any], user_layers: dict[str, type]) -> "ConvertOptions":
+        """`srconvert convert`'s options (Click's parsed `params`), with the
+        user's layer classes already imported: one of the two mappings onto
+        a run's options (`from_recipe` is the other)."""
+        from converter.architectures import parse_overrides as parse_arch_params
+        from converter.parity.gates import parse_overrides
+
+        gates = params["gates"]
+        return cls(
+            source=params["source"], out=params["out"], formats=params["formats"], precisions=params["precisions"],
+            tfjs_models=params["tfjs_models"], input_range=params["input_range"], verify=not params["no_verify"],
+            force=params["force"], channels=params["channels"], optimize=not params["no_optimize"],
+            backend=params["tfjs_backend"], gates=parse_overrides(gates),
+            gated=frozenset(gate.split(":", 1)[0] for gate in gates),
+            images_dir=params["parity_images"] or DEFAULT_IMAGES, images_required=params["parity_images"] is not None,
+            user_layers=user_layers, allow_lambda=params["allow_lambda"], disabled_fixes=frozenset(params["no_fix"]),
+            opset=params["opset"], onnx_layout=params["onnx_layout"], onnx_exporter=params["onnx_exporter"],
+            calibration_images=params["calibration_images"] or DEFAULT_IMAGES, arch=params["arch"],
+            arch_params=parse_arch_params(params["arch_params"]), browser=params["browser"],
+            input_size=params["input_size"], tfjs_free_size=params["tfjs_free_size"],
+            max_memory=params["max_memory"], max_compute=params["max_compute"],
+            check_page=not params["no_check_page"], vendor_libs=params["vendor_libs"],
+        )
+
+    @classmethod
+    def from_recipe(cls, recipe, source: Path, out: Path, given_weights: bool = False, **run: Any) -> "ConvertOptions":
+        """A release's options: its recipe (release.recipes.Recipe) built from
+        `source` into `out`, with `run`'s settings of the build (verify,
+        force, browser, budgets, the check page)."""
+        from converter.parity.gates import parse_overrides
+
+        return cls(
+            source=source, out=out, formats=recipe.formats, precisions=recipe.precisions,
+            tfjs_models=recipe.tfjs_models, input_range=recipe.input_range,
+            input_range_origin="assumed" if recipe.input_range_assumed else "recipe",
+            input_range_reason=recipe.input_range_assumed, gates=parse_overrides(recipe.gates),
+            gated=frozenset(gate.split(":", 1)[0] for gate in recipe.gates),
+            optional_precisions=frozenset(recipe.optional_precisions),
+            calibration_images=recipe.calibration_images or DEFAULT_IMAGES, arch=recipe.arch,
+            arch_params=recipe.params_for(given_weights), input_size=recipe.input_size,
+            release={"name": recipe.name, "version": recipe.version, "license": recipe.license,
+                     "description": recipe.description},
+            **run,
+        )
+
     def source_options(self) -> sources.SourceOptions:
         return sources.SourceOptions(self.arch, self.arch_params, self.user_layers, self.allow_lambda,
                                      self.max_memory, self.input_size, max_compute=self.max_compute)
@@ -128,7 +174,7 @@ def convert(options: ConvertOptions, progress: Progress | None = None,
         check_folder(options.images_dir, options.channels)  # a TF.js patch takes photos mirrored out to it
     runtimes = None
     if options.verify:
-        from converter.parity.engine import Runtimes
+        from converter.backends.lanes import Runtimes
 
         runtimes = Runtimes(plan.runtimes, options.backend)
         runtimes.prestart()  # fails fast (exit 3) on a missing Node, before any heavy work
@@ -230,7 +276,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
         precision = post.write_entry(stage, document, artifacts)
         if client is not None:
             progress.step(f"running the npm package in UpscalerJS, tiled ({client.tiling.describe()})")
-            summary["client"] = verification.check_client(client, stage, precision)
+            summary["client"] = client.verify(verification, stage, precision)
             summary["pass"] = summary["client"]["pass"]
             document = manifest.with_parity(document, summary)
     head = [report.headline(source_label, summary, measured), range_line(finding)]

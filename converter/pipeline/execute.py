@@ -99,13 +99,15 @@ class Emission:
     progress: Any
     sizes: Any
     emitters: list = field(default_factory=list)
+    shared: dict = field(default_factory=dict)
+    """What the emitters share (targets.base.Emitter.shared)."""
 
 
 def emitted(plan: Plan, emission: Emission) -> Iterator[tuple[Any, Step]]:
     """Each artifact as its emitter writes it, with the step it belongs to."""
     for step in plan.steps:
         emitter = step.target.open(emission.forms.of(step.form), emission.settings, emission.stage,
-                                   emission.progress, emission.sizes)
+                                   emission.progress, emission.sizes, emission.shared)
         emission.emitters.append(emitter)
         for precision in step.precisions:
             yield emitter.emit(precision), step
@@ -126,7 +128,7 @@ def execute(plan: Plan, form, artifacts: Iterable[tuple[Any, Step]], verificatio
     verified) against `form`'s reference. `reference_inputs`, `client`: a
     post-step's client check, whose inputs the reference runs too and whose
     time the estimate counts. `probes`: batches the reference also runs,
-    for the caller (parity.engine.compute_reference). `alongside`: the
+    for the caller (parity.runs.compute_reference). `alongside`: the
     reference starts before the artifacts come, not after them
     (`reference_alongside`)."""
     if verification is not None:  # a run the estimate says cannot finish stops here, before the lanes work

@@ -190,46 +190,61 @@ class Outcome:
     out: str | None = None
 
 
-def build_one(recipe_path: "str | recipes.Recipe", dist: str, weights: str | None, verify: bool, force: bool,
-              debug: bool, browser: bool = False, max_memory: int | None = None, progress: bool = True,
-              workers: int = 1, max_time: float | None = None, max_compute: float | None = None,
-              check_page: bool = True, vendor_libs: bool = False, out: str | None = None) -> Outcome:
-    """Build one recipe (a file, or a Recipe a zoo entry made); runs in a
-    worker process, so it reports instead of raising. `progress`: progress
-    lines on stderr, each after the recipe's name (warnings go out either
-    way). `workers`: how many run side by side, which share the default
-    memory budget. `max_time`: the build's limit, applied to each release.
-    `check_page`, `vendor_libs`: as convert's (pipeline.convert.ConvertOptions).
-    `out`: the release folder, if not DIST/<release name>."""
+@dataclass(frozen=True)
+class BuildJob:
+    """One release to build, as a worker process receives it (picklable)."""
+
+    recipe: "str | recipes.Recipe"
+    """A recipe file, or a Recipe a zoo entry made."""
+    dist: str
+    weights: str | None = None
+    """A weights file in place of the recipe's (--weights)."""
+    verify: bool = True
+    force: bool = False
+    debug: bool = False
+    browser: bool = False
+    max_memory: int | None = None
+    progress: bool = True
+    """Progress lines on stderr, each after the recipe's name (warnings go out either way)."""
+    workers: int = 1
+    """How many run side by side, which share the default memory budget."""
+    max_time: float | None = None
+    """The build's limit, applied to each release."""
+    max_compute: float | None = None
+    check_page: bool = True
+    vendor_libs: bool = False
+    """As convert's (pipeline.convert.ConvertOptions)."""
+    out: str | None = None
+    """The release folder, if not DIST/<release name>."""
+
+
+def build_one(job: BuildJob) -> Outcome:
+    """Build one release; runs in a worker process, so it reports instead of raising."""
     from converter.bundle import signals
     from converter.core import deadline, memory, tf_runtime
     from converter.core.progress import Progress
 
-    memory.share_between(workers)
-    deadline.start(max_time)
+    memory.share_between(job.workers)
+    deadline.start(job.max_time)
     signals.install()  # a cancelled build's worker removes its staging folder too
-    tf_runtime.quiet(debug=debug)
+    tf_runtime.quiet(debug=job.debug)
     try:
-        recipe = recipe_path if isinstance(recipe_path, recipes.Recipe) else recipes.load(Path(recipe_path))
-        reporter = Progress(progress, prefix=f"{recipe.name}: ")
-        return _build(recipe, Path(out) if out else Path(dist) / recipe.name, Path(weights) if weights else None,
-                      verify, force, browser or recipe.browser, max_memory, reporter, max_compute, check_page,
-                      vendor_libs)
+        recipe = job.recipe if isinstance(job.recipe, recipes.Recipe) else recipes.load(Path(job.recipe))
+        reporter = Progress(job.progress, prefix=f"{recipe.name}: ")
+        return _build(recipe, job, reporter)
     except SrconvertError as error:
-        return Outcome(str(recipe_path), error.exit_code, error.lines())
+        return Outcome(str(job.recipe), error.exit_code, error.lines())
     except Exception as error:  # a bug: keep the worker's message
-        return Outcome(str(recipe_path), EXIT_INTERNAL, [f"internal error: {type(error).__name__}: {error}"])
+        return Outcome(str(job.recipe), EXIT_INTERNAL, [f"internal error: {type(error).__name__}: {error}"])
 
 
-def _build(recipe: recipes.Recipe, out: Path, weights: Path | None, verify: bool, force: bool,
-           browser: bool, max_memory: int | None, progress, max_compute: float | None = None,
-           check_page: bool = True, vendor_libs: bool = False) -> Outcome:
-    from converter.core.photos import DEFAULT_IMAGES
+def _build(recipe: recipes.Recipe, job: BuildJob, progress) -> Outcome:
     from converter.parity import report
-    from converter.parity.gates import parse_overrides
     from converter.pipeline.convert import ConvertOptions, convert
     from converter.release import package_npm
 
+    out = Path(job.out) if job.out else Path(job.dist) / recipe.name
+    weights = Path(job.weights) if job.weights else None
     source = weights or recipe.weights_path
     if not source.exists():
         raise BadInput(
@@ -237,33 +252,10 @@ def _build(recipe: recipes.Recipe, out: Path, weights: Path | None, verify: bool
             path=recipe.path,
             hint="srconvert downloads nothing: put the publisher's file there, or pass --weights FILE",
         )
-    params = recipe.params if weights is None else {k: v for k, v in recipe.params.items() if k in recipes.NOT_IN_WEIGHTS}
-    options = ConvertOptions(
-        source=source,
-        out=out,
-        formats=recipe.formats,
-        precisions=recipe.precisions,
-        tfjs_models=recipe.tfjs_models,
-        input_range=recipe.input_range,
-        input_range_origin="assumed" if recipe.input_range_assumed else "recipe",
-        input_range_reason=recipe.input_range_assumed,
-        verify=verify,
-        force=force,
-        gates=parse_overrides(recipe.gates),
-        gated=frozenset(gate.split(":", 1)[0] for gate in recipe.gates),
-        optional_precisions=frozenset(recipe.optional_precisions),
-        calibration_images=recipe.calibration_images or DEFAULT_IMAGES,
-        arch=recipe.arch,
-        arch_params=params,
-        input_size=recipe.input_size,
-        browser=browser,
-        max_memory=max_memory,
-        max_compute=max_compute,
-        check_page=check_page,
-        vendor_libs=vendor_libs,
-        release={"name": recipe.name, "version": recipe.version, "license": recipe.license,
-                 "description": recipe.description},
-    )
+    options = ConvertOptions.from_recipe(recipe, source, out, given_weights=weights is not None, verify=job.verify,
+                                         force=job.force, browser=job.browser or recipe.browser,
+                                         max_memory=job.max_memory, max_compute=job.max_compute,
+                                         check_page=job.check_page, vendor_libs=job.vendor_libs)
     result = convert(options, progress, post=ReleaseSpec(recipe, source_label=source.name))
     for warning in package_npm.warnings(recipe, result.manifest):
         progress.warn(warning)
@@ -296,13 +288,13 @@ def build_many(paths: list[Path], dist: Path, jobs: int, weights: Path | None, v
     signals.install()
     signals.sweep_on_exit(dist)
     workers = max(1, min(jobs, len(paths)))
-    calls = [((str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
-               progress, workers, max_time, max_compute, check_page, vendor_libs), {}) for p in paths]
-    return in_workers(calls, workers, [str(p) for p in paths], fresh=fresh_workers)
+    jobs_of = [BuildJob(str(p), str(dist), str(weights) if weights else None, verify, force, debug, browser, max_memory,
+                        progress, workers, max_time, max_compute, check_page, vendor_libs) for p in paths]
+    return in_workers(jobs_of, workers, [str(p) for p in paths], fresh=fresh_workers)
 
 
-def in_workers(calls: list[tuple[tuple, dict]], workers: int, labels: list[str], fresh: bool = False) -> list[Outcome]:
-    """`build_one(*args, **kwargs)` for each call, in warm worker processes
+def in_workers(jobs: list[BuildJob], workers: int, labels: list[str], fresh: bool = False) -> list[Outcome]:
+    """`build_one(job)` for each job, in warm worker processes
     (release.workers): one per job slot, replaced after a release that
     failed or a worker that died (`fresh`: after every release)."""
     from converter.release import workers as warm
@@ -312,8 +304,8 @@ def in_workers(calls: list[tuple[tuple, dict]], workers: int, labels: list[str],
         return Outcome(labels[index], EXIT_BAD_INPUT,
                        ["the build process stopped before finishing this recipe (see the error above)"])
 
-    return warm.run(build_one, calls, workers, healthy=lambda outcome: not fresh and outcome.exit_code == EXIT_OK,
-                    died=died)
+    return warm.run(build_one, [((job,), {}) for job in jobs], workers,
+                    healthy=lambda outcome: not fresh and outcome.exit_code == EXIT_OK, died=died)
 
 
 def exit_code(outcomes: list[Outcome]) -> int:

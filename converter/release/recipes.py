@@ -62,6 +62,12 @@ class Recipe:
     def weights_path(self) -> Path:
         return (self.path.parent / self.weights).resolve()
 
+    def params_for(self, given_weights: bool) -> dict[str, Any]:
+        """The family's hyperparameters to build with: the recipe's, or for
+        weights given in place of the recipe's (--weights), only those the
+        weights cannot show (NOT_IN_WEIGHTS)."""
+        return {k: v for k, v in self.params.items() if not given_weights or k in NOT_IN_WEIGHTS}
+
 
 def _range(text: str, key: str, path: Path) -> tuple[float, float]:
     if text not in ("0:1", "0:255"):

@@ -51,7 +51,7 @@ class Target:
     browser_runtimes: tuple[str, ...]
     """The runtimes that verify it in a browser too, with --browser."""
     emitter: type
-    """Its `Emitter` class: `Emitter(target, form, options, stage, progress)` writes it."""
+    """Its `Emitter` class: `Emitter(target, form, options, stage, progress, shared)` writes it."""
     needs_tensorflow: bool = True
     """Whether emitting it imports TensorFlow (those that don't go first)."""
     keras_builder: bool | Callable[[Any, Any], bool] | None = None
@@ -114,10 +114,12 @@ class Target:
         found = {runtime: why for (p, runtime), why in self.unsupported.items() if p == precision}
         return found or None
 
-    def open(self, form: Any, options: Any, stage: Path, progress: Any, sizes: Any = None) -> "Emitter":
+    def open(self, form: Any, options: Any, stage: Path, progress: Any, sizes: Any = None,
+             shared: dict | None = None) -> "Emitter":
         """`sizes` (input_size.Sizes): what the source takes, which an
-        artifact takes too unless its emitter fixes one size."""
-        emitter = self.emitter(self, form, options, stage, progress)
+        artifact takes too unless its emitter fixes one size. `shared`: what
+        the run's emitters share (Emitter.shared)."""
+        emitter = self.emitter(self, form, options, stage, progress, shared)
         emitter.sizes = emitter.sizes or sizes
         return emitter
 
@@ -132,8 +134,12 @@ class Emitter(abc.ABC):
     """One target's writer for one run: whatever is shared across precisions
     (an export, a traced graph, the passes) happens once, in the constructor."""
 
-    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
+    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any,
+                 shared: dict | None = None) -> None:
         self.target = target
+        self.shared: dict = {} if shared is None else shared
+        """What every emitter of the run shares, by key: work two targets
+        would otherwise repeat (the ONNX base of one form in one layout)."""
         self.form = form
         self.options = options
         self.stage = stage

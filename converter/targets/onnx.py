@@ -27,24 +27,38 @@ JSEP_FREE_SLICE = (
 
 
 class Emitter(BaseEmitter):
-    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
-        super().__init__(target, form, options, stage, progress)
+    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any,
+                 shared: dict | None = None) -> None:
+        super().__init__(target, form, options, stage, progress, shared)
+        # One base per form and layout, whichever target needs it first (ONNX, transformers.js):
+        # its passes run and are recorded once. Quantizers and writers copy it, never edit it.
+        key = ("onnx-base", id(form), options.onnx_layout)
+        if key not in self.shared:
+            self.shared[key] = self._base(form, options)
+            self.applied = self.shared[key][2]
+        self.base, self.record, _, self.graph_exempt = self.shared[key]
+
+    def _base(self, form: Any, options: Any) -> tuple[Any, dict[str, Any], list, dict[str, str]]:
+        """The float32 ONNX base of `form` with its ONNX passes run: the
+        graph, what the manifest records of it, the passes that changed it,
+        and the runtimes its graph is exempt from."""
         from converter import passes
         from converter.emitters import onnx_bundle
         from converter.passes import fixes, optimize
 
         if form.kind == ONNX_FORM:  # the source graph itself: no re-export
-            progress.step(f"taking the source graph as the ONNX base ({options.onnx_layout.upper()})")
-            self.base = form.graph_in(options.onnx_layout)
-            self.record = {"onnx_exporter": "none (the source graph)"}
+            self.progress.step(f"taking the source graph as the ONNX base ({options.onnx_layout.upper()})")
+            base = form.graph_in(options.onnx_layout)
+            record = {"onnx_exporter": "none (the source graph)"}
         else:
-            progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
-            self.base = onnx_bundle.export(form, options.opset, options.onnx_layout, options.onnx_exporter)
-            self.record = {"onnx_exporter": onnx_bundle.exporter_of(self.base)}
+            self.progress.step(f"exporting ONNX (opset {options.opset}, {options.onnx_layout.upper()})")
+            base = onnx_bundle.export(form, options.opset, options.onnx_layout, options.onnx_exporter)
+            record = {"onnx_exporter": onnx_bundle.exporter_of(base)}
         steps = (*fixes.ONNX_FIXES, *(optimize.ONNX_PASSES if options.optimize else ()))
-        self.applied = passes.apply(steps, passes.ONNX, self.base, disabled=options.disabled_fixes)
-        slices = free_slices_from_the_end(self.base)
-        self.graph_exempt = {"chromium-ort-jsep": JSEP_FREE_SLICE.format(node=slices[0])} if slices else {}
+        applied = passes.apply(steps, passes.ONNX, base, disabled=options.disabled_fixes)
+        slices = free_slices_from_the_end(base)
+        exempt = {"chromium-ort-jsep": JSEP_FREE_SLICE.format(node=slices[0])} if slices else {}
+        return base, record, applied, exempt
 
     def emit(self, precision: str):
         from converter.emitters import onnx_bundle

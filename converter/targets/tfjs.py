@@ -90,8 +90,9 @@ def _check_onnx_graph(target: Target, info: Any, options: Any) -> None:
 
 
 class Emitter(BaseEmitter):
-    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
-        super().__init__(target, form, options, stage, progress)
+    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any,
+                 shared: dict | None = None) -> None:
+        super().__init__(target, form, options, stage, progress, shared)
         from converter.bundle import custom_layers_js
         from converter.core.user_layers import js_twins
         from converter.emitters import tfjs

@@ -26,8 +26,9 @@ UNSUPPORTED = {
 
 
 class Emitter(onnx_target.Emitter):
-    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any) -> None:
-        super().__init__(target, form, dataclasses.replace(options, onnx_layout="nchw"), stage, progress)
+    def __init__(self, target: Target, form: Any, options: Any, stage: Path, progress: Any,
+                 shared: dict | None = None) -> None:
+        super().__init__(target, form, dataclasses.replace(options, onnx_layout="nchw"), stage, progress, shared)
         self._configs: list[Path] | None = None
 
     def emit(self, precision: str):

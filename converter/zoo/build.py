@@ -103,7 +103,7 @@ def build_shard(plan: Plan, shard: int, index: Path, weights_dir: Path, dist: Pa
                 jobs: int, settings: Settings, force: bool = False, debug: bool = False,
                 progress: bool = True) -> list[Outcome]:
     from converter.bundle import signals, staging
-    from converter.release.build import in_workers
+    from converter.release.build import BuildJob, in_workers
     from converter.zoo import cache as zoo_cache
 
     mine = plan.of_shard(shard)
@@ -125,9 +125,9 @@ def build_shard(plan: Plan, shard: int, index: Path, weights_dir: Path, dist: Pa
         staging.publish(stage, out)
         outcomes[planned.id] = Outcome(planned.id, 0, [f"copied {out} from the cache (every file's sha256 re-checked)"],
                                        str(out))
-    calls = [((recipe, str(dist), str(Path(weights_dir) / planned.weights), settings.verify, force, debug,
-               settings.browser, None, progress, jobs, None, None, settings.check_page, settings.vendor_libs),
-              {"out": str(dist / planned.id)}) for planned, recipe, _ in todo]
+    calls = [BuildJob(recipe, str(dist), str(Path(weights_dir) / planned.weights), settings.verify, force, debug,
+                      settings.browser, progress=progress, workers=jobs, check_page=settings.check_page,
+                      vendor_libs=settings.vendor_libs, out=str(dist / planned.id)) for planned, recipe, _ in todo]
     built = in_workers(calls, min(jobs, len(calls)), [planned.id for planned, _, _ in todo])
     for (planned, _, digest), outcome in zip(todo, built):
         outcomes[planned.id] = Outcome(planned.id, outcome.exit_code, outcome.lines, outcome.out)

@@ -133,11 +133,12 @@ def write(stage: Path, reference, artifacts: list, gates: dict, exemptions: dict
           vendor_libs: bool = False, pixel_range: tuple[float, float] = (0.0, 1.0)) -> dict[str, Any]:
     """The page, its reference data and (`vendor_libs`) its libraries, into
     `stage`; returns the manifest's `check_page` entry. `reference`: the
-    run's parity.engine.Reference; `exemptions`: each artifact's, by entry,
+    run's parity.runs.Reference; `exemptions`: each artifact's, by entry,
     as its target declared them (a browser runtime this run did not verify
     in keeps its exemption on the page); `pixel_range`: where the page
     clips outputs for a gate on photos, as the parity engine does."""
-    from converter.parity.engine import SHOWN_SHARE, small_set, taken
+    from converter.parity.compare import SHOWN_SHARE
+    from converter.parity.runs import small_set, taken
 
     runtimes = page_runtimes()
     artifacts = [a for a in artifacts if _kind(a) in runtimes]  # the page runs TF.js and ONNX files
