@@ -15,9 +15,8 @@ import click
 
 from converter import __version__, targets
 from converter.core.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, SrconvertError
+from converter.core.options import csv_choice
 from converter.core.precisions import DEFAULT as DEFAULT_PRECISIONS
-from converter.emitters import onnx_bundle
-from converter.graphs.layout import LAYOUTS
 
 # The output-target registry imports nothing heavy, so `--help` stays instant.
 PRECISIONS_HELP = "; ".join(f"{fmt}: {' '.join(targets.precisions_of(fmt))}" for fmt in targets.FORMATS)
@@ -59,19 +58,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     signals.install()  # SIGTERM and SIGHUP: runtimes ended, staging removed, exit 143 / 129
     ctx.obj = {"debug": debug}
-
-
-def _csv(choices: tuple[str, ...], option: str):
-    def parse(ctx, param, value: str | None) -> tuple[str, ...] | None:
-        if value is None:  # an option whose default the plan picks per source
-            return None
-        items = tuple(item.strip() for item in value.split(",") if item.strip())
-        bad = [item for item in items if item not in choices]
-        if bad or not items:
-            raise click.BadParameter(f"{', '.join(bad) or 'nothing'}; choose from {', '.join(choices)}", param_hint=option)
-        return tuple(dict.fromkeys(items))
-
-    return parse
 
 
 def _input_range(ctx, param, value: str | None) -> tuple[float, float] | None:
@@ -174,14 +160,10 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (created atomically).")
 @click.option("--format", "formats", default=",".join(targets.DEFAULT_FORMATS), show_default=True,
-              callback=_csv(targets.FORMATS, "--format"), help="Comma list of output formats.")
+              callback=csv_choice(targets.FORMATS, "--format"), help="Comma list of output formats.")
 @click.option("--quantize", "precisions", default=",".join(DEFAULT_PRECISIONS), show_default=True,
-              callback=_csv(targets.PRECISIONS, "--quantize"),
+              callback=csv_choice(targets.PRECISIONS, "--quantize"),
               help=f"Comma list of precisions, one folder each; each format takes those it supports ({PRECISIONS_HELP}).")
-@click.option("--tfjs-model", "tfjs_models", default=None,
-              callback=_csv(targets.VARIANTS["tfjs"], "--tfjs-model"),
-              help="TFJS model kind: layers (needs custom-layers.js), graph (needs none), or both. Default: layers; "
-                   "for an ONNX or PyTorch source whose ops the Keras rebuild lacks, graph.")
 @click.option("--input-range", default=None, callback=_input_range, metavar="0:1|0:255",
               help="Pixel range the model takes. Default: measured on a photo where the model's behaviour tells "
                    "0:1 from 0:255, else 0:1, assumed (a warning says so).")
@@ -192,19 +174,11 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--json", "as_json", is_flag=True,
               help="Print the manifest as JSON on stdout (on a parity failure: the error, the results and the "
                    "OUT.failed path); no progress.")
-@click.option("--tfjs-backend", type=click.Choice(["wasm", "cpu"]), default="wasm", show_default=True, help="TensorFlow.js backend for parity.")
 @click.option("--gate", "gates", multiple=True, metavar="PRECISION:METRIC=VALUE",
               help="Override a parity gate, e.g. uint8:psnr=38 or float32:max_abs_rel=1e-3.")
 @click.option("--parity-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of PNG or JPEG photos for parity (default: fixtures/images); one with no usable "
                    "photo is refused.")
-@click.option("--opset", type=click.IntRange(min(onnx_bundle.OPSETS), max(onnx_bundle.OPSETS)),
-              default=onnx_bundle.DEFAULT_OPSET, show_default=True, help="ONNX opset.")
-@click.option("--onnx-layout", type=click.Choice(LAYOUTS), default=None,
-              help="ONNX input/output layout. Default: the source's (nchw for an ONNX source, nhwc for Keras).")
-@click.option("--onnx-exporter", type=click.Choice(onnx_bundle.EXPORTERS), default=onnx_bundle.EXPORTERS[0],
-              show_default=True,
-              help="auto: map the layers directly, tf2onnx for models with other layers; tf2onnx: always trace.")
 @click.option("--calibration-images", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Photos int8 quantization is calibrated on (default: fixtures/images).")
 @click.option("--arch", default=None, metavar="NAME", help="Weights-only files: the family (rrdn, rdn) instead of detecting it.")
@@ -219,18 +193,12 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
               help="ONNX and PyTorch sources: the patch size a TF.js graph model is built at (e.g. 64x64), window "
                    "partitions and masks folded to constants; srconvert picks one for a graph that reads its size. "
                    "ONNX artifacts keep every size the source takes.")
-@click.option("--tfjs-free-size", is_flag=True,
-              help="ONNX and PyTorch sources whose graph reads its size: write that arithmetic as TF.js shape ops, "
-                   "so the TF.js graph model takes every size the source takes (wasm and WebGL; TF.js 4.22's "
-                   "WebGPU backend fails such graphs, so the default is one patch size).")
 @page_options
 @budget_options
 @quiet_option
 @click.pass_context
-def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, channels, no_verify, force, as_json,
-            tfjs_backend, gates, parity_images, opset, onnx_layout, onnx_exporter, calibration_images, arch,
-            arch_params, custom_layer_specs, allow_lambda, no_fix, no_optimize, browser, input_size, tfjs_free_size,
-            no_check_page, vendor_libs, max_memory, max_time, max_compute, quiet):
+def convert(ctx, out, as_json, custom_layer_specs, allow_lambda, no_fix, no_verify, quiet, **_):
+    # The other parameters reach the run through ConvertOptions.from_cli(ctx.params), the targets' own included.
     """Convert SOURCE (Keras .h5/.keras, SavedModel, TFJS layers folder, ONNX, PyTorch .pth/.safetensors) into OUT."""
     from converter.core import tf_runtime
     from converter.core.progress import Progress
@@ -265,6 +233,9 @@ def convert(ctx, source, out, formats, precisions, tfjs_models, input_range, cha
     if result.manifest.get("check_page"):
         click.echo(f"check it in your own browser: srconvert serve {out}")
 
+
+
+convert.params.extend(targets.cli_options())  # what a target lets a user choose (targets.base.Target.options)
 
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))

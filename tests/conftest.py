@@ -46,6 +46,19 @@ def rrdn_bundle(tmp_path_factory, fixtures_dir) -> tuple[Path, dict]:
 
 
 @pytest.fixture(scope="session")
+def rrdn_onnx_budgeted(tmp_path_factory, fixtures_dir) -> Path:
+    """rrdn_keras2.h5 to ONNX float32 once per session, under every budget a
+    user can set (--max-compute, --max-time, --max-memory), with no input
+    range given: for the tests that read what its manifest and reports
+    record of each. A test that changes files copies the folder first."""
+    out = tmp_path_factory.mktemp("rrdn_onnx_budgeted") / "out"
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--format", "onnx", "--quantize",
+                     "float32", "--max-compute", "1M", "--max-time", "900", "--max-memory", "6G")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
 def checkpoints_dir(tmp_path_factory) -> Path:
     """PyTorch checkpoints (fixtures/make_pytorch_fixtures.py), made per run:
     they are pickles, and none is committed. Needs the pytorch extra, which

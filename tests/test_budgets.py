@@ -95,16 +95,14 @@ def test_the_fixture_models_are_counted_from_their_graphs(fixtures_dir):
     assert rrdb.exact and 30e3 < rrdb.counted["Conv"] < 45e3
 
 
-def test_a_model_over_the_compute_ceiling_is_refused_before_anything_runs(fixtures_dir, tmp_path):
+def test_a_model_over_the_compute_ceiling_is_refused_before_anything_runs(fixtures_dir, tmp_path,
+                                                                          rrdn_onnx_budgeted):
     out = tmp_path / "out"
-    result, peak, seconds = run_cli_sampled("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out,
-                                            "--max-compute", "1K")
+    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--max-compute", "1K")
     assert_clean_error(result, 2, "multiply-accumulates per input pixel, over the 1.0 K ceiling", "--max-compute")
     assert not out.exists() and _leftovers(tmp_path, set()) == []
-    accepted = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--format", "onnx",
-                       "--quantize", "float32", "--max-compute", "1M")
-    assert accepted.returncode == 0, accepted.stderr
-    recorded = json.loads((out / "manifest.json").read_text())["model"]["compute"]
+    # Under --max-compute 1M it converts, and the manifest records the work.
+    recorded = json.loads((rrdn_onnx_budgeted / "manifest.json").read_text())["model"]["compute"]
     assert recorded == {"macs_per_input_pixel": 19368, "exact": True}  # the fixture RRDN's convolutions
 
 
@@ -168,13 +166,9 @@ def test_a_derived_deadline_grows_with_the_work_and_stops_a_call_by_name():
     assert clock.overdue() is None  # the call is closed
 
 
-def test_the_manifest_records_a_user_set_time_limit(fixtures_dir, tmp_path):
-    out = tmp_path / "out"
-    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--format", "onnx", "--quantize",
-                     "float32", "--max-time", "900")
-    assert result.returncode == 0, result.stderr
-    assert json.loads((out / "manifest.json").read_text())["time"] == {"budget": "--max-time",
-                                                                       "max_time_seconds": 900.0}
+def test_the_manifest_records_a_user_set_time_limit(rrdn_onnx_budgeted):
+    assert json.loads((rrdn_onnx_budgeted / "manifest.json").read_text())["time"] == {
+        "budget": "--max-time", "max_time_seconds": 900.0}
 
 
 # --- the default memory budget ------------------------------------------------------------------------------

@@ -53,11 +53,8 @@ def test_a_source_that_cannot_fit_is_refused_with_what_it_would_take():
                                       "estimate_bytes": memory.estimate(10_000)}
 
 
-def test_the_manifest_records_the_budget_it_ran_under(fixtures_dir, tmp_path):
-    out = tmp_path / "out"
-    result = run_cli("convert", fixtures_dir / "rrdn_keras2.h5", "-o", out, "--format", "onnx",
-                     "--quantize", "float32", "--max-memory", "6G")
-    assert result.returncode == 0, result.stderr
+def test_the_manifest_records_the_budget_it_ran_under(rrdn_onnx_budgeted):
+    out = rrdn_onnx_budgeted
     document = json.loads((out / "manifest.json").read_text())
     estimate = document["memory"]["estimate_bytes"]
     assert document["memory"] == {"budget": "--max-memory", "budget_bytes": 6 << 30, "estimate_bytes": estimate}

@@ -32,9 +32,24 @@ def _convert(source: Path, out: Path, **options):
     return result
 
 
+@pytest.fixture(scope="module")
+def every_target(tmp_path_factory):
+    """`every_target(source)`: the source converted once per module to both
+    TF.js kinds and ONNX in every precision, for the tests that read it."""
+    done = {}
+
+    def converted(source: Path):
+        if source not in done:
+            done[source] = _convert(source, tmp_path_factory.mktemp(source.stem) / "o",
+                                    tfjs_models=("layers", "graph"), precisions=ALL_PRECISIONS)
+        return done[source]
+
+    return converted
+
+
 @pytest.mark.parametrize("source", ONNX_FIXTURES, ids=lambda p: p.stem)
-def test_every_pytorch_export_converts_and_passes_in_every_runtime(source, tmp_path):
-    result = _convert(source, tmp_path / "o", tfjs_models=("layers", "graph"), precisions=ALL_PRECISIONS)
+def test_every_pytorch_export_converts_and_passes_in_every_runtime(source, every_target):
+    result = every_target(source)
     assert result.passed
     assert len(result.artifacts) == 12  # 2 TFJS kinds x 4 precisions + 4 ONNX precisions
     manifest = result.manifest
@@ -50,18 +65,17 @@ def test_every_pytorch_export_converts_and_passes_in_every_runtime(source, tmp_p
         assert all(i["shape"][1] % 2 == 0 and i["shape"][2] % 2 == 0 for i in manifest["parity"]["reference"]["inputs"])
 
 
-def test_pixel_shuffle_crd_is_folded_into_the_conv_before_it(tmp_path):
-    result = _convert(ROOT / "fixtures" / "onnx" / "compact_torchscript.onnx", tmp_path / "o",
-                      formats=("tfjs",), precisions=("float32",))
+def test_pixel_shuffle_crd_is_folded_into_the_conv_before_it(every_target):
+    result = every_target(ROOT / "fixtures" / "onnx" / "compact_torchscript.onnx")
     document = json.loads((result.out / "tfjs" / "float32" / "model.json").read_text())
     classes = [layer["class_name"] for layer in document["modelTopology"]["config"]["layers"]]
     assert "PixelShuffle" in classes
     assert classes.count("Conv2D") == 6  # no extra permutation conv: folded into the last conv's channels
 
 
-def test_an_artifact_that_is_the_source_file_is_not_run_again_where_the_reference_ran(tmp_path):
+def test_an_artifact_that_is_the_source_file_is_not_run_again_where_the_reference_ran(every_target, tmp_path):
     source = ROOT / "fixtures" / "onnx" / "compact_torchscript.onnx"
-    result = _convert(source, tmp_path / "o", formats=("onnx",), precisions=("float32", "float16"))
+    result = every_target(source)
     assert result.passed
     by_name = {a.name: a for a in result.artifacts}
     same = by_name["onnx/float32"]

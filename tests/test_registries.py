@@ -126,3 +126,16 @@ def test_pass_names_are_declared_not_taken_from_file_names():
         for step in registry:
             module = sys.modules[step.run.__module__]
             assert module.NAME == step.name  # renaming the file would not rename a --no-fix value
+
+
+def test_the_options_targets_declare_reach_the_run():
+    from converter.pipeline.convert import ConvertOptions
+
+    args = ["model.h5", "-o", "out", "--tfjs-model", "graph", "--opset", "15", "--onnx-layout", "nchw",
+            "--tfjs-backend", "cpu", "--tfjs-free-size"]
+    params = cli.commands["convert"].make_context("convert", args).params
+    assert {option.name for option in targets.cli_options()} <= set(params)  # the CLI takes them from the targets
+    options = ConvertOptions.from_cli(params, {})
+    assert (options.tfjs_models, options.opset, options.onnx_layout, options.backend, options.tfjs_free_size) == (
+        ("graph",), 15, "nchw", "cpu", True)
+    assert options.target_options == {}  # today's targets' options each have their field

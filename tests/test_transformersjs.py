@@ -5,6 +5,7 @@ Node, in every dtype written (issue 28)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +54,16 @@ def test_a_pth_checkpoint_runs_in_the_real_pipeline(checkpoints_dir, tmp_path):
     assert_checked_in_the_pipeline(convert(checkpoints_dir / "compact.pth", out), out)
 
 
-def test_upscalerjs_weights_trained_on_0_255_get_the_range_folded_in(tmp_path):
-    out = tmp_path / "o"
-    manifest = convert(UPSCALERJS, out, "--input-range", "0:255")
+@pytest.fixture(scope="module")
+def upscalerjs_folder(tmp_path_factory):
+    """UpscalerJS's default-model (0:255) as a transformers.js folder, once
+    per module: its bundle and manifest. A test that changes files copies it."""
+    out = tmp_path_factory.mktemp("upscalerjs") / "o"
+    return out, convert(UPSCALERJS, out, "--input-range", "0:255")
+
+
+def test_upscalerjs_weights_trained_on_0_255_get_the_range_folded_in(upscalerjs_folder):
+    out, manifest = upscalerjs_folder
     assert_checked_in_the_pipeline(manifest, out)
     import onnx
 
@@ -67,25 +75,25 @@ def test_upscalerjs_weights_trained_on_0_255_get_the_range_folded_in(tmp_path):
 
 
 @pytest.mark.parametrize("broken", ["input name", "unfolded range"])
-def test_a_broken_folder_fails_by_name(broken, tmp_path):
+def test_a_broken_folder_fails_by_name(broken, upscalerjs_folder, tmp_path):
     """The pipeline itself on a folder that is not what it needs: it fails,
     and the result names the artifact (srconvert's own folder, altered after
     the fact, checked by the same engine `verify` uses)."""
     import onnx
 
     from converter import sources
+    from converter.backends.lanes import Runtimes
     from converter.backends.registry import make_runner
     from converter.bundle.manifest import Artifact
     from converter.core.precisions import DEFAULT_GATES
     from converter.parity import inputs as parity_inputs
     from converter.parity import report
-    from converter.backends.lanes import Runtimes
     from converter.parity.compare import judge
     from converter.parity.runs import compute_reference, run_inputs
     from converter.pipeline.execute import source_form
 
-    out = tmp_path / "o"
-    manifest = convert(UPSCALERJS, out, "--input-range", "0:255")
+    out = shutil.copytree(upscalerjs_folder[0], tmp_path / "o")
+    manifest = upscalerjs_folder[1]
     path = out / "transformersjs" / "onnx" / "model.onnx"
     model = onnx.load(str(path))
     if broken == "input name":

@@ -135,9 +135,8 @@ def test_no_verify_never_claims_a_check(fixtures_dir, tmp_path):
     assert all(a["parity"] is None for a in manifest["artifacts"])
 
 
-def test_reports_open_with_the_source_and_the_verdict(fixtures_dir, tmp_path):
-    out = tmp_path / "o"
-    assert run_cli("convert", fixtures_dir / RRDN, "-o", out, "--format", "onnx", *FAST).returncode == 0
+def test_reports_open_with_the_source_and_the_verdict(rrdn_bundle):
+    out = rrdn_bundle
     lines = (out / "parity.md").read_text().splitlines()
     assert lines[0] == "# Parity"
     assert lines[2].startswith("Verdict: PASS. Every artifact matched") and RRDN in lines[2]
@@ -194,10 +193,9 @@ def test_exempt_rows_only_for_runtimes_that_ran(fixtures_dir, tmp_path):
 
 # --- CI logs ----------------------------------------------------------------------------------------------------
 
-def test_a_ci_log_shows_progress_and_quiet_silences_it(fixtures_dir, tmp_path):
+def test_a_ci_log_shows_progress_and_quiet_silences_it(onnx_fast, fixtures_dir, tmp_path):
     args = ("convert", fixtures_dir / RRDN, "-o", tmp_path / "o", "--format", "onnx", *FAST)
-    loud = run_cli(*args, env={"CI": "true"})  # stderr is a pipe here, as in CI
-    assert loud.returncode == 0, loud.stderr
+    loud = onnx_fast[1]  # stderr is a pipe here, as in CI
     progress = [line for line in loud.stderr.splitlines() if line.startswith("[")]
     assert any("verifying onnx/float32 in onnxruntime" in line for line in progress), loud.stderr
     assert any("onnx/float32 in onnxruntime-web: pass" in line for line in progress), loud.stderr
@@ -270,11 +268,8 @@ def test_upscalerjs_weights_work_at_both_ranges_and_stay_assumed(tmp_path, packa
     assert _range(out)[:2] == ([0.0, 255.0], "option") and "warning: input range" not in given.stderr
 
 
-def test_random_weights_say_nothing_could_be_measured(fixtures_dir, tmp_path):
-    out = tmp_path / "o"
-    result = run_cli("convert", fixtures_dir / RRDN, "-o", out, "--format", "onnx", "--quantize", "float32")
-    assert result.returncode == 0, result.stderr
-    value, origin, evidence = _range(out)
+def test_random_weights_say_nothing_could_be_measured(rrdn_onnx_budgeted):
+    value, origin, evidence = _range(rrdn_onnx_budgeted)
     assert (value, origin) == ([0.0, 1.0], "assumed")
     assert "neither range" in evidence["reason"] and max(evidence["scores_db"].values()) < 15
 
@@ -282,11 +277,18 @@ def test_random_weights_say_nothing_could_be_measured(fixtures_dir, tmp_path):
 # --- verify -----------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def rrdn_bundle(fixtures_dir, tmp_path_factory) -> Path:
+def onnx_fast(fixtures_dir, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """rrdn_keras2.h5 to ONNX float32 at 0:1, once per module, as a CI job runs
+    it (stderr a pipe): its folder, which the tests only read, and the run."""
     out = tmp_path_factory.mktemp("verify") / "o"
-    result = run_cli("convert", fixtures_dir / RRDN, "-o", out, "--format", "onnx", *FAST)
+    result = run_cli("convert", fixtures_dir / RRDN, "-o", out, "--format", "onnx", *FAST, env={"CI": "true"})
     assert result.returncode == 0, result.stderr
-    return out
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def rrdn_bundle(onnx_fast) -> Path:
+    return onnx_fast[0]
 
 
 def test_verify_finds_the_source_from_any_directory(rrdn_bundle, tmp_path):

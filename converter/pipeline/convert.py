@@ -90,6 +90,8 @@ class ConvertOptions:
     """Copy the check page's libraries into the bundle (check/libs/) instead of naming them on a CDN."""
     release: dict[str, Any] = field(default_factory=dict)
     """A release's name, version, license and description, for the model cards its targets write."""
+    target_options: dict[str, Any] = field(default_factory=dict)
+    """The values of options a target declares (targets.base.Target.options) that no field above holds."""
 
     @classmethod
     def from_cli(cls, params: dict[str, Any], user_layers: dict[str, type]) -> "ConvertOptions":
@@ -100,6 +102,8 @@ class ConvertOptions:
         from converter.parity.gates import parse_overrides
 
         gates = params["gates"]
+        declared = {option.name for option in targets.cli_options()}
+        held = {f.name for f in dataclasses.fields(cls)} | {"tfjs_backend"}  # --tfjs-backend sets `backend`
         return cls(
             source=params["source"], out=params["out"], formats=params["formats"], precisions=params["precisions"],
             tfjs_models=params["tfjs_models"], input_range=params["input_range"], verify=not params["no_verify"],
@@ -114,6 +118,7 @@ class ConvertOptions:
             input_size=params["input_size"], tfjs_free_size=params["tfjs_free_size"],
             max_memory=params["max_memory"], max_compute=params["max_compute"],
             check_page=not params["no_check_page"], vendor_libs=params["vendor_libs"],
+            target_options={name: params[name] for name in sorted(declared - held)},
         )
 
     @classmethod

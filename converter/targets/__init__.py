@@ -70,6 +70,15 @@ def libraries() -> tuple[str, ...]:
                                 *(lib for r in RUNTIMES for lib in r.libraries)]))
 
 
+def cli_options() -> list[Any]:
+    """Every target's `convert` options (click.Option), each once, in registry order."""
+    found: dict[str, Any] = {}
+    for target in TARGETS:
+        for option in target.options:
+            found.setdefault(option.name, option)
+    return list(found.values())
+
+
 def selected(formats: tuple[str, ...], variants: tuple[str, ...]) -> list[Target]:
     """The targets `--format` and `--tfjs-model` select, in emission order."""
     return [t for t in TARGETS if t.format in formats and (t.variant is None or t.variant in variants)]

@@ -98,6 +98,10 @@ class Target:
     runtimes_lack: dict[str, str] = field(default_factory=dict)
     """Kernels its runtimes have none of (a TF.js kernel name), with why: the
     plan refuses a source whose artifact would need one (its `refuses`)."""
+    options: tuple[Any, ...] = ()
+    """Its `srconvert convert` options (click.Option), shared by name with
+    its format's other targets; a value the run's ConvertOptions has no
+    field for reaches its emitter in `options.target_options[name]`."""
     recorded_form: Callable[[dict[str, Any]], str] | None = None
     """For a manifest from before the plan was recorded: the form the target
     was emitted from, read from what its emitter recorded; None: Keras."""

@@ -7,6 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
+
+from converter.emitters import onnx_bundle
+from converter.graphs.layout import LAYOUTS
 from converter.targets.base import KERAS_FORM, ONNX_FORM, Target, onnx_weights
 from converter.targets.base import Emitter as BaseEmitter
 
@@ -146,6 +150,17 @@ def exported_form(document: dict[str, Any]) -> str:
     return ONNX_FORM if str(document.get("onnx_exporter") or "").startswith("none") else KERAS_FORM
 
 
+OPTIONS = (
+    click.Option(["--opset"], type=click.IntRange(min(onnx_bundle.OPSETS), max(onnx_bundle.OPSETS)),
+                 default=onnx_bundle.DEFAULT_OPSET, show_default=True, help="ONNX opset."),
+    click.Option(["--onnx-layout"], type=click.Choice(LAYOUTS), default=None,
+                 help="ONNX input/output layout. Default: the source's (nchw for an ONNX source, nhwc for Keras)."),
+    click.Option(["--onnx-exporter"], type=click.Choice(onnx_bundle.EXPORTERS), default=onnx_bundle.EXPORTERS[0],
+                 show_default=True,
+                 help="auto: map the layers directly, tf2onnx for models with other layers; tf2onnx: always trace."),
+)
+
+
 ONNX = Target(
     "onnx", "onnx", None, "onnx", ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
     ("onnxruntime", "onnxruntime-web"), ("chromium-ort-wasm", "chromium-ort-webgpu", "chromium-ort-jsep"), Emitter,
@@ -153,5 +168,5 @@ ONNX = Target(
     keras_builder=traces_with_tf2onnx,
     unsupported=UNSUPPORTED, label="ONNX", records={"onnx_exporter": None},
     weights=onnx_weights, follows_layout=True, quantizers="onnx", libraries=("tf2onnx", "onnx"), page_kind="onnx",
-    recorded_form=exported_form,
+    recorded_form=exported_form, options=OPTIONS,
 )

@@ -8,7 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
+
 from converter.core.errors import BadInput
+from converter.core.options import csv_choice
 from converter.targets.base import KERAS_FORM, ONNX_FORM, Target, model_json_weights
 from converter.targets.base import Emitter as BaseEmitter
 
@@ -190,9 +193,20 @@ RUNTIMES_LACK = {
     "Einsum": "TF.js 4.22's wasm backend, which srconvert verifies in and UpscalerJS's users run, registers no "
               "Einsum kernel (only a batched matrix product's equation becomes MatMul)",
 }
+OPTIONS = (
+    click.Option(["--tfjs-model", "tfjs_models"], default=None, callback=csv_choice(("layers", "graph"), "--tfjs-model"),
+                 help="TFJS model kind: layers (needs custom-layers.js), graph (needs none), or both. Default: "
+                      "layers; for an ONNX or PyTorch source whose ops the Keras rebuild lacks, graph."),
+    click.Option(["--tfjs-backend"], type=click.Choice(["wasm", "cpu"]), default="wasm", show_default=True,
+                 help="TensorFlow.js backend for parity."),
+    click.Option(["--tfjs-free-size"], is_flag=True,
+                 help="ONNX and PyTorch sources whose graph reads its size: write that arithmetic as TF.js shape "
+                      "ops, so the TF.js graph model takes every size the source takes (wasm and WebGL; TF.js "
+                      "4.22's WebGPU backend fails such graphs, so the default is one patch size)."),
+)
 # What both TF.js targets declare alike: the page runs TF.js on wasm as Node's TF.js lane does.
 FACTS = dict(weights=model_json_weights, libraries=("tensorflowjs",), page_backends=(("wasm", "tfjs-wasm"),),
-             runtimes_lack=RUNTIMES_LACK)
+             runtimes_lack=RUNTIMES_LACK, options=OPTIONS)
 
 # A layers model is written from the topology and weights (emitters.tfjs.layers_model): no TensorFlow.
 TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
