@@ -47,3 +47,17 @@ def test_the_graph_translation_table_is_its_handler_table():
     assert graph <= set(onnx_to_tf.HANDLERS.names()), "listed but not handled"
     # "beyond the ops above": the graph translation's ops are those of both tables.
     assert set(onnx_to_tf.HANDLERS.names()) - graph - keras == set(), "handled but not listed"
+
+
+def test_one_op_registry_says_what_each_translation_takes_and_refuses_drift():
+    import pytest
+
+    from converter.graphs import onnx_ops
+
+    assert onnx_ops.handled(tf=True) == frozenset(onnx_to_tf.HANDLERS.names())
+    assert onnx_ops.handled(onnx_ops.LAYER) == frozenset(translate.OP_HANDLERS.names())
+    assert onnx_ops.handled("*") == translate.SUPPORTED_OPS
+    with pytest.raises(ImportError, match=r"handled, not declared \['Bogus'\]"):
+        onnx_ops.check([*onnx_to_tf.HANDLERS.names(), "Bogus"], tf=True)
+    with pytest.raises(ImportError, match=r"declared, not handled \['Conv'\]"):
+        onnx_ops.check([name for name in translate.OP_HANDLERS.names() if name != "Conv"], keras=onnx_ops.LAYER)

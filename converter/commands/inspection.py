@@ -147,10 +147,9 @@ def graph_facts(info, input_size) -> dict[str, Any]:
     """What `convert` knows of a graph source (an ONNX file, or a checkpoint's
     export) before it writes anything: the canonical ONNX form's facts, the
     ops, and the plan's choices, all read from the graph as convert reads it."""
-    from converter.emitters import onnx_to_tf
     from converter.forms import onnx_form
+    from converter.graphs import onnx_ops
     from converter.pipeline import plan
-    from converter.sources.onnx_import import translate
 
     source = info.payload
     with memory.guard(info.budget, info.path):  # the facts come from onnxruntime runs
@@ -158,7 +157,7 @@ def graph_facts(info, input_size) -> dict[str, Any]:
     facts = form.facts
     static = onnx_form.static_size(source)
     sized = onnx_form.computes_from_size(source)
-    lacks = sorted({entry.split(" ", 1)[0] for entry in translate.unsupported_ops(source)})
+    lacks = sorted({entry.split(" ", 1)[0] for entry in onnx_ops.keras_blockers(source)})
     ops = collections.Counter(node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
                               for node in source.graph.node)
     why_not = "; ".join(part for part in (
@@ -177,7 +176,7 @@ def graph_facts(info, input_size) -> dict[str, Any]:
         "computes_from_size": sized,
         "suggested_size": onnx_form.suggested_size(source) if sized else None,
         # What keeps a TF.js graph model of it from taking every size ([]: nothing).
-        "free_size_blockers": onnx_to_tf.free_size_blockers(source) if sized else [],
+        "free_size_blockers": onnx_ops.free_size_blockers(source) if sized else [],
         "keras_rebuild": plan.translatable(info),
         "rebuild_lacks": lacks,
         "keras_why_not": why_not,

@@ -17,13 +17,12 @@ Constant subgraphs are evaluated once with onnx's reference evaluator, so
 what reaches TensorFlow is the computation on the image alone. At a free
 input size, what the graph computes from its shape (window counts, pads to a
 multiple, crops by the scale) is computed at run time by TF's shape ops
-instead (see CONSTANT_INPUTS). Integer tensors are int32, as TF.js has no
-int64.
+instead (graphs.onnx_ops says which inputs must stay constant). Integer
+tensors are int32, as TF.js has no int64.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -32,49 +31,13 @@ import numpy as np
 from converter.core.dispatch import registrar
 from converter.core.registry import Registry
 from converter.core.errors import Unsupported
-from converter.graphs import onnx_graph
+from converter.graphs import onnx_graph, onnx_ops
 from converter.graphs.layout import NHWC_AXIS, TO_NCHW, TO_NHWC
 
 HANDLERS: Registry[Callable[["Interpreter", Any, list[Any]], Any]] = Registry("ONNX op the TF graph builder runs")
 _op = registrar(HANDLERS)
 
 INT32_MAX = np.iinfo(np.int32).max
-# At a free size, what the graph computes from its input's shape is a value
-# like any other: int32 tensors of TF's shape ops (Shape, StridedSlice, Pack,
-# FloorDiv, Fill, Range), which TF.js implements, so window partitions and
-# crops follow the size at run time. These inputs must be constants (weights,
-# kernel sizes, split sizes, axes): where one is computed from the size, the
-# TF.js graph is built at one patch size instead (`free_size_blockers`).
-CONSTANT_INPUTS = {
-    "Conv": (1, 2), "InstanceNormalization": (1, 2), "BatchNormalization": (1, 2, 3, 4), "Clip": (1, 2),
-    "Split": (1,), "Tile": (1,), "TopK": (1,), "Gather": (1,), "Squeeze": (1,), "Unsqueeze": (1,),
-    "Upsample": (1,), "Resize": (1, 2), "Pad": (2, 3), "Slice": (3, 4), "Pow": (1,),
-    **{op: (1,) for op in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2")},
-}
-
-
-def unsupported_ops(model: Any, fixed_size: bool = False) -> list[str]:
-    """`OpType (node name)` for every node on the image's path this
-    translation has no handler for. With `fixed_size`, what is computed from
-    the input's shape alone is a constant, evaluated by onnx's reference
-    implementation of any op."""
-    from converter.sources.onnx_import import graph
-
-    image = onnx_graph.image_path(model, through_shape=not fixed_size)
-    return graph.unsupported([n for n in model.graph.node if any(o in image for o in n.output)], HANDLERS)
-
-
-def free_size_blockers(model: Any) -> list[str]:
-    """`OpType (node name)` for every node that keeps the graph from being
-    written at a free size: one without a handler, or one whose input that
-    must be a constant (CONSTANT_INPUTS) is computed from the input's size.
-    [] means the TF.js graph can take every size the source takes."""
-    from converter.graphs.onnx_graph import image_path
-
-    reached = image_path(model, through_shape=True)
-    blocked = [f"{n.op_type} ({n.name or '?'})" for n in model.graph.node
-               if any(n.input[k] in reached for k in CONSTANT_INPUTS.get(n.op_type, ()) if k < len(n.input))]
-    return unsupported_ops(model, fixed_size=False) + blocked
 
 
 def _needs_size(node: Any, what: str) -> Unsupported:
@@ -814,46 +777,14 @@ def _gemm(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     return Held(y)
 
 
-# `b h i d, b h j d -> b h i j` and friends: attention's two products, which
-# TF.js runs as batched matrix products (its einsum covers fewer equations).
-_MATMUL_EINSUM = re.compile(r"^(\w*)(\w)(\w),(\w*)(\w)(\w)->(\w*)(\w)(\w)$")
-
-
-def _as_matmul(equation: str, operands: int) -> bool | None:
-    """For an Einsum that is a batched matrix product, whether its second
-    operand is transposed; None for any other equation."""
-    match = _MATMUL_EINSUM.match(equation.replace(" ", ""))
-    if match and operands == 2:
-        batch_a, i, k, batch_b, p, q, batch_out, r, c = match.groups()
-        if batch_a == batch_b == batch_out and i == r and len({i, k, c}) == 3:
-            if (p, q) == (k, c):  # ...ik,...kc->...ic
-                return False
-            if (p, q) == (c, k):  # ...ik,...ck->...ic
-                return True
-    return None
-
-
 @_op("Einsum")
 def _einsum(self: Interpreter, node: Any, inputs: list[Any]) -> Held:
     equation = self.attrs(node)["equation"].replace(" ", "")
     a, b = (self.nchw(v) for v in inputs)
-    transposed = _as_matmul(equation, len(inputs))
+    transposed = onnx_ops.einsum_as_matmul(equation, len(inputs))
     if transposed is not None:
         return Held(self.tf.linalg.matmul(a, b, transpose_b=transposed))
     return Held(self.tf.einsum(equation, a, b))
-
-
-def kernels(model: Any) -> dict[str, str]:
-    """The TF.js kernels the graph model of `model` needs beyond the ops
-    every backend runs, each with the first node that needs it: what a
-    target checks against the kernels its runtimes lack, before any work."""
-    needed: dict[str, str] = {}
-    for node in model.graph.node:
-        if node.op_type == "Einsum":
-            equation = next((a.s.decode() for a in node.attribute if a.name == "equation"), "")
-            if _as_matmul(equation, len(node.input)) is None:
-                needed.setdefault("Einsum", f"{node.name or node.output[0]} ({equation})")
-    return needed
 
 
 @_op("LayerNormalization")
@@ -895,3 +826,6 @@ def _top_k(self: Interpreter, node: Any, inputs: list[Any]) -> list[Held]:
         values, indices = tf.transpose(values, back), tf.transpose(indices, back)
     nhwc = isinstance(inputs[0], Held) and inputs[0].nhwc
     return [Held(values, nhwc), Held(indices, nhwc)]
+
+
+onnx_ops.check(HANDLERS.names(), tf=True)  # what this translation writes is what the op registry says

@@ -8,7 +8,7 @@ form, translated from it by `sources.onnx_import`.
 
 Every artifact keeps the sizes the source takes, except where a target needs
 one patch size: a TF.js graph of a graph whose size arithmetic the
-translation cannot follow (onnx_to_tf.free_size_blockers), or any TF.js
+translation cannot follow (graphs.onnx_ops.free_size_blockers), or any TF.js
 graph when `--input-size HxW` is given. That target reads `at_patch()`: the
 graph with its input dims fixed and onnxruntime's basic optimisations
 (constant folding and standard-op rewrites, nothing runtime-specific)

@@ -257,8 +257,8 @@ def picked_size(info: SourceInfo, progress=None):
 def check_free_size(options, info: SourceInfo, graph_traced: bool) -> None:
     """--tfjs-free-size asks for a TF.js graph at every size: refused where
     nothing would be written so, or where the translation cannot follow the size."""
-    from converter.emitters import onnx_to_tf
     from converter.forms import onnx_form
+    from converter.graphs import onnx_ops
 
     if options.input_size is not None:
         raise BadInput("--tfjs-free-size and --input-size ask for opposite things", path=info.path,
@@ -266,7 +266,7 @@ def check_free_size(options, info: SourceInfo, graph_traced: bool) -> None:
     if info.format not in detect.GRAPH_FORMATS or not graph_traced or not onnx_form.computes_from_size(info.payload):
         raise BadInput("--tfjs-free-size would change nothing: no TF.js graph of this source reads its size",
                        path=info.path, hint="leave it out; the TF.js model takes every size the source takes")
-    blockers = onnx_to_tf.free_size_blockers(info.payload)
+    blockers = onnx_ops.free_size_blockers(info.payload)
     if blockers:
         raise BadInput(f"the TF.js graph cannot take a free size: {blockers[0]} needs a constant computed from "
                        f"the input's size{f' (and {len(blockers) - 1} more)' if len(blockers) > 1 else ''}",
@@ -338,9 +338,9 @@ def translatable(info: SourceInfo) -> bool:
     """Whether the Keras rebuild can take the graph: every op has a
     translation, and the size is free (the rebuild probes two sizes)."""
     from converter.forms.onnx_form import static_size
-    from converter.sources.onnx_import import translate
+    from converter.graphs import onnx_ops
 
-    return static_size(info.payload) is None and not translate.unsupported_ops(info.payload)
+    return static_size(info.payload) is None and not onnx_ops.keras_blockers(info.payload)
 
 
 def runtimes_of(target: Target, browser: bool) -> tuple[str, ...]:

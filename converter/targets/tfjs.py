@@ -35,7 +35,7 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
         return _check_onnx_graph(target, info, options)
     if info.format in detect.GRAPH_FORMATS:  # through the Keras translation
         from converter.forms.onnx_form import static_size
-        from converter.sources.onnx_import import translate
+        from converter.graphs import onnx_ops
 
         fixed = static_size(info.payload)
         if fixed is not None:
@@ -45,7 +45,7 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
                 path=info.path, hint="use --tfjs-model graph, or export with dynamic height and width")
 
         onnx_import.refuse_unsupported(
-            translate.unsupported_ops(info.payload), info.path, "for a TF.js layers model",
+            onnx_ops.keras_blockers(info.payload), info.path, "for a TF.js layers model",
             "use --tfjs-model graph, or --format onnx; README lists the supported ops; nothing was written")
     if target.variant != "layers" or info.topology is None:
         return
@@ -62,8 +62,8 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
 
 
 def _check_onnx_graph(target: Target, info: Any, options: Any) -> None:
-    from converter.emitters import onnx_to_tf
     from converter.forms import onnx_form
+    from converter.graphs import onnx_ops
     from converter.sources import onnx_import
 
     # What a fixed size folds away is never translated; a graph that reads its
@@ -71,11 +71,11 @@ def _check_onnx_graph(target: Target, info: Any, options: Any) -> None:
     # counts, unless --tfjs-free-size writes its shape arithmetic as TF.js ops.
     fixed = options.input_size is not None or onnx_form.static_size(info.payload) is not None
     needs_size = not fixed and onnx_form.computes_from_size(info.payload) and (
-        not options.tfjs_free_size or bool(onnx_to_tf.free_size_blockers(info.payload)))
+        not options.tfjs_free_size or bool(onnx_ops.free_size_blockers(info.payload)))
     onnx_import.refuse_unsupported(
-        onnx_to_tf.unsupported_ops(info.payload, fixed or needs_size), info.path, "for TF.js",
+        onnx_ops.tf_blockers(info.payload, fixed or needs_size), info.path, "for TF.js",
         "--format onnx converts it as it is; README lists the supported ops; nothing was written")
-    lacking = {kernel: node for kernel, node in onnx_to_tf.kernels(info.payload).items()
+    lacking = {kernel: node for kernel, node in onnx_ops.tf_kernels(info.payload).items()
                if kernel in target.runtimes_lack}
     if lacking:
         kernel, node = next(iter(lacking.items()))

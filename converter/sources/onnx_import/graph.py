@@ -72,13 +72,6 @@ def with_external_data(model: Any, path: Path) -> Any:
     return model
 
 
-def unsupported(nodes: Any, supported: Any) -> list[str]:
-    """`OpType (node name)` for each of `nodes` whose op is not in `supported`
-    (or is in another domain than ONNX's own): how refusals name them."""
-    return [f"{node.op_type} ({node.name or node.output[0]})" for node in nodes
-            if node.op_type not in supported or node.domain not in ("", "ai.onnx")]
-
-
 def input_channels(model: Any, path: Path) -> int:
     dims = onnx_graph.graph_input(model).type.tensor_type.shape.dim
     if len(dims) != 4 or not dims[1].HasField("dim_value"):

@@ -23,29 +23,19 @@ import numpy as np
 from converter.core.dispatch import registrar
 from converter.core.registry import Registry
 from converter.core.errors import BadInput
+from converter.graphs import onnx_ops
 from converter.graphs.layout import NHWC_AXIS
 from converter.sources.onnx_import.graph import ProbeRuns
 from converter.sources.onnx_import.keras_graph import KerasGraph
 
 # Ops that only move data around: chains of them between two 4-D activations
 # are identified as a whole (pixel (un)shuffle), never translated one by one.
-MOVEMENT_OPS = {"Reshape", "Transpose", "Unsqueeze", "Squeeze", "Flatten"}
+MOVEMENT_OPS = onnx_ops.handled(onnx_ops.MOVEMENT)
 # Ops that compute shapes and indices; they fold into constants at the probe.
-SHAPE_OPS = {
-    "Shape", "Gather", "Slice", "Concat", "Cast", "Unsqueeze", "Squeeze", "Div", "Mul", "Add", "Sub", "Floor",
-    "Ceil", "Range", "ConstantOfShape", "Equal", "Where", "Expand", "Reshape", "Identity", "Size", "Neg", "Max",
-    "Min", "Abs", "ReduceProd", "Constant", "Sqrt",
-}
+SHAPE_OPS = onnx_ops.handled(onnx_ops.SHAPE)
 OP_HANDLERS: Registry[Callable[[Any, Any], str | None]] = Registry("ONNX op the Keras rebuild translates")
 """Ops on image tensors: op type -> Translator method giving its Keras layer."""
 _translates = registrar(OP_HANDLERS)
-
-
-def unsupported_ops(model: Any) -> list[str]:
-    """`OpType (node name)` for every node no translation exists for."""
-    from converter.sources.onnx_import import graph
-
-    return graph.unsupported(model.graph.node, SUPPORTED_OPS)
 
 
 @dataclass
@@ -534,4 +524,5 @@ def _depth_to_space(x: np.ndarray, s: int, mode: str) -> np.ndarray:
     return y.reshape(n, c // (s * s), h * s, w * s)
 
 
-SUPPORTED_OPS = frozenset(OP_HANDLERS.names()) | MOVEMENT_OPS | SHAPE_OPS
+SUPPORTED_OPS = onnx_ops.handled("*")
+onnx_ops.check(OP_HANDLERS.names(), keras=onnx_ops.LAYER)  # what this rebuild takes is what the op registry says
