@@ -161,10 +161,11 @@ def entry_precision(chosen: str, artifacts: list[Artifact]) -> str:
 
 
 def _choice_of(chosen: str, artifacts: list[Artifact]) -> tuple[Any, list[str], str]:
-    from converter.targets import TFJS_GRAPH, TFJS_LAYERS
+    from converter.targets import TARGETS
 
-    # UpscalerJS runs TF.js models: the layers model where there is one.
-    target = TFJS_LAYERS if any(a.format == TFJS_LAYERS.name for a in artifacts) else TFJS_GRAPH
+    # The target UpscalerJS runs best (Target.upscalerjs: the TF.js layers model where there is one).
+    target = min((TARGETS[a.format] for a in artifacts if TARGETS[a.format].upscalerjs is not None),
+                 key=lambda t: t.upscalerjs)
     precisions = [a.precision for a in artifacts if a.format == target.name]
     # Where the recipe's choice was not published (it failed its gate), the smallest that was.
     return target, precisions, chosen if chosen in precisions else precisions[-1]

@@ -102,6 +102,9 @@ class Target:
     """Its `srconvert convert` options (click.Option), shared by name with
     its format's other targets; a value the run's ConvertOptions has no
     field for reaches its emitter in `options.target_options[name]`."""
+    upscalerjs: int | None = None
+    """Its rank among the kinds UpscalerJS loads (0 first): a release's npm
+    package ships the best-ranked kind the run wrote; None: UpscalerJS cannot load it."""
     recorded_form: Callable[[dict[str, Any]], str] | None = None
     """For a manifest from before the plan was recorded: the form the target
     was emitted from, read from what its emitter recorded; None: Keras."""

@@ -211,10 +211,10 @@ FACTS = dict(weights=model_json_weights, libraries=("tensorflowjs",), page_backe
 # A layers model is written from the topology and weights (emitters.tfjs.layers_model): no TensorFlow.
 TFJS_LAYERS = Target("tfjs-layers", "tfjs", "layers", "tfjs", PRECISIONS, (KERAS_FORM,), RUNTIMES, BROWSER_RUNTIMES,
                      Emitter, needs_tensorflow=False, label="TF.js layers", records={"custom_layers_js": None},
-                     refuses=check, page_kind="layers", **FACTS)
+                     refuses=check, page_kind="layers", upscalerjs=0, **FACTS)
 # From an ONNX source, a graph model is traced from the Keras translation
 # where one exists (it runs at any size), else from the graph itself, at one
 # patch size where the graph computes from its size.
 TFJS_GRAPH = Target("tfjs-graph", "tfjs", "graph", "tfjs-graph", PRECISIONS, (KERAS_FORM, ONNX_FORM), RUNTIMES,
                     BROWSER_RUNTIMES, Emitter, label="TF.js graph", refuses=check, fixed_size_from=(ONNX_FORM,),
-                    page_kind="graph", recorded_form=graph_form, **FACTS)
+                    page_kind="graph", recorded_form=graph_form, upscalerjs=1, **FACTS)
