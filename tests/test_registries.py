@@ -139,3 +139,23 @@ def test_the_options_targets_declare_reach_the_run():
     assert (options.tfjs_models, options.opset, options.onnx_layout, options.backend, options.tfjs_free_size) == (
         ("graph",), 15, "nchw", "cpu", True)
     assert options.target_options == {}  # today's targets' options each have their field
+
+
+def test_nothing_outside_targets_compares_a_target_name():
+    """A target's facts are its own: no module outside targets/ decides
+    anything by comparing a name to a target's (or its --format's)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "converter"
+    names = set(targets.TARGETS.names()) | set(targets.FORMATS)
+    found = []
+    for path in package.rglob("*.py"):
+        if path.relative_to(package).parts[0] == "targets":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                operands = [node.left, *node.comparators]
+                if any(isinstance(o, ast.Constant) and o.value in names for o in operands):
+                    found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert found == []

@@ -43,9 +43,9 @@ class Runtime:
     """The Python distributions it runs in (the manifest records their versions)."""
 
 
-def _chromium(name: str, engine: str, backend: str) -> Runtime:
+def _chromium(name: str, for_artifact: Callable[..., Any], backend: str) -> Runtime:
     # One Chromium per run serves all of these (see backends/chromium).
-    return Runtime(name, chromium.for_artifact, "chromium", ChromiumHost, (("engine", engine), ("backend", backend)))
+    return Runtime(name, for_artifact, "chromium", ChromiumHost, (("backend", backend),))
 
 
 RUNTIMES: Registry[Runtime] = Registry("runtime", (
@@ -54,13 +54,13 @@ RUNTIMES: Registry[Runtime] = Registry("runtime", (
     Runtime("tfjs", tfjs.for_artifact, node_lane="tfjs", versions=(("tfjs", "tfjs"), ("tfjs_backend", "backend"))),
     Runtime("transformersjs", transformersjs.for_artifact, node_lane="transformersjs",
             versions=(("transformersjs", "transformersjs"),)),
-    _chromium("chromium-webgl", "tfjs", "webgl"),
-    _chromium("chromium-webgpu", "tfjs", "webgpu"),
-    _chromium("chromium-ort-wasm", "onnx", "wasm"),
-    _chromium("chromium-ort-webgpu", "onnx", "webgpu"),
-    _chromium("chromium-ort-jsep", "onnx", "jsep"),
-    _chromium("chromium-transformersjs-webgpu", "transformersjs", "webgpu"),
-    _chromium("chromium-transformersjs-wasm", "transformersjs", "wasm"),
+    _chromium("chromium-webgl", chromium.for_tfjs, "webgl"),
+    _chromium("chromium-webgpu", chromium.for_tfjs, "webgpu"),
+    _chromium("chromium-ort-wasm", chromium.for_onnx, "wasm"),
+    _chromium("chromium-ort-webgpu", chromium.for_onnx, "webgpu"),
+    _chromium("chromium-ort-jsep", chromium.for_onnx, "jsep"),
+    _chromium("chromium-transformersjs-webgpu", chromium.for_pipeline, "webgpu"),
+    _chromium("chromium-transformersjs-wasm", chromium.for_pipeline, "wasm"),
 ))
 
 

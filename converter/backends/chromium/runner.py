@@ -67,16 +67,26 @@ class ChromiumPipelineRunner(PixelPipeline, ChromiumRunner):
         return self.from_pixels(super().infer(self.to_pixels(batch)))
 
 
-def for_artifact(artifact, root: Path, runtimes, engine: str, backend: str) -> ChromiumRunner:
-    host = runtimes.host(ChromiumRunner.lane)
+def for_pipeline(artifact, root: Path, runtimes, backend: str) -> ChromiumRunner:
+    """A transformers.js folder, through the pipeline in the page."""
     entry = root / artifact.entry
-    if engine == "transformersjs":
-        return ChromiumPipelineRunner(host, root / Path(artifact.entry).parts[0], DTYPE_OF_FILE[entry.name], backend,
-                                      tuple(runtimes.value_range))
-    if engine == "onnx":
-        return ChromiumRunner(host, entry, "onnx", None, backend, artifact.layout, f"chromium-ort-{backend}")
-    kind = artifact.format.removeprefix("tfjs-")
+    return ChromiumPipelineRunner(runtimes.host(ChromiumRunner.lane), root / Path(artifact.entry).parts[0],
+                                  DTYPE_OF_FILE[entry.name], backend, tuple(runtimes.value_range))
+
+
+def for_onnx(artifact, root: Path, runtimes, backend: str) -> ChromiumRunner:
+    """An ONNX file in onnxruntime-web in the page."""
+    return ChromiumRunner(runtimes.host(ChromiumRunner.lane), root / artifact.entry, "onnx", None, backend,
+                          artifact.layout, f"chromium-ort-{backend}")
+
+
+def for_tfjs(artifact, root: Path, runtimes, backend: str) -> ChromiumRunner:
+    """A TF.js model in TF.js in the page, loaded as its model.json says."""
+    from converter.backends.tfjs.runner import model_kind
+
+    entry = root / artifact.entry
+    kind = model_kind(entry)
     # A page imports the ES module twin of the custom layers, as a web app does.
     layers_js = next((root / f["path"] for f in artifact.files if f["path"].endswith("/" + ESM_NAME)), None)
-    return ChromiumRunner(host, entry, kind, layers_js if kind == "layers" else None, backend, "nhwc",
-                          f"chromium-{backend}")
+    return ChromiumRunner(runtimes.host(ChromiumRunner.lane), entry, kind, layers_js if kind == "layers" else None,
+                          backend, "nhwc", f"chromium-{backend}")
