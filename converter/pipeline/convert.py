@@ -35,7 +35,7 @@ from converter.pipeline import plan as planning
 class ConvertOptions:
     source: Path
     out: Path
-    formats: tuple[str, ...] = ("tfjs", "onnx")
+    formats: tuple[str, ...] = targets.DEFAULT_FORMATS
     precisions: tuple[str, ...] = DEFAULT_PRECISIONS
     tfjs_models: tuple[str, ...] | None = None
     """None: the plan picks per source (plan.resolve)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from converter import targets
 from converter.core.errors import BadInput
 from converter.core.input_size import InputSize
 from converter.core.precisions import DEFAULT as DEFAULT_PRECISIONS
@@ -115,7 +116,7 @@ def load(path: Path) -> Recipe:
             patch_size=model.get("patch_size"),
             padding=model.get("padding"),
             input_size=_input_size(model.get("input_size"), path),
-            formats=tuple(outputs.get("formats", ["tfjs", "onnx"])),
+            formats=tuple(outputs.get("formats", targets.DEFAULT_FORMATS)),
             precisions=precisions,
             tfjs_models=tuple(outputs.get("tfjs_model", ["layers"])),
             package_precision=str(outputs.get("package_precision", precisions[-1])),

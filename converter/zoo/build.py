@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from converter import targets
 from converter.release import recipes
 from converter.release.build import Outcome
 from converter.zoo.index import Entry
@@ -78,7 +79,7 @@ def recipe_for(planned: Planned, index: Path) -> recipes.Recipe:
         patch_size=None,
         padding=None,
         input_size=None,
-        formats=("tfjs", "onnx"),
+        formats=targets.DEFAULT_FORMATS,
         precisions=tuple(DEFAULT),
         tfjs_models=None,  # the plan picks per source: a graph model where layers cannot hold the ops
         package_precision=tuple(DEFAULT)[-1],
