@@ -98,6 +98,18 @@ def test_upscalerjs_runs_the_package_tiled_matching_the_source_with_no_seam(gans
     assert "Checked at build time, in Chromium: UpscalerJS" in (gans_release / "README.md").read_text()
 
 
+def test_verify_of_a_release_runs_its_package_in_upscalerjs_again_as_the_plan_records(gans_release):
+    recorded = json.loads((gans_release / "manifest.json").read_text())["plan"]["release"]["client"]
+    recipe = recipes.load(GANS)
+    assert (recorded["patch_size"], recorded["padding"], recorded["package_precision"]) == (
+        recipe.patch_size, recipe.padding, recipe.package_precision)
+    result = run_cli("verify", gans_release, "--browser", "--json")
+    assert result.returncode == 0, result.stderr
+    client = json.loads(result.stdout)["client"]
+    assert client["pass"] and client["runtime"] == "upscalerjs-webgl"
+    assert (client["patch_size"], client["padding"]) == (recipe.patch_size, recipe.padding)
+
+
 def test_a_padding_that_leaves_seams_fails_the_build_and_names_the_smallest_that_passes(tmp_path, fixtures_dir):
     result = run_cli("build", _recipe_with(tmp_path, 0), "-o", tmp_path / "dist",
                      "--weights", fixtures_dir / RRDN_WEIGHTS, "--browser")
