@@ -225,13 +225,12 @@ def _recheck(stage: Path, options: ConvertOptions) -> None:
 def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtimes,
          progress: Progress) -> ConvertResult:
     progress.step(f"reading {info.path} ({info.format})")
-    settings = plan.settings(options)  # what the emitters read: the plan's decisions
-    forms = execute.load_forms(plan, info, options.source_options(), settings.disabled_fixes, settings.optimize,
+    options = plan.settings(options)  # from here on, every decision is the plan's: the emitters read these
+    forms = execute.load_forms(plan, info, options.source_options(), options.disabled_fixes, options.optimize,
                                options.input_size)
     form, post = forms.source, plan.post
-    finding, probe = decide_input_range(form, settings, progress, verifying=runtimes is not None)
+    finding, probe = decide_input_range(form, options, progress, verifying=runtimes is not None)
     options = dataclasses.replace(options, input_range=finding.range)
-    settings = dataclasses.replace(settings, input_range=finding.range)
     verification = None
     if runtimes is not None:
         from converter.parity.engine import Verification
@@ -242,7 +241,7 @@ def _run(plan: planning.Plan, info, options: ConvertOptions, stage: Path, runtim
                                            output_range=(post.manifest_fields().get("output_range") if post else None))
     # A release verified in the browser is also run by its real client.
     client = post.client_check(form.facts, plan.patch) if post and verification and options.browser else None
-    emission = execute.Emission(forms, settings, stage, progress,
+    emission = execute.Emission(forms, options, stage, progress,
                                 Sizes.of_shape(form.facts.input_shape, form.facts.input_multiple))
     done = execute.execute(plan, form, execute.emitted(plan, emission), verification, progress,
                            client.reference_inputs() if client else [], client,

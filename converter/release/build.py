@@ -88,10 +88,9 @@ class ReleaseSpec:
         return tiling(self.recipe.patch_size, self.recipe.padding, fixed, self.recipe.path)
 
     def client_check(self, facts, patch=None) -> "ClientCheck | None":
-        """The UpscalerJS check of the package (`client_check`)."""
-        recipe = self.recipe
-        return client_check(self.tiling, recipe.input_range, recipe.output_range, facts, patch)
-
+        """The UpscalerJS check of the package, as `verify` re-runs it from
+        what the plan records (RecordedRelease)."""
+        return RecordedRelease(self.record(), self.recipe.path).client_check(facts, patch)
     def write_entry(self, stage: Path, manifest: dict[str, Any], artifacts: list) -> str:
         """model.js, the definition users import (and the client check runs);
         returns the precision it points at."""
@@ -136,20 +135,6 @@ def tiling(patch_size: int | None, padding: int | None, fixed, path: Path) -> "T
     return Tiling(fixed.height, padding)
 
 
-def client_check(tiling_of, input_range, output_range, facts, patch=None) -> "ClientCheck | None":
-    """The UpscalerJS check of the package; None when there is no tiling
-    (UpscalerJS then runs the whole image, as parity did). `patch`: the
-    size the TF.js model is fixed to, where the source's size is free;
-    `tiling_of(fixed)`: the release's tiling at a size."""
-    from converter.core.input_size import InputSize
-    from converter.parity.client import ClientCheck
-
-    tiled = tiling_of(patch or InputSize.of_shape(facts.input_shape))
-    if tiled is None:
-        return None
-    return ClientCheck(tiled, tuple(input_range), tuple(output_range), facts.input_multiple)
-
-
 @dataclass(frozen=True)
 class RecordedRelease:
     """A release's post-steps as a bundle's plan records them
@@ -161,11 +146,21 @@ class RecordedRelease:
     """The manifest, for messages."""
 
     def client_check(self, facts, patch=None) -> "ClientCheck | None":
+        """The UpscalerJS check of the package; None when the release
+        records none, or no tiling (UpscalerJS then runs the whole image, as
+        parity did). `patch`: the size the TF.js model is fixed to, where
+        the source's size is free."""
+        from converter.core.input_size import InputSize
+        from converter.parity.client import ClientCheck
+
         client = self.record.get("client") or {}
         if not client:
             return None
-        return client_check(lambda fixed: tiling(client["patch_size"], client["padding"], fixed, self.path),
-                            client["input_range"], client["output_range"], facts, patch)
+        tiled = tiling(client["patch_size"], client["padding"], patch or InputSize.of_shape(facts.input_shape),
+                       self.path)
+        if tiled is None:
+            return None
+        return ClientCheck(tiled, tuple(client["input_range"]), tuple(client["output_range"]), facts.input_multiple)
 
     def precision(self, artifacts: list) -> str:
         """The precision the package's model.js points at."""
