@@ -29,6 +29,10 @@ class Runner(abc.ABC):
     photos_only: bool = False
     """Run on the photo inputs only: a client that takes 8-bit images cannot
     be given the random tiles' float values."""
+    reflect_padding: int = 0
+    """Pixels the runtime adds beyond every image edge, by reflection, before
+    the model, cropping what they become after (upscayl-bin's tiles): it is
+    compared with the source run on its inputs padded the same way."""
 
     def __init__(self) -> None:
         self.last_ms: float = float("nan")

@@ -16,11 +16,13 @@ from typing import Any, Callable
 
 from converter.backends.chromium import runner as chromium
 from converter.backends.chromium.host import ChromiumHost
+from converter.backends.ncnn import runner as ncnn
 from converter.backends.node.host import NodeHost
 from converter.backends.onnxruntime import runner as onnxruntime
 from converter.backends.ortweb import runner as ortweb
 from converter.backends.tfjs import runner as tfjs
 from converter.backends.transformersjs import runner as transformersjs
+from converter.backends.upscayl import runner as upscayl
 from converter.core.registry import Registry
 
 
@@ -61,6 +63,9 @@ RUNTIMES: Registry[Runtime] = Registry("runtime", (
     _chromium("chromium-ort-jsep", chromium.for_onnx, "jsep"),
     _chromium("chromium-transformersjs-webgpu", chromium.for_pipeline, "webgpu"),
     _chromium("chromium-transformersjs-wasm", chromium.for_pipeline, "wasm"),
+    Runtime("ncnn", ncnn.for_cpu, libraries=("ncnn",)),
+    Runtime("ncnn-vulkan", ncnn.for_vulkan, libraries=("ncnn",)),
+    Runtime("upscayl-bin", upscayl.for_artifact),
 ))
 
 

@@ -10,6 +10,7 @@ things: the inputs, the reference, each artifact's runs, the verdict.
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from converter.core.progress import Progress
 from converter.parity import inputs as parity_inputs
 from converter.parity.compare import judge, outcome
 from converter.parity.inputs import ParityInput
-from converter.parity.runs import WARMED_BY_FIRST, Reference, Run, compute_reference, run_inputs, small_set, taken
+from converter.parity.runs import (WARMED_BY_FIRST, Reference, Run, compute_reference, reflect_padded, run_inputs,
+                                   small_set, taken)
 
 class Verification:
     """Artifacts are submitted as they are written; each runs on its runtimes'
@@ -54,6 +56,8 @@ class Verification:
         """Every artifact submitted, in order."""
         self._pending: list[tuple[Artifact, list[Future[Run]]]] = []
         self._gallery: dict[str, list[np.ndarray]] = {}
+        self._reference_runner: Runner | None = None
+        self._padded: dict[int, Future[list]] = {}
 
     @classmethod
     def start(cls, facts, root: Path, input_range: tuple[float, float], images_dir: Path | None,
@@ -125,8 +129,26 @@ class Verification:
 
     def start_reference(self, runner: Runner, extra: list[ParityInput] = (), probes: list[np.ndarray] = ()) -> None:
         """Run the source model on the inputs (and `extra`, `probes`: see compute_reference), on its own lane."""
+        self._reference_runner = runner
         self._reference = self.runtimes.lane("reference").submit(compute_reference, runner, self.inputs, extra,
                                                                  probes)
+
+    def _reference_for(self, runner: Runner | None) -> Reference:
+        """What `runner`'s outputs are compared with: the reference, or for a
+        runtime that pads the image's edges itself, the source run on the
+        photos padded alike (loaded again, once per padding, on its lane)."""
+        padding = getattr(runner, "reflect_padding", 0)
+        if not padding:
+            return self.reference
+        padded = self._padded_reference(padding).result()
+        outputs = [p if p is not None else o for p, o in zip(padded, self.reference.outputs)]
+        return dataclasses.replace(self.reference, outputs=outputs)
+
+    def _padded_reference(self, padding: int) -> Future[list]:
+        if padding not in self._padded:
+            self._padded[padding] = self.runtimes.lane("reference").submit(
+                reflect_padded, self._reference_runner, self.inputs, padding)
+        return self._padded[padding]
 
     @property
     def reference(self) -> Reference:
@@ -139,6 +161,8 @@ class Verification:
         exempt = artifact.unsupported_backends or {}
         runners = [make_runner(name, artifact, self.root, self.runtimes) for name in runtime_names if name not in exempt]
         futures = [self.runtimes.lane(r.lane).submit(self._run, artifact, r) for r in runners]
+        for padding in {r.reflect_padding for r in runners} - {0}:  # computed while the runtimes run
+            self._padded_reference(padding)
         self._pending.append((artifact, futures))
         self.artifacts.append(artifact)
 
@@ -180,7 +204,7 @@ class Verification:
             results = []
             for future in futures:
                 run = future.result()
-                results.append(judge(run, self.reference, gate, self.pixel_range))
+                results.append(judge(run, self._reference_for(run.runner), gate, self.pixel_range))
                 self.progress.step(f"{artifact.name} in {run.runtime}: {outcome(results[-1])}")
                 shown = {photos.index(i): out for i, out in zip(run.indices, run.outputs) if i in photos}
                 if shown:

@@ -77,6 +77,24 @@ def compute_reference(runner: Runner, inputs: list[ParityInput], extra: list[Par
     )
 
 
+def reflect_padded(runner: Runner, inputs: list[ParityInput], padding: int) -> list[np.ndarray | None]:
+    """The source's output on each photo of `inputs` padded by `padding`
+    pixels by reflection (numpy's "reflect": the edge pixel is not repeated),
+    cropped back to the photo's own (Runner.reflect_padding); None for the
+    other inputs. `runner` as in compute_reference."""
+    outputs: list[np.ndarray | None] = []
+    with runner as active:
+        for item in inputs:
+            if not item.is_photo:
+                outputs.append(None)
+                continue
+            padded = np.pad(item.array, ((0, 0), (padding, padding), (padding, padding), (0, 0)), mode="reflect")
+            out = active.run(padded)
+            edge = padding * (out.shape[1] // padded.shape[1])
+            outputs.append(out[:, edge:out.shape[1] - edge, edge:out.shape[2] - edge])
+    return outputs
+
+
 @dataclass
 class Run:
     """One artifact's outputs in one runtime, or why it could not run."""
