@@ -214,7 +214,10 @@ def convert(ctx, out, as_json, custom_layer_specs, allow_lambda, no_fix, no_veri
         click.echo("warning: --no-verify: the bundle is NOT checked against the source", err=True)
     _warn_lambda(allow_lambda)
     tf_runtime.quiet(debug=ctx.obj["debug"])
-    options = ConvertOptions.from_cli(ctx.params, _load_user_layers(custom_layer_specs))
+    params = dict(ctx.params)
+    if ctx.get_parameter_source("precisions") == click.core.ParameterSource.DEFAULT:
+        params["precisions"] = targets.offered(params["formats"], params["precisions"])
+    options = ConvertOptions.from_cli(params, _load_user_layers(custom_layer_specs))
     progress = Progress(not (as_json or quiet))
     try:
         result = run_convert(options, progress)

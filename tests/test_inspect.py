@@ -163,7 +163,8 @@ def test_a_keras_source_gets_the_plans_verdicts_too(fixtures_dir):
     assert facts["convert"] == {"tfjs": {"targets": [{"target": "tfjs-layers", "from": "keras"}], "input_size": None},
                                 "onnx": {"targets": [{"target": "onnx", "from": "keras"}], "input_size": None},
                                 "transformersjs": {"targets": [{"target": "transformersjs", "from": "keras"}],
-                                                   "input_size": None}}
+                                                   "input_size": None},
+                                "ncnn": {"targets": [{"target": "ncnn", "from": "keras"}], "input_size": None}}
     assert any(name.endswith("PixelShuffle") or name.startswith("PixelShuffle") for name in facts["layer_classes"])
     text = inspect_text(path)
     assert_text_shows(text, facts)

@@ -198,11 +198,13 @@ def convert_verdicts(info, input_size=None) -> dict[str, dict[str, Any]]:
     calls, so inspect and convert cannot disagree."""
     from converter.pipeline import plan
     from converter.pipeline.convert import ConvertOptions
-    from converter.targets import FORMATS
+    from converter.core.precisions import DEFAULT
+    from converter.targets import FORMATS, offered
 
     verdicts = {}
-    for fmt in FORMATS:
-        options = ConvertOptions(source=info.path, out=info.path, formats=(fmt,), input_size=input_size)
+    for fmt in FORMATS:  # the default precisions the format writes, as `convert --format fmt` takes them
+        options = ConvertOptions(source=info.path, out=info.path, formats=(fmt,), precisions=offered((fmt,), DEFAULT),
+                                 input_size=input_size)
         try:
             options = plan.resolve(options, info)
             made = plan.make(options, info)

@@ -17,11 +17,12 @@ from typing import Any
 from converter.core import precisions
 from converter.core.registry import Registry
 from converter.targets.base import Target
+from converter.targets.ncnn import NCNN
 from converter.targets.onnx import ONNX
 from converter.targets.tfjs import TFJS_GRAPH, TFJS_LAYERS
 from converter.targets.transformersjs import TRANSFORMERSJS
 
-TARGETS: Registry[Target] = Registry("target", (TFJS_LAYERS, TFJS_GRAPH, ONNX, TRANSFORMERSJS))
+TARGETS: Registry[Target] = Registry("target", (TFJS_LAYERS, TFJS_GRAPH, ONNX, TRANSFORMERSJS, NCNN))
 
 FORMATS = tuple(dict.fromkeys(t.format for t in TARGETS))
 """`--format` choices."""
@@ -44,6 +45,13 @@ def precisions_of(fmt: str) -> tuple[str, ...]:
 
 PRECISIONS = tuple(dict.fromkeys(p for fmt in FORMATS for p in precisions_of(fmt)))
 """`--quantize` choices."""
+
+
+def offered(formats: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `wanted` that some format of `formats` writes: the default
+    precisions, for formats that do not write them all (NCNN: no uint8)."""
+    have = {p for fmt in formats for p in precisions_of(fmt)}
+    return tuple(p for p in wanted if p in have)
 
 
 def records(emitters) -> dict[str, Any]:
