@@ -15,7 +15,6 @@ from converter.bundle import manifest
 from converter.bundle.manifest import Artifact, check_files
 from converter.core import memory
 from converter.core.errors import EXIT_NOT_VERIFIED, EXIT_OK, BadInput, ParityFailed
-from converter.core.hashing import sha256_path
 from converter.core.precisions import DEFAULT_GATES, Gate
 from converter.core.progress import Progress
 from converter.core.user_layers import missing_code, trusted_code
@@ -148,7 +147,7 @@ def verify_bundle(
     if source is None:
         outcome.not_run = "no source: " + ", ".join(_looked_for(bundle, recorded)) + " not found"
         return outcome
-    if recorded.get("sha256") and sha256_path(source) != recorded["sha256"]:
+    if recorded.get("sha256") and sources.source_sha256(source, recorded.get("format")) != recorded["sha256"]:
         outcome.wrong_source = str(source)
         return outcome
 

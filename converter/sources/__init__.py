@@ -33,6 +33,7 @@ from converter.sources import (
     detect,
     keras_archive,
     keras_h5,
+    ncnn_model,
     onnx_import,
     pytorch,
     savedmodel,
@@ -56,15 +57,19 @@ class Reader:
     """Where the topology is derived rather than read (weights-only, ONNX)."""
     libraries: tuple[str, ...] = ()
     """The modules that parse its files (boundary.reading)."""
+    companions: Callable[[Path], list[Path]] | None = None
+    """The files besides the given one that the model is read from (an NCNN
+    .param's .bin): the source's sha256 covers them too."""
 
     @classmethod
     def of(cls, module: ModuleType) -> "Reader":
         return cls(module.NAME, module.FORMATS, module.detect, module.content_bytes, module.describe, module.load,
-                   getattr(module, "derive_topology", None), getattr(module, "LIBRARIES", ()))
+                   getattr(module, "derive_topology", None), getattr(module, "LIBRARIES", ()),
+                   getattr(module, "companions", None))
 
 
 READERS: Registry[Reader] = Registry("source reader", (Reader.of(module) for module in (
-    savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, onnx_import)))
+    savedmodel, tfjs_layers, keras_h5, weights_only, keras_archive, pytorch, ncnn_model, onnx_import)))
 BY_FORMAT = {fmt: reader for fmt, reader in Registry(  # two readers of one format is an error
     "source format", ((fmt, reader) for reader in READERS for fmt in reader.formats), key=lambda pair: pair[0])}
 FORMAT_TITLES = {fmt: title for reader in READERS for fmt, title in reader.formats.items()}
@@ -136,6 +141,24 @@ def detect_format(path: Path | detect.Probe) -> str:
         if fmt is not None:
             return fmt
     raise detect.unclaimed(probe)
+
+
+def source_sha256(path: Path, fmt: str | None) -> str:
+    """What a manifest records of the source, and `verify` checks: the file's
+    sha256 (a folder's over its files), or, for a format read from files
+    beside the one given, one over each of them by name."""
+    import hashlib
+
+    from converter.core.hashing import sha256_file, sha256_path
+
+    reader = BY_FORMAT.get(fmt) if fmt else None
+    extra = reader.companions(Path(path)) if reader is not None and reader.companions else []
+    if not extra:
+        return sha256_path(Path(path))
+    digest = hashlib.sha256()
+    for file in (Path(path), *extra):
+        digest.update(file.name.encode() + b"\0" + sha256_file(file).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def declared_content(path: Path) -> tuple[str, declared.Content]:

@@ -31,11 +31,13 @@ ONNX = "onnx"
 WEIGHTS_ONLY = "keras-weights-h5"
 SAFETENSORS = "safetensors"
 PYTORCH = "pytorch"
+NCNN = "ncnn"
 CHECKPOINT_FORMATS = frozenset({PYTORCH, SAFETENSORS})
 """PyTorch checkpoints: srconvert exports them to ONNX itself."""
-GRAPH_FORMATS = frozenset({ONNX, *CHECKPOINT_FORMATS})
+GRAPH_FORMATS = frozenset({ONNX, NCNN, *CHECKPOINT_FORMATS})
 """Formats whose canonical form is an ONNX graph (a PyTorch checkpoint's is
-its export): the ONNX target takes it as it is, TF.js translates it."""
+its export, an NCNN model's its rebuild): the ONNX target takes it as it
+is, TF.js translates it."""
 
 
 class Probe:
