@@ -415,11 +415,15 @@ def zoo_plan(index, weights_dir, shards, as_json):
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="Models built in parallel processes.")
 @click.option("--force", is_flag=True, help="Replace release folders an earlier run wrote.")
 @click.option("--browser", is_flag=True, help="Verify in headless Chromium too (as build --browser).")
+@click.option("--format", "formats", default=",".join(targets.DEFAULT_FORMATS), show_default=True,
+              callback=csv_choice(targets.FORMATS, "--format"),
+              help="Comma list of output formats each model is built as (ncnn adds an Upscayl models folder to "
+                   "the merged zoo).")
 @page_options
 @quiet_option
 @click.pass_context
-def zoo_build(ctx, index, weights_dir, shard_text, plan_file, dist, cache, jobs, force, browser, no_check_page, vendor_libs,
-              quiet):
+def zoo_build(ctx, index, weights_dir, shard_text, plan_file, dist, cache, jobs, force, browser, formats, no_check_page,
+              vendor_libs, quiet):
     """Build one shard of INDEX's plan as release folders, one per model;
     a model that fails is recorded with its reason and the rest go on."""
     from converter.core.errors import BadInput
@@ -433,7 +437,8 @@ def zoo_build(ctx, index, weights_dir, shard_text, plan_file, dist, cache, jobs,
         raise BadInput(f"--shard {shard_text}, but the plan has {planned.shards} shard"
                        f"{'s' if planned.shards > 1 else ''}", path=plan_file,
                        hint="give --shard i/N with the N of `zoo plan --shards N`")
-    settings = zoo_build_shard.Settings(browser=browser, check_page=not no_check_page, vendor_libs=vendor_libs)
+    settings = zoo_build_shard.Settings(formats=formats, browser=browser, check_page=not no_check_page,
+                                        vendor_libs=vendor_libs)
     outcomes = zoo_build_shard.build_shard(planned, shard, index, weights_dir, dist, cache, jobs or default_jobs(),
                                            settings, force, ctx.obj["debug"], progress=not quiet)
     for outcome in outcomes:

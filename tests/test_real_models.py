@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 
 import pytest
 from conftest import FIXTURES, ROOT, run_cli
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 
@@ -84,9 +86,14 @@ def test_int8_meets_its_gate_on_each_real_model(name, tmp_path):
     assert chosen["kept_as"] == "float32 nodes" and chosen["photos_db"] >= chosen["target_db"]
 
 
-def test_a_zoo_of_the_real_esrgan_entries_publishes_both(tmp_path):
+def test_a_zoo_of_the_real_esrgan_entries_publishes_both_and_an_upscayl_pack(tmp_path):
     """OpenModelDB's own entries for the two, their resources pointed at the
-    rebuilt files (the zoo finds weights by sha256), built and merged."""
+    rebuilt files (the zoo finds weights by sha256), built with NCNN besides
+    the default formats and merged: every NCNN artifact passes in ncnn, on
+    Vulkan and in upscayl-bin, and the zoo holds an Upscayl models folder
+    that upscayl-bin loads by name."""
+    from test_ncnn import assert_passes_everywhere
+
     index, weights = tmp_path / "index", tmp_path / "weights"
     index.mkdir()
     weights.mkdir()
@@ -96,14 +103,33 @@ def test_a_zoo_of_the_real_esrgan_entries_publishes_both(tmp_path):
         data = (weights / file_name).read_bytes()
         entry["resources"][0].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
         (index / f"{entry_id}.json").write_text(json.dumps(entry, indent=2))
-    built = run_cli("zoo", "build", index, "--weights-dir", weights, "-o", tmp_path / "dist", "-j", "2")
+    built = run_cli("zoo", "build", index, "--weights-dir", weights, "-o", tmp_path / "dist", "-j", "2",
+                    "--format", "tfjs,onnx,ncnn")
     assert built.returncode == 0, built.stderr[-3000:]
     merged = run_cli("zoo", "merge", tmp_path / "dist", "-o", tmp_path / "zoo")
     assert merged.returncode == 0, merged.stderr[-3000:]
+    names = {"4x-realesrgan-x4plus": "4x-realesrgan-plus", "4x-realesr-general-x4v3": "4x-realesr-general-v3"}
     for entry_id in ENTRIES:
         manifest = json.loads((tmp_path / "zoo" / entry_id / "manifest.json").read_text())
         assert manifest["parity"]["pass"] is True
         assert {a["precision"] for a in manifest["artifacts"]} == {"float32", "float16", "uint8"}
+        assert_passes_everywhere({"artifacts": [a for a in manifest["artifacts"] if a["format"] == "ncnn"]},
+                                 names[entry_id])
     zoo = json.loads((tmp_path / "zoo" / "index.json").read_text())
     assert zoo["passed"] == zoo["total"] == 2 and sorted(m["id"] for m in zoo["models"] if m["pass"]) == sorted(ENTRIES)
     assert not any(m["not_published"] for m in zoo["models"])  # every precision of both, none left out
+    # The pack: each model's float16 NCNN files in one folder named `models`, as Upscayl asks of it.
+    assert zoo["packs"] == {"upscayl/models": sorted(ENTRIES)}
+    pack = tmp_path / "zoo" / "upscayl" / "models"
+    assert sorted(p.name for p in pack.iterdir()) == sorted(f"{n}{s}" for n in names.values() for s in (".param", ".bin"))
+    for record in zoo["models"]:
+        kept = tmp_path / "zoo" / record["id"] / "ncnn" / "float16" / "models" / f"{names[record['id']]}.bin"
+        assert record["packs"] == {"upscayl/models": f"upscayl/models/{names[record['id']]}.param"}
+        assert (pack / kept.name).read_bytes() == kept.read_bytes()
+    assert "upscayl/models" in (tmp_path / "zoo" / "index.html").read_text()
+    from converter.backends.upscayl.runner import binary
+
+    photo, result = ROOT / "fixtures" / "images" / "coffee_rim.png", tmp_path / "up.png"
+    subprocess.run([str(binary()), "-i", str(photo), "-o", str(result), "-m", str(pack), "-n", "4x-realesr-general-v3",
+                    "-f", "png"], check=True, capture_output=True, timeout=300)
+    assert Image.open(result).size == tuple(4 * side for side in Image.open(photo).size)

@@ -105,6 +105,12 @@ class Target:
     upscalerjs: int | None = None
     """Its rank among the kinds UpscalerJS loads (0 first): a release's npm
     package ships the best-ranked kind the run wrote; None: UpscalerJS cannot load it."""
+    pack: str | None = None
+    """Where a merged zoo gathers one artifact of each model, a model pack
+    for the app that loads the format (NCNN: `upscayl/models`, a folder
+    Upscayl takes as its custom models); None: no pack."""
+    pack_prefers: tuple[str, ...] = ()
+    """The precisions a pack takes, preferred first (the first that passed)."""
     recorded_form: Callable[[dict[str, Any]], str] | None = None
     """For a manifest from before the plan was recorded: the form the target
     was emitted from, read from what its emitter recorded; None: Keras."""

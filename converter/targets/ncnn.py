@@ -121,4 +121,6 @@ NCNN = Target(
     needs_tensorflow=False, keras_builder=onnx_target.traces_with_tf2onnx, label="NCNN", default=False,
     refuses=check, weights=ncnn_weights, one_range=True, libraries=("onnx",),
     recorded_form=onnx_target.exported_form,
+    # Upscayl computes with float16 storage either way: the half-size file is the one to ship.
+    pack=f"upscayl/{MODELS}", pack_prefers=("float16", "float32"),
 )

@@ -34,6 +34,8 @@ class Settings:
     """What, besides the entry, decides a release's bytes (the cache key holds it)."""
 
     verify: bool = True
+    formats: tuple[str, ...] = targets.DEFAULT_FORMATS
+    """What each model is built as (`zoo build --format`)."""
     browser: bool = False
     check_page: bool = True
     vendor_libs: bool = False
@@ -53,12 +55,13 @@ def version(entry: Entry) -> str:
     return f"{year}.{month}.{day}"
 
 
-def recipe_for(planned: Planned, index: Path) -> recipes.Recipe:
+def recipe_for(planned: Planned, index: Path, formats: tuple[str, ...] = targets.DEFAULT_FORMATS) -> recipes.Recipe:
     """The recipe `build` would read for this entry: its family detected
-    from the weights, 0..1 in and out (as PyTorch trains them), the default
-    formats and precisions."""
-    from converter.core.precisions import DEFAULT
+    from the weights, 0..1 in and out (as PyTorch trains them), `formats`
+    with the default precisions they write."""
+    from converter.core import precisions
 
+    made = targets.offered(formats, precisions.DEFAULT)
     entry = planned.entry
     assert entry is not None and planned.weights is not None
     paragraph = entry.description.strip().split("\n\n", 1)[0].replace("\n", " ").strip()
@@ -79,14 +82,14 @@ def recipe_for(planned: Planned, index: Path) -> recipes.Recipe:
         patch_size=None,
         padding=None,
         input_size=None,
-        formats=targets.DEFAULT_FORMATS,
-        precisions=tuple(DEFAULT),
+        formats=tuple(formats),
+        precisions=made,
         tfjs_models=None,  # the plan picks per source: a graph model where layers cannot hold the ops
-        package_precision=tuple(DEFAULT)[-1],
+        package_precision=made[-1],
         gates=(),
         calibration_images=None,
         # Nobody asked for these by name: what fails its gate is left out and listed, not the whole model.
-        optional_precisions=tuple(p for p in DEFAULT if p != "float32"),
+        optional_precisions=tuple(p for p in made if p != "float32"),
         metadata={"openmodeldb": entry.id, "name": entry.name, "authors": list(entry.authors),
                   "tags": list(entry.tags), "architecture": entry.architecture, "date": entry.date,
                   # A name for where the entry came from; nothing fetches it.
@@ -113,7 +116,7 @@ def build_shard(plan: Plan, shard: int, index: Path, weights_dir: Path, dist: Pa
     outcomes: dict[str, Outcome] = {}
     todo: list[tuple[Planned, recipes.Recipe, str]] = []
     for planned in mine:
-        recipe = recipe_for(planned, index)
+        recipe = recipe_for(planned, index, settings.formats)
         digest = zoo_cache.key(planned.resource.sha256, options_of(recipe, settings))
         hit = zoo_cache.lookup(cache, digest) if cache else None
         if hit is None:

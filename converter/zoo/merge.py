@@ -73,9 +73,10 @@ def merge(dists: list[Path], out: Path, force: bool = False) -> dict[str, Any]:
         for model_id in sorted(models):
             dist, outcome = models[model_id]
             records.append(_add(stage, model_id, dist, outcome))
-        index = {"models": records, "passed": sum(r["pass"] for r in records), "total": len(records)}
+        packs = _packs(stage, records)
+        index = {"models": records, **({"packs": packs} if packs else {}), "passed": sum(r["pass"] for r in records), "total": len(records)}
         (stage / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        (stage / "index.html").write_text(gallery(records), encoding="utf-8")
+        (stage / "index.html").write_text(gallery(records, packs), encoding="utf-8")
         _write_manifest(stage)
     except BaseException:
         staging.discard(stage)
@@ -101,6 +102,34 @@ def _add(stage: Path, model_id: str, dist: Path, outcome: dict) -> dict[str, Any
                        ranges.get("input_range", [0, 1])[1], ranges.get("output_range", [0, 1])[1]):
         record["crop"] = f"{GALLERY}/{model_id}.png"
     return record
+
+
+def _packs(stage: Path, records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each passing model's artifact of a target that declares a pack
+    (targets.base.Target.pack), copied into that pack's folder: an NCNN
+    zoo is an Upscayl models folder too. Each record names its entry there
+    (`packs`); a file name two models share stays in their own folders only."""
+    from converter.targets import TARGETS
+
+    packs: dict[str, list[str]] = {}
+    for target in (t for t in TARGETS if t.pack):
+        folder, taken = stage / target.pack, {}
+        for record in (r for r in records if r["pass"]):
+            built = {a["precision"]: a for a in record["artifacts"] if a["format"] == target.name}
+            chosen = next((built[p] for p in target.pack_prefers if p in built), None)
+            if chosen is None:
+                continue
+            files = sorted((stage / record["id"] / chosen["entry"]).parent.iterdir())
+            if any(f.name in taken for f in files):
+                record.setdefault("packs", {})[target.pack] = None
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            for file in files:
+                shutil.copyfile(file, folder / file.name)
+                taken[file.name] = record["id"]
+            record.setdefault("packs", {})[target.pack] = f"{target.pack}/{Path(chosen['entry']).name}"
+            packs.setdefault(target.pack, []).append(record["id"])
+    return packs
 
 
 def _damaged(release: Path, manifest: dict) -> str | None:
@@ -178,7 +207,7 @@ def crop(release: Path, target: Path, input_high: float, output_high: float, siz
     return True
 
 
-def gallery(records: list[dict[str, Any]]) -> str:
+def gallery(records: list[dict[str, Any]], packs: dict[str, list[str]] | None = None) -> str:
     rows = []
     for r in records:
         e = html.escape
@@ -200,7 +229,11 @@ def gallery(records: list[dict[str, Any]]) -> str:
             "tr.fail{background:#fee}img{image-rendering:pixelated;width:192px}</style>\n"
             f"<h1>srconvert zoo</h1>\n<p>{passed} of {len(records)} models passed parity in every runtime "
             "they were checked in. Before (left, enlarged) and after (right): the source's own output, "
-            "from each release's check page.</p>\n<table>\n<tr><th>model</th><th>before / after</th><th>sizes</th>"
+            "from each release's check page.</p>\n"
+            + "".join(f'<p>Model pack <a href="{html.escape(folder)}/">{html.escape(folder)}</a>: '
+                      f"{len(ids)} models, one folder (Upscayl: Settings, custom models folder).</p>\n"
+                      for folder, ids in (packs or {}).items())
+            + "<table>\n<tr><th>model</th><th>before / after</th><th>sizes</th>"
             "<th>parity per runtime</th><th>verdict</th></tr>\n" + "\n".join(rows) + "\n</table>\n")
 
 
