@@ -37,15 +37,17 @@ def test_everything_passes_here_and_each_check_says_whether_it_is_required():
     by_name = _by_name(checks)
     required = {f"python {n}" for n in doctor.PYTHON_PACKAGES} | {f"npm {n}" for n in REQUIRED_PACKAGES}
     required |= {"node", "tfjs wasm backend"}
-    optional = {"chromium", "pytorch extra", "cpu int8 path"} | {f"npm {n}" for n in BROWSER_PACKAGES}
+    optional = {"chromium", "vulkan (ncnn)", "upscayl-bin", "pytorch extra", "cpu int8 path"}
+    optional |= {f"npm {n}" for n in BROWSER_PACKAGES}
     assert set(by_name) == required | optional
     assert all(by_name[name].required for name in required)
     assert not any(by_name[name].required for name in optional)
     assert by_name["chromium"].needed_for == "--browser"
     assert by_name["pytorch extra"].needed_for == ".pth/.safetensors sources"
+    assert by_name["vulkan (ncnn)"].needed_for == by_name["upscayl-bin"].needed_for == "--format ncnn"
     text = doctor.render(checks)
     assert "BAD" not in text and "missing" not in text
-    assert "optional (only for: --browser, .pth/.safetensors sources)" in text
+    assert "optional (only for: --browser, --format ncnn, .pth/.safetensors sources)" in text
     assert text.splitlines()[-1] == "all required checks pass; all optional components present"
     assert all("required" in entry for entry in (asdict(c) for c in checks))
 

@@ -155,8 +155,8 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
     `verify` carries out again."""
     from converter.bundle.custom_layers_js import used_layers
     from converter.core import deadline
+    from converter.core.hashing import sha256_of
     from converter.passes import FIX, OPTIMIZATION, recorded
-    from converter.sources import source_sha256
 
     result: dict[str, Any] = {
         "tool": tool(),
@@ -165,7 +165,7 @@ def document(info, facts, finding, applied, records: dict[str, Any], fixed_topol
             "path": source_label,
             # What `verify` finds the source by, wherever it is run from.
             "relative_path": os.path.relpath(os.path.abspath(info.path), os.path.abspath(bundle)),
-            "sha256": source_sha256(info.path, info.format),
+            "sha256": sha256_of(info.path, info.companions),
             "format": info.format,
             "keras_version": info.keras_version,
             "producer": info.producer,

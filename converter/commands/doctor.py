@@ -32,6 +32,7 @@ PYTHON_PACKAGES = tuple(dict.fromkeys((*READING_LIBRARIES, *targets.libraries(),
 """What srconvert reads, writes and verifies with (the manifest's libraries), and what they need."""
 FOR_BROWSER = "--browser"
 FOR_PYTORCH = ".pth/.safetensors sources"
+FOR_NCNN = "--format ncnn"
 
 
 @dataclass
@@ -143,6 +144,36 @@ def chromium_check() -> Check:
                  "" if version else INSTALL_HINT, **optional)
 
 
+def vulkan_check() -> Check:
+    """The Vulkan device NCNN artifacts are verified on (optional): a GPU,
+    or Mesa's lavapipe on the CPU."""
+    from converter.backends.ncnn.runner import VULKAN_HINT
+    from converter.core import tf_runtime
+
+    optional = {"required": False, "needed_for": FOR_NCNN}
+    tf_runtime.quiet()  # ncnn lists the devices on stderr as it finds them
+    import ncnn
+
+    if ncnn.get_gpu_count() == 0:
+        return Check("vulkan (ncnn)", "no Vulkan device", False, VULKAN_HINT, missing=True, **optional)
+    return Check("vulkan (ncnn)", ncnn.get_gpu_info(0).device_name(), True, **optional)
+
+
+def upscayl_check() -> Check:
+    """Upscayl's backend, which NCNN artifacts are verified in (optional)."""
+    import os
+
+    from converter.backends.upscayl.runner import binary
+
+    optional = {"required": False, "needed_for": FOR_NCNN}
+    path = binary()
+    if not path.is_file():
+        return Check("upscayl-bin", "not found", False, "npm ci (or make setup)", missing=True, **optional)
+    if not os.access(path, os.X_OK):
+        return Check("upscayl-bin", f"{path} is not executable", False, "make setup (or chmod +x it)", **optional)
+    return Check("upscayl-bin", str(path), True, **optional)
+
+
 def runtime_check() -> Check:
     """Start the Node host for real: the runtimes must initialise, not just exist."""
     from converter.backends.node.host import NodeHost
@@ -164,7 +195,8 @@ def cpu_check() -> Check:
 
 
 def run() -> list[Check]:
-    checks = python_checks() + node_checks() + [chromium_check(), pytorch_check(), cpu_check()]
+    checks = python_checks() + node_checks() + [chromium_check(), vulkan_check(), upscayl_check(), pytorch_check(),
+                                                 cpu_check()]
     # The runtime start needs Node and the packages it loads, not the browser's.
     if all(c.ok for c in checks if c.required and c.name.startswith(("node", "npm"))):
         checks.append(runtime_check())

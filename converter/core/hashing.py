@@ -25,3 +25,14 @@ def sha256_path(path: Path) -> str:
         digest.update(file.relative_to(path).as_posix().encode() + b"\0")
         digest.update(sha256_file(file).encode() + b"\n")
     return digest.hexdigest()
+
+
+def sha256_of(path: Path, companions: tuple[Path, ...] | list[Path] = ()) -> str:
+    """A source's sha256: `sha256_path`, or with `companions` (files read
+    beside it: an NCNN .param's .bin) one over each of them by name."""
+    if not companions:
+        return sha256_path(path)
+    digest = hashlib.sha256()
+    for file in (path, *companions):
+        digest.update(file.name.encode() + b"\0" + sha256_file(file).encode() + b"\n")
+    return digest.hexdigest()

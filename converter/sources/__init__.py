@@ -115,6 +115,8 @@ class SourceInfo:
     reference: Any = None
     """Makes the Runner of the source in its own runtime where that is not
     the file itself (a PyTorch checkpoint's network); see onnx_import.source_runner."""
+    companions: tuple[Path, ...] = ()
+    """Files besides `path` the model is read from (Reader.companions)."""
 
 
 @dataclass
@@ -144,21 +146,15 @@ def detect_format(path: Path | detect.Probe) -> str:
 
 
 def source_sha256(path: Path, fmt: str | None) -> str:
-    """What a manifest records of the source, and `verify` checks: the file's
-    sha256 (a folder's over its files), or, for a format read from files
-    beside the one given, one over each of them by name."""
-    import hashlib
-
-    from converter.core.hashing import sha256_file, sha256_path
+    """What a manifest records of the source, and `verify` checks (hashing.sha256_of)."""
+    from converter.core.hashing import sha256_of
 
     reader = BY_FORMAT.get(fmt) if fmt else None
-    extra = reader.companions(Path(path)) if reader is not None and reader.companions else []
-    if not extra:
-        return sha256_path(Path(path))
-    digest = hashlib.sha256()
-    for file in (Path(path), *extra):
-        digest.update(file.name.encode() + b"\0" + sha256_file(file).encode() + b"\n")
-    return digest.hexdigest()
+    return sha256_of(Path(path), companions_of(Path(path), reader))
+
+
+def companions_of(path: Path, reader: "Reader | None") -> tuple[Path, ...]:
+    return tuple(reader.companions(path)) if reader is not None and reader.companions else ()
 
 
 def declared_content(path: Path) -> tuple[str, declared.Content]:
@@ -192,7 +188,7 @@ def describe(path: Path, options: SourceOptions | None = None) -> SourceInfo:
     if fields.get("topology") is not None and (problem := topology.malformed(fields["topology"])):
         raise BadInput(f"the model's topology is not one Keras writes: {problem}", path=path,
                        hint="the file is damaged, or was not written by Keras: save the model again")
-    return SourceInfo(path=path, format=fmt, budget=budget, **fields)
+    return SourceInfo(path=path, format=fmt, budget=budget, companions=companions_of(path, reader), **fields)
 
 
 def derived(info: SourceInfo) -> tuple[dict[str, Any], dict[str, list[Any]]]:

@@ -37,7 +37,7 @@ class NcnnRunner(Runner):
         if self._net is not None:
             return
         if self.vulkan and ncnn.get_gpu_count() == 0:
-            raise RuntimeError(f"no Vulkan device: {VULKAN_HINT}")
+            raise RuntimeError(f"not verified in ncnn-vulkan: no Vulkan device; {VULKAN_HINT}")
         net = ncnn.Net()
         net.opt.use_vulkan_compute = self.vulkan
         # As Upscayl sets it on Vulkan; on the CPU the file's own numbers.
