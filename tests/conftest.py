@@ -189,16 +189,32 @@ BROWSER_SOURCES = {
 }
 
 
-@pytest.fixture(scope="session", params=sorted(BROWSER_SOURCES))
-def browser_bundle(request, tmp_path_factory, fixtures_dir):
-    """Each of BROWSER_SOURCES converted with --browser, once per session
+@pytest.fixture(scope="session")
+def browser_bundles(tmp_path_factory):
+    """Each of BROWSER_SOURCES converted with --browser when a test first
+    asks for it, and kept for the session. A parametrized session fixture
+    would not do: pytest keeps one of its params alive at a time, so
+    test_check_page converted again what test_browser had (220 s measured)."""
+    made: dict[str, tuple] = {}
+
+    def get(name: str):
+        if name not in made:
+            out = tmp_path_factory.mktemp("browser") / name
+            source, tfjs_models, *flags = BROWSER_SOURCES[name]
+            result = run_cli("convert", ROOT / source, "-o", out, "--browser", "--tfjs-model", tfjs_models,
+                             "--quantize", "float32,float16,uint8,int8", *flags)
+            assert result.returncode == 0, result.stderr
+            made[name] = (out, result)
+        return made[name]
+
+    return get
+
+
+@pytest.fixture(params=sorted(BROWSER_SOURCES))
+def browser_bundle(request, browser_bundles):
+    """One of BROWSER_SOURCES converted with --browser, once per session
     (test_browser reads them, test_check_page opens their check pages)."""
-    out = tmp_path_factory.mktemp("browser") / request.param
-    source, tfjs_models, *flags = BROWSER_SOURCES[request.param]
-    result = run_cli("convert", ROOT / source, "-o", out, "--browser", "--tfjs-model", tfjs_models,
-                     "--quantize", "float32,float16,uint8,int8", *flags)
-    assert result.returncode == 0, result.stderr
-    return out, result
+    return browser_bundles(request.param)
 
 
 # The npm package `srconvert build --browser` writes, run by its real client:
