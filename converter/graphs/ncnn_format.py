@@ -139,4 +139,6 @@ def weight_count(text: str) -> int:
             total += int(params.get(6, 0)) + (int(params.get(0, 0)) if params.get(5) == "1" else 0)
         elif kind == "PReLU":
             total += int(params.get(0, 0))
+        elif kind == "MemoryData":
+            total += max(1, int(params.get(0, 0))) * max(1, int(params.get(1, 0))) * max(1, int(params.get(2, 0)))
     return total

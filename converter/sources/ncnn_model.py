@@ -188,6 +188,12 @@ def parse(param: Path) -> NcnnFile:
             _conv_blobs(layer, param)
         elif kind == "PReLU":
             layer.blobs.append(Blob(name, _int(layer.params, 0, 1, param, where, 1, MAX_CHANNELS), tagged=False))
+        elif kind == "MemoryData":  # a constant (C, H, W) blob: a per-channel mean, say
+            w, h, c = (_int(layer.params, key, 0, param, where, 0, MAX_CHANNELS) for key in (0, 1, 2))
+            if min(w, h, c) < 1 or w * h > MAX_KERNEL * MAX_KERNEL or n_in != 0:
+                raise _refuse(param, f"{where}: only a MemoryData of (C, H, W), H x W at most "
+                                     f"{MAX_KERNEL}x{MAX_KERNEL}, is read")
+            layer.blobs.append(Blob(name, w * h * c, tagged=False))
         elif kind not in WEIGHTLESS:
             raise BadInput(f"NCNN layer {kind} ({name[:40]}, {where}) is not read here", path=param,
                            hint="README lists the NCNN layers srconvert reads")
@@ -371,6 +377,8 @@ def to_onnx(parsed: NcnnFile) -> Any:
                 graph.node("PRelu", [ins[0], graph.weight(f"{name}_slope", slopes.reshape(shape))], outs[:1], name)
             elif layer.kind == "Sigmoid":
                 graph.node("Sigmoid", ins, outs[:1], name)
+            elif layer.kind == "MemoryData":  # the blob is the constant itself, as its readers' operand
+                graph.weight(outs[0], _read(handle, layer.blobs[0]).reshape(1, p[2], p[1], p[0]))
             elif layer.kind == "Clip":
                 graph.node("Clip", [ins[0], graph.constant(f"{name}_min", np.array(float(p.get(0, -3.4e38)))),
                                     graph.constant(f"{name}_max", np.array(float(p.get(1, 3.4e38))))], outs[:1], name)

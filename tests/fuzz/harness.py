@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "fixtures" / "build"
 SEEDS = BUILD / "fuzz-seeds"
 """Where `make fuzz` writes the PyTorch checkpoints (they are pickles, and none is committed)."""
+NCNN_SEED = Path(__file__).resolve().parent / "seeds" / "ncnn"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Target:
 
     seed: Path
     member: str | None = None
+    files: tuple[str, ...] = ()
+    """The folder's files copied beside the input (empty: all of it)."""
+    given: str | None = None
+    """The file srconvert is given inside the folder (None: the folder itself)."""
 
     @property
     def file_name(self) -> str:
@@ -46,7 +51,12 @@ TARGETS = {
     "pth-pickle": Target(SEEDS / "compact-legacy.pth"),
     "safetensors": Target(SEEDS / "compact.safetensors"),
     "onnx": Target(ROOT / "fixtures" / "onnx" / "compact_torchscript.onnx"),
-    "onnx-external-data": Target(ROOT / "fixtures" / "onnx", "compact_dynamo.onnx"),
+    # Only the model and its external data, not every ONNX fixture; the model is what srconvert is given.
+    "onnx-external-data": Target(ROOT / "fixtures" / "onnx", "compact_dynamo.onnx",
+                                 ("compact_dynamo.onnx", "compact_dynamo.onnx.data"), "compact_dynamo.onnx"),
+    # A 2x Compact written by srconvert --format ncnn (6.6 KB): the .param, then the .bin, replaced.
+    "ncnn-param": Target(NCNN_SEED, "2x-compact.param", given="2x-compact.param"),
+    "ncnn-bin": Target(NCNN_SEED, "2x-compact.bin", given="2x-compact.param"),
     "keras2-h5": Target(BUILD / "rrdn_keras2.h5"),
     "keras3-h5": Target(BUILD / "rrdn_keras3.h5"),
     "keras-archive": Target(BUILD / "rrdn_keras3.keras"),
@@ -67,14 +77,14 @@ def one_input(target: Target, data: bytes, inspect_source, SrconvertError):
             given = source
         else:
             source = Path(tmp) / target.seed.name
-            if target.seed.name == "onnx":  # only the model and its external data, not every ONNX fixture
+            if target.files:
                 source.mkdir()
-                for name in (target.member, f"{target.member}.data"):
+                for name in target.files:
                     shutil.copy(target.seed / name, source / name)
             else:
                 shutil.copytree(target.seed, source)
             (source / target.member).write_bytes(data)
-            given = source / target.member if target.seed.name == "onnx" else source
+            given = source / target.given if target.given else source
         before = sorted(p.relative_to(tmp) for p in Path(tmp).rglob("*"))
         found = None
         try:
