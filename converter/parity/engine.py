@@ -137,7 +137,7 @@ class Verification:
         """What `runner`'s outputs are compared with: the reference, or for a
         runtime that pads the image's edges itself, the source run on the
         photos padded alike (loaded again, once per padding, on its lane)."""
-        padding = getattr(runner, "reflect_padding", 0)
+        padding = runner.reflect_padding if runner is not None else 0
         if not padding:
             return self.reference
         padded = self._padded_reference(padding).result()

@@ -33,7 +33,8 @@ MODELS = "models"
 SCALES = (2, 3, 4)
 """The scales Upscayl reads from a model's name (any other reads as 4)."""
 SCALE_TOKEN = re.compile(r"x\d|\dx", re.IGNORECASE)
-QUANTIZATION = {"float16": {"weights": "float16 (ncnn's float16 storage)", "activations": "float32"}}
+QUANTIZATION = {"float16": {"weights": "float16 (ncnn's float16 storage)",
+                            "activations": "float32 on the CPU; float16 storage on Vulkan, as Upscayl runs it"}}
 HINT = "--format onnx converts it as it is; README lists the NCNN ops; nothing was written"
 
 
@@ -49,8 +50,7 @@ def upscayl_name(stem: str, scale: int) -> str:
 
 
 def check(target: Target, info: Any, form: str, options: Any) -> None:
-    """Refuse, before any work, a graph with ops NCNN gets no layer for here,
-    or one that takes only sizes of a multiple (Upscayl feeds tiles of any size)."""
+    """Refuse, before any work, a graph with ops NCNN gets no layer for here."""
     from converter.emitters import ncnn
     from converter.sources import onnx_import
 
@@ -58,10 +58,6 @@ def check(target: Target, info: Any, form: str, options: Any) -> None:
         missing = ncnn.unsupported(info.payload)
         onnx_import.refuse_unsupported([f"{op} ({node})" for op, node in missing.items()], info.path,
                                        "for NCNN (Upscayl)", HINT)
-    multiple = getattr(info, "input_multiple", 1) or 1
-    if multiple > 1:
-        raise BadInput(f"the model takes sizes that are multiples of {multiple} only, and Upscayl feeds its tiles "
-                       "at any size", path=info.path, hint=HINT)
 
 
 class Emitter(onnx_target.Emitter):
@@ -89,6 +85,9 @@ class Emitter(onnx_target.Emitter):
             from converter.targets.transformersjs import measured_scale
 
             form, options = self.form, self.options
+            if form.input_multiple > 1:  # known once the form is made, not at plan time; nothing is written yet
+                raise BadInput(f"the model takes sizes that are multiples of {form.input_multiple} only, and Upscayl "
+                               "feeds its tiles at any size", path=form.path, hint=HINT)
             scale = measured_scale(self.base, form.input_channels, form.input_multiple)
             if scale not in SCALES:
                 raise BadInput(f"the model upscales {scale}x, and Upscayl runs models of scale "
