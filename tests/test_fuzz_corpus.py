@@ -166,3 +166,31 @@ def test_the_ceiling_is_lifted_after_its_block():
         with pytest.raises(MemoryError):
             bytearray(2 << 30)
     assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+def test_a_child_started_while_another_thread_reads_under_a_ceiling_gets_the_full_limit():
+    """CI saw onnxruntime-web fail with "WebAssembly.Memory(): could not
+    allocate memory": its Node host started while the reference lane read an
+    HDF5 attribute under a ceiling, and inherited the lowered limit."""
+    import resource
+    import subprocess
+    import sys
+    import threading
+
+    from converter.core import memory
+
+    inside, release = threading.Event(), threading.Event()
+
+    def read_under_ceiling():
+        with memory.ceiling(1 << 30):
+            inside.set()
+            release.wait(10)
+
+    reader = threading.Thread(target=read_under_ceiling)
+    reader.start()
+    assert inside.wait(10)
+    threading.Timer(0.5, release.set).start()  # the child waits for the read to end
+    child = memory.popen([sys.executable, "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0])"],
+                         stdout=subprocess.PIPE, text=True)
+    reader.join()
+    assert int(child.communicate()[0]) == resource.getrlimit(resource.RLIMIT_AS)[0]

@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from converter.core.errors import BadInput
 
 if TYPE_CHECKING:
+    import subprocess
+
     from converter.core import deadline
 
 GIB = 1 << 30
@@ -244,6 +246,23 @@ def guard(budget: Budget, source: Path, cleanup: Callable[[], None] = lambda: No
         watcher.join()
 
 
+_LIMIT_LOCK = threading.Lock()
+"""Held while `ceiling` has lowered the limit, and while a child starts:
+a child inherits the limit in force when it forks, and a Node runtime
+started under a ceiling cannot reserve WebAssembly memory (seen in CI: the
+reference lane read an HDF5 attribute while the onnxruntime-web lane
+started its host, and both of its runs failed)."""
+
+
+def popen(args: list[str], **kwargs) -> "subprocess.Popen":
+    """subprocess.Popen, never while a `ceiling` holds: the child gets the
+    process's own address-space limit."""
+    import subprocess
+
+    with _LIMIT_LOCK:
+        return subprocess.Popen(args, **kwargs)
+
+
 @contextmanager
 def ceiling(extra: int) -> Iterator[None]:
     """Let the process map at most `extra` more bytes while the block runs.
@@ -255,22 +274,23 @@ def ceiling(extra: int) -> Iterator[None]:
     call returns (a fuzzed file peaked at 4.1 GiB under a 2 GiB budget); an
     allocation past this ceiling fails inside the call, which then raises.
     The limit (RLIMIT_AS) is the whole process's, so the block must be one
-    short read. Where the mapped size cannot be read (not Linux), no limit."""
+    short read, and children start only outside it (`popen`). Where the mapped size cannot be read (not Linux), no limit."""
     import resource
 
     try:
         mapped = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         mapped = None
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limits = [mapped + extra] + [v for v in (soft, hard) if v != resource.RLIM_INFINITY] if mapped else []
-    if limits:
-        resource.setrlimit(resource.RLIMIT_AS, (min(limits), hard))
-    try:
-        yield
-    finally:
+    with _LIMIT_LOCK:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limits = [mapped + extra] + [v for v in (soft, hard) if v != resource.RLIM_INFINITY] if mapped else []
         if limits:
-            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+            resource.setrlimit(resource.RLIMIT_AS, (min(limits), hard))
+        try:
+            yield
+        finally:
+            if limits:
+                resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def stop_run(error: BadInput, cleanup: Callable[[], None]) -> None:

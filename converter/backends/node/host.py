@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from converter.backends import priority
+from converter.core import memory
 from converter.core.errors import EnvironmentProblem
 
 HOST_SCRIPT = Path(__file__).with_name("host.cjs")
@@ -87,7 +88,7 @@ class NodeHost:
             return self
         node = check_node()
         env = {**os.environ, "NODE_PATH": str(node_modules())}
-        self._process = subprocess.Popen(
+        self._process = memory.popen(
             [node, str(self.script)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -23,6 +23,7 @@ import numpy as np
 
 from converter.backends.base import Runner, Stopwatch
 from converter.backends.transformersjs.runner import PixelPipeline
+from converter.core import memory
 from converter.core.precisions import Gate
 
 PNG_GATE = Gate("psnr", 50.0)
@@ -81,10 +82,16 @@ class UpscaylRunner(PixelPipeline, Runner):
     def _upscale(self, source: Path, result: Path) -> None:
         command = [str(binary()), "-i", str(source), "-o", str(result), "-m", str(self.param.parent),
                    "-n", self.param.stem, "-f", "png", "-c", "0"]
-        done = subprocess.run(command, capture_output=True, timeout=TIMEOUT, check=False)
-        if done.returncode != 0 or not result.is_file():
-            said = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
-            raise RuntimeError(f"upscayl-bin exited with {done.returncode} and no image"
+        process = memory.popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise RuntimeError(f"upscayl-bin gave no image within {TIMEOUT} s") from None
+        if process.returncode != 0 or not result.is_file():
+            said = (stderr or stdout).decode("utf-8", "replace").strip().splitlines()
+            raise RuntimeError(f"upscayl-bin exited with {process.returncode} and no image"
                                + (f": {said[-1][:200]}" if said else ""))
 
     def gate(self, gate: Gate, value_range: float) -> Gate:
