@@ -98,13 +98,16 @@ demo: setup setup-pytorch $(REAL_WEIGHTS)
 	@echo "bundle: $(DEMO_OUT) (open $(DEMO_OUT)/parity.html for the photos before and after, $(DEMO_OUT)/manifest.json)"
 	@echo "check it in your own browser: $(BIN)/srconvert serve $(DEMO_OUT)  (then open the URL it prints)"
 
+# Two workers by default (CI has two cores; tests/conftest.py groups the files).
+# TEST_WORKERS=0 runs in this process, one test at a time.
+TEST_WORKERS ?= 2
 test: setup setup-pytorch test-tools $(FIXTURES) $(REAL_WEIGHTS)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # The unit tests and the quick command-line checks: no test marked `slow`
 # (those convert or verify a model end to end, seconds to minutes each).
 test-fast: setup setup-pytorch test-tools $(FIXTURES) $(REAL_WEIGHTS)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 bench: setup setup-pytorch $(REAL_WEIGHTS)
 	$(BIN)/python bench/fidelity.py

@@ -22,6 +22,28 @@ RDN_SOURCES = ["rdn_keras2.h5", "rdn_keras3.keras", "rdn_keras3.h5", "rdn_savedm
 ALL_SOURCES = RRDN_SOURCES + RDN_SOURCES
 
 
+# `make test` runs on two workers (pytest-xdist, --dist loadgroup). A worker
+# takes a whole file, so a file's module fixtures are built once; files that
+# share a session cache share a worker, so it is built once too; and the
+# longest files go first, so no worker starts one near the end while the other
+# idles (measured: 29 min on two workers where one took 42-52).
+SHARED_WORKER = {"test_browser.py": "browser", "test_check_page.py": "browser"}  # browser_bundles, gans_release
+LONGEST_FIRST = ["browser", "test_real_models.py", "test_ncnn.py", "test_zoo_build.py", "test_architectures.py",
+                 "test_release.py", "test_pytorch.py", "test_transformersjs.py", "test_budgets.py", "test_cli.py"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the marks
+def pytest_collection_modifyitems(config, items):
+    def group(item) -> str:
+        name = item.path.name
+        return SHARED_WORKER.get(name, name)
+
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(group(item), len(rank)))  # stable: a file keeps its own order
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group(item)))
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     """The model fixtures; `make test` builds them, a bare `pytest` too."""
