@@ -167,8 +167,9 @@ def _load_user_layers(specs: tuple[str, ...]) -> dict[str, type]:
 @click.option("--input-range", default=None, callback=_input_range, metavar="0:1|0:255",
               help="Pixel range the model takes. Default: measured on a photo where the model's behaviour tells "
                    "0:1 from 0:255, else 0:1, assumed (a warning says so).")
-@click.option("--channels", type=click.IntRange(1, 4), default=None,
-              help="Input channels the model takes, when not 3 (e.g. 1 for grayscale models).")
+@click.option("--channels", type=click.Choice(["1", "3", "4"]), default=None, callback=lambda c, p, v: v and int(v),
+              help="Input channels the model must take: 1 (grayscale), 3 (RGB) or 4 (RGBA); the run stops if the "
+                   "source states another. Default: what the source states (3 where it states none).")
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (a warning is printed).")
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder (only at the final rename).")
 @click.option("--json", "as_json", is_flag=True,

@@ -21,7 +21,7 @@ CASES = [
     "missing", "empty", "truncated-h5", "text-file", "random-bytes", "empty-folder", "tfjs-graph-model",
     "damaged-zip", "zip-not-keras", "zip-member-traversal", "tfjs-bad-json", "tfjs-shard-escape",
     "tfjs-missing-shard", "savedmodel-without-keras", "lambda-payload", "unknown-custom-layer", "two-inputs",
-    "vector-input", "one-channel-input", "nan-weights", "inf-weights", "onnx-unsupported-op",
+    "vector-input", "one-channel-input-said-rgb", "two-channel-input", "nan-weights", "inf-weights", "onnx-unsupported-op",
     "onnx-external-data-escape", "onnx-truncated", "weights-of-unknown-family",
     # declared sizes the file cannot back (issue 14)
     "h5-unwritten-chunks", "h5-unallocated-contiguous", "weights-only-h5-bomb", "h5-external-link",

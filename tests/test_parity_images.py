@@ -138,16 +138,30 @@ def test_one_photo_too_small_says_so(tmp_path):
     assert error.message.startswith("its only photo does not fit a 64x64 fixed-size model")
 
 
-def test_photos_with_the_wrong_channel_count_are_bad_input_when_the_folder_is_named(tmp_path):
+def test_photos_are_read_in_the_models_channels_and_none_fits_a_count_no_image_has(tmp_path):
     _jpeg(IMAGES / "coffee_rim.png", tmp_path / "coffee.jpg")
     _jpeg(IMAGES / "astronaut_face.png", tmp_path / "astronaut.jpg")
-    error = _error(lambda: inputs.build([None, None, None, 4], RANGE, tmp_path, required=True))
-    assert "none of its 2 photos fits a model taking 4 channels" in error.message
-    assert _error(lambda: inputs.check_folder(tmp_path, 4)).message == error.message
-    assert not any(p.is_photo for p in inputs.build([None, None, None, 4], RANGE, tmp_path))
+    error = _error(lambda: inputs.build([None, None, None, 2], RANGE, tmp_path, required=True))
+    assert "none of its 2 photos fits a model taking 2 channels" in error.message
+    assert _error(lambda: inputs.check_folder(tmp_path, 2)).message == error.message
+    assert not any(p.is_photo for p in inputs.build([None, None, None, 2], RANGE, tmp_path))
     gray = [p for p in inputs.build([None, None, None, 1], (0.0, 1.0), tmp_path, required=True) if p.is_photo]
     assert len(gray) == 2 and gray[0].array.shape[-1] == 1  # 1 channel: read as grayscale
     np.testing.assert_allclose(gray[0].array[0], _decoded(tmp_path / "astronaut.jpg", "L")[..., None], atol=1e-6)
+    # 4 channels: the photo's colours, and a cut-out's alpha where the photo has none
+    rgba = [p for p in inputs.build([None, None, None, 4], (0.0, 1.0), tmp_path, required=True) if p.is_photo]
+    np.testing.assert_allclose(rgba[0].array[0, ..., :3], _decoded(tmp_path / "astronaut.jpg"), atol=1e-6)
+    alpha = rgba[0].array[0, ..., 3]
+    assert alpha.min() == 0.0 and alpha.max() == 1.0 and ((alpha > 0) & (alpha < 1)).any()
+    # a photo with its own alpha keeps it
+    with Image.open(tmp_path / "coffee.jpg") as image:
+        own = np.linspace(0, 255, image.width, dtype=np.uint8)[None].repeat(image.height, 0)
+        rgba_image = image.convert("RGBA")
+        rgba_image.putalpha(Image.fromarray(own))
+        rgba_image.save(tmp_path / "coffee.png")
+    (tmp_path / "coffee.jpg").unlink()
+    kept = {p.name: p for p in inputs.build([None, None, None, 4], (0.0, 1.0), tmp_path) if p.is_photo}["coffee"]
+    np.testing.assert_allclose(kept.array[0, ..., 3], own / 255.0, atol=1e-6)
 
 
 def test_a_patch_some_artifacts_are_fixed_to_adds_a_tile_and_every_photo_mirrored_out_to_it():

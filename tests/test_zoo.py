@@ -18,7 +18,8 @@ SLICE = ROOT / "fixtures" / "openmodeldb" / "models"
 VIDEO = {"2x-GameUp-TSCUNet", "2x-SBS11-RRDB", "2x-cainREALTIME", "2x-sudo-rife4-testV1"}
 NOT_CONVERTED = {"2x-Adore", "2x-FaithfulSPSR", "4x-003-ATD-SRx4-finetune", "4x-ArtFaces-realplksr-dysample",
                  "4x-DRCT-L"}
-NOT_RGB = {"1x-MangaJPEGHQ", "1x-MangaJPEGHQPlus", "2x-Gen5-Alpha"}
+# Grayscale (1 -> 1) and RGBA (4 -> 4) ESRGANs are planned like the RGB ones.
+OTHER_CHANNELS = {"1x-MangaJPEGHQ", "1x-MangaJPEGHQPlus", "2x-Gen5-Alpha"}
 
 
 def _plan(index, weights, *extra):
@@ -47,13 +48,12 @@ def test_the_real_slice_is_classified(tmp_path):
             assert not entry["supported"] and "video network" in reason, entry
         elif entry_id in NOT_CONVERTED:
             assert not entry["supported"] and f"'{entry['architecture']}' is not among" in reason, entry
-        elif entry_id in NOT_RGB:
-            assert not entry["supported"] and "RGB" in reason, entry
         else:
             # A family srconvert converts: built once its weights are there; here they are not.
             assert entry["supported"] and entry["weights"] is None and entry["shard"] is None, entry
             assert "not in the weights folder" in reason and entry["sha256"] is None
         assert "malformed" not in reason
+    assert all(entries[e]["supported"] for e in OTHER_CHANNELS)
     assert {e["architecture"] for e in entries.values() if e["supported"]} == {
         "esrgan", "compact", "span", "dat", "swinir", "omnisr", "realplksr", "hat", "rgt", "srformer", "mosr", "rcan"}
     # An ONNX-only entry and a .safetensors one are supported like the rest.

@@ -6,6 +6,7 @@ from typing import Any
 
 import custom_layers
 from converter.core.errors import BadInput
+from converter.core.photos import IMAGE_CHANNELS
 from converter.graphs.topology import MODEL_CLASSES, TFJS_LAYER_CLASSES, input_shape, iter_layers
 
 # Keras built-ins that TensorFlow.js has no layer for. A model using one still
@@ -26,13 +27,7 @@ def check_source(info, channels: int | None, user_layers: dict[str, type], allow
     without one (weights-only, ONNX) is a network srconvert builds from its
     own layers; only its channel count can be wrong."""
     if info.topology is None:
-        expected = channels or 3
-        if info.input_channels is not None and info.input_channels != expected:
-            raise BadInput(
-                f"the model takes {info.input_channels}-channel images, not {expected}",
-                path=info.path,
-                hint=f"pass --channels {info.input_channels} if that is intended",
-            )
+        check_channels(info.input_channels, channels, info.path)
         return
     check_image_model(info.topology, info.path, channels)
     check_layers(info.topology, info.path, user_layers, allow_lambda)
@@ -77,8 +72,8 @@ def layers_without_tfjs_twin(model: dict[str, Any], user_js: set[str]) -> list[s
 
 
 def check_image_model(model: dict[str, Any], path, channels: int | None) -> None:
-    """One NHWC image in, one out, with the expected channel count (3 unless
-    --channels says otherwise): checked on the topology, before any loading."""
+    """One NHWC image in, one out, of 1, 3 or 4 channels (those --channels
+    says, if given): checked on the topology, before any loading."""
     config = model.get("config", {})
     inputs, outputs = config.get("input_layers") or [], config.get("output_layers") or []
     count_in = len(inputs) if inputs and isinstance(inputs[0], list) else 1
@@ -98,10 +93,26 @@ def check_image_model(model: dict[str, Any], path, channels: int | None) -> None
             path=path,
             hint="export the network that takes an image",
         )
-    expected = channels or 3
-    if shape[3] is not None and shape[3] != expected:
-        raise BadInput(
-            f"the model takes {shape[3]}-channel images, not {expected}",
-            path=path,
-            hint=f"pass --channels {shape[3]} if that is intended",
-        )
+    check_channels(shape[3], channels, path)
+
+
+def source_channels(info) -> int | None:
+    """The image channels a source states: its reader's count, else its topology's input shape."""
+    if info.input_channels is not None or info.topology is None:
+        return info.input_channels
+    shape = input_shape(info.topology)
+    return shape[3] if shape is not None and len(shape) == 4 else None
+
+
+def check_channels(stated: int | None, given: int | None, path) -> None:
+    """The channel count comes from the source: a grayscale, RGB or RGBA
+    network converts with no flag. `given` (--channels) is what the user
+    expects it to take, and a source that states otherwise is refused."""
+    if stated is None:
+        return
+    if given is not None and stated != given:
+        raise BadInput(f"the model takes {stated}-channel images, not {given} as --channels says", path=path,
+                       hint="leave --channels out: the model states what it takes")
+    if stated not in IMAGE_CHANNELS:
+        raise BadInput(f"the model takes {stated}-channel images; srconvert converts grayscale (1), RGB (3) and "
+                       "RGBA (4) networks", path=path, hint="export the network for images of 1, 3 or 4 channels")

@@ -40,6 +40,10 @@ def _to_image(batch: np.ndarray, low: float, high: float) -> np.ndarray:
         image = np.nan_to_num(np.clip((batch[0] - low) / max(high - low, 1e-12), 0.0, 1.0), nan=0.0)
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
+    if image.shape[-1] == 4:  # over a checkerboard, as image editors show transparency: alpha errors show
+        y, x = np.indices(image.shape[:2])
+        board = np.where((y // 8 + x // 8) % 2, 0.8, 0.6)[..., None]
+        image = image[..., :3] * image[..., 3:] + board * (1.0 - image[..., 3:])
     return (image[..., :3] * 255.0 + 0.5).astype(np.uint8)
 
 

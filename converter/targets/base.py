@@ -111,6 +111,10 @@ class Target:
     Upscayl takes as its custom models); None: no pack."""
     pack_prefers: tuple[str, ...] = ()
     """The precisions a pack takes, preferred first (the first that passed)."""
+    channels: tuple[int, ...] = (1, 3, 4)
+    """The image channels its artifacts are written and verified for: what
+    its runtime's pipeline feeds the network (Upscayl and transformers.js's
+    pipeline: RGB). A source of other channels is refused at plan time."""
     recorded_form: Callable[[dict[str, Any]], str] | None = None
     """For a manifest from before the plan was recorded: the form the target
     was emitted from, read from what its emitter recorded; None: Keras."""
@@ -139,6 +143,14 @@ class Target:
     def check(self, info: Any, form: str, options: Any) -> None:
         """Refuse, before any work, a source this target cannot be made from
         through `form` (`refuses`, where it has one)."""
+        from converter.forms.checks import source_channels
+
+        channels = source_channels(info)
+        if channels is not None and channels not in self.channels:
+            takes = " or ".join(f"{c}-channel" for c in self.channels)
+            raise BadInput(f"srconvert writes {self.label or self.name} for {takes} networks; the model takes "
+                           f"{channels}-channel images", path=info.path,
+                           hint=f"leave {self.name} out of --format: the other formats take it")
         if self.refuses is not None:
             self.refuses(self, info, form, options)
 

@@ -118,6 +118,7 @@ NCNN = Target(
     "ncnn", "ncnn", None, FOLDER, ("float32", "float16"), (ONNX_FORM, KERAS_FORM),
     ("ncnn", "ncnn-vulkan", "upscayl-bin"), (), Emitter,
     needs_tensorflow=False, keras_builder=onnx_target.traces_with_tf2onnx, label="NCNN", default=False,
+    channels=(3,),  # the app and the pipeline feed the network RGB
     refuses=check, weights=ncnn_weights, one_range=True, libraries=("onnx",),
     recorded_form=onnx_target.exported_form,
     # Upscayl computes with float16 storage either way: the half-size file is the one to ship.

@@ -75,6 +75,7 @@ TRANSFORMERSJS = Target(
     "transformersjs", "transformersjs", None, FOLDER, ("float32", "float16", "uint8", "int8"), (ONNX_FORM, KERAS_FORM),
     ("transformersjs",), ("chromium-transformersjs-webgpu", "chromium-transformersjs-wasm"), Emitter,
     needs_tensorflow=False, label="transformers.js",
+    channels=(3,),  # the app and the pipeline feed the network RGB
     unsupported=UNSUPPORTED, default=False,  # recorded (transformersjs_dtypes) only by the runs that write it
     weights=onnx_target.onnx_weights, one_range=True, quantizers="onnx", libraries=("onnx",),
     recorded_form=onnx_target.exported_form,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from converter.core.photos import IMAGE_CHANNELS
 from converter.core.registry import Registry
 
 
@@ -64,9 +65,9 @@ def reason_left_out(architecture: str, input_channels: int, output_channels: int
     if architecture not in CONVERTED:
         return f"architecture {architecture!r} is not among the families srconvert converts and checks " \
                f"({', '.join(sorted(CONVERTED.names()))})"
-    if (input_channels, output_channels) != (3, 3):
-        return f"it maps {_channels(input_channels)} to {output_channels}; srconvert checks RGB networks " \
-               "(3 channels in and out) against RGB photos"
+    if input_channels != output_channels or input_channels not in IMAGE_CHANNELS:
+        return f"it maps {_channels(input_channels)} to {output_channels}; srconvert checks grayscale, RGB and " \
+               "RGBA networks (1, 3 or 4 channels in, as many out) against photos of as many"
     return None
 
 

@@ -435,7 +435,8 @@
       if (channels === 1) {
         values[i] = low + ((0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2]) / 255) * (high - low);
       } else {
-        for (let k = 0; k < 3; k++) values[i * 3 + k] = low + (data[4 * i + k] / 255) * (high - low);
+        // RGB, or RGBA with the image's own alpha (read unpremultiplied: showImage)
+        for (let k = 0; k < channels; k++) values[i * channels + k] = low + (data[4 * i + k] / 255) * (high - low);
       }
     }
     return { values, shape: [1, height, width, channels] };
@@ -444,12 +445,10 @@
   function outputToImage(output, [low, high]) {
     const [, h, w, c] = output.shape;
     const image = new ImageData(w, h);
+    const byte = (v) => Math.round(((v - low) / (high - low)) * 255); // ImageData clamps to 0..255
     for (let i = 0; i < w * h; i++) {
-      for (let k = 0; k < 3; k++) {
-        const v = output.values[i * c + (c === 1 ? 0 : k)];
-        image.data[4 * i + k] = Math.round(((v - low) / (high - low)) * 255);
-      }
-      image.data[4 * i + 3] = 255;
+      for (let k = 0; k < 3; k++) image.data[4 * i + k] = byte(output.values[i * c + (c === 1 ? 0 : k)]);
+      image.data[4 * i + 3] = c === 4 ? byte(output.values[i * c + 3]) : 255;
     }
     return image;
   }
