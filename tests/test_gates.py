@@ -167,6 +167,23 @@ def test_an_onnx_uint8_artifact_stores_the_kept_weights_as_float16_and_the_rest_
     assert not np.allclose(run[0], run[1], atol=1e-6)  # it is quantized
 
 
+def test_a_fixed_size_models_calibration_takes_every_photo_fitted_as_parity_fits_it():
+    """srconvert's own photos are all under 64x64, and a 64x64 TF.js graph
+    (the attention families') found none to calibrate on: its uint8 kept
+    nothing wider, and DRCT's failed its gate (39.3 dB). Smaller photos are
+    mirrored out to the patch, as parity's are."""
+    from converter.core.input_size import InputSize
+    from converter.parity import inputs
+    from converter.quantizers.calibration import calibration_batches
+
+    batches = calibration_batches(IMAGES, 3, "nhwc", (0.0, 1.0), size=InputSize(64, 64))
+    photos = [p.array for p in inputs.build([None, None, None, 3], (0.0, 1.0), IMAGES, also_at=InputSize(64, 64),
+                                            photo_suffix="-64x64") if p.is_photo and p.at_patch]
+    assert len(batches) == len(photos) == 7
+    for batch, photo in zip(batches, photos):
+        np.testing.assert_array_equal(batch, photo)
+
+
 def test_int8_leaves_the_nodes_nearest_the_output_in_float32_until_it_meets_the_target():
     from converter.quantizers import mixed_precision, onnx_int8_static
     from converter.quantizers.calibration import calibration_batches

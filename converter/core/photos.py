@@ -73,3 +73,10 @@ def cutout_alpha(height: int, width: int) -> np.ndarray:
     alpha = np.clip((1.0 - radius) / FEATHER + 0.5, 0.0, 1.0)
     alpha[(x > cx + width / 4) & (np.abs(y - cy) < height / 8)] = 0.0
     return alpha.astype(np.float32)
+
+
+def fitted(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(h, w, c) `pixels` at exactly height x width: cropped, and where
+    smaller first mirrored out, as a tiler pads an edge tile."""
+    extra = ((0, max(0, height - pixels.shape[0])), (0, max(0, width - pixels.shape[1])), (0, 0))
+    return np.pad(pixels, extra, mode="symmetric")[:height, :width]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from converter.core.errors import BadInput
-from converter.core.photos import DEFAULT_IMAGES, load_photo, photo_paths
+from converter.core.photos import DEFAULT_IMAGES, fitted, load_photo, photo_paths
 
 # Width x height, as image tools say it; arrays are NHWC, so (1, h, w, c).
 RANDOM_SIZES = ((37, 29), (64, 48))
@@ -154,12 +154,9 @@ def _photo(path: Path, channels: int, fixed_h: int | None, fixed_w: int | None, 
     if pixels is None or not pixels.shape[0] or not pixels.shape[1]:  # smaller than `multiple` crops to nothing
         return None
     if fixed_h and fixed_w:
-        if pad:
-            extra = ((0, max(0, fixed_h - pixels.shape[0])), (0, max(0, fixed_w - pixels.shape[1])), (0, 0))
-            pixels = np.pad(pixels, extra, mode="symmetric")
-        if pixels.shape[0] < fixed_h or pixels.shape[1] < fixed_w:
+        if not pad and (pixels.shape[0] < fixed_h or pixels.shape[1] < fixed_w):
             return None
-        pixels = pixels[:fixed_h, :fixed_w]
+        pixels = fitted(pixels, fixed_h, fixed_w)
     return pixels[None].astype(np.float32)
 
 

@@ -17,18 +17,20 @@ def calibration_batches(
     size: Any = None,
 ) -> list[np.ndarray]:
     """`size`: the fixed patch size of a fixed-size model (input_size.InputSize),
-    which every photo is cropped to (smaller photos are left out)."""
-    from converter.core.photos import load_photo, photo_paths
+    which every photo is fitted to as parity fits it (`photos.fitted`: a
+    smaller one mirrored out). Leaving smaller photos out left srconvert's
+    own, all under 64x64, out of every 64x64 TF.js graph's uint8 search,
+    which then kept nothing wider (DRCT: 39.3 dB under the 40 dB gate)."""
+    from converter.core.photos import fitted, load_photo, photo_paths
 
     low, high = input_range
     batches = []
     for path in photo_paths(images_dir):
         pixels = load_photo(path, channels, multiple)
-        if pixels is not None and size is not None:
-            fits = pixels.shape[0] >= size.height and pixels.shape[1] >= size.width
-            pixels = pixels[: size.height, : size.width] if fits else None
         if pixels is None:
             continue
+        if size is not None:
+            pixels = fitted(pixels, size.height, size.width)
         batch = (low + pixels * (high - low))[None]
         batches.append(to_layout(batch, layout))
     if not batches:
