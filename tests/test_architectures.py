@@ -36,6 +36,7 @@ EXPECTED = {
     "plksr": ("tfjs-graph", "64x64"), "realplksr": ("tfjs-graph", "64x64"), "seemore": ("tfjs-graph", "64x64"),
     "omnisr": ("tfjs-graph", "64x64"), "swinir": ("tfjs-graph", "64x64"), "hat": ("tfjs-graph", "64x64"),
     "dat": ("tfjs-graph", "64x64"), "srformer": ("tfjs-graph", "64x64"), "rgt": ("tfjs-graph", "64x64"),
+    "drct": ("tfjs-graph", "64x64"), "dctlsa": ("tfjs-graph", "64x64"), "craft": ("tfjs-graph", "64x64"),
 }
 # With --tfjs-free-size: every family that reads its size but HAT, whose
 # overlapping-window unfold gathers at indices computed from the size.

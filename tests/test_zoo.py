@@ -16,8 +16,7 @@ SLICE = ROOT / "fixtures" / "openmodeldb" / "models"
 # By hand, from each entry's `architecture` and channels (data/architectures.json
 # says which are video networks): what `zoo plan` must say of it.
 VIDEO = {"2x-GameUp-TSCUNet", "2x-SBS11-RRDB", "2x-cainREALTIME", "2x-sudo-rife4-testV1"}
-NOT_CONVERTED = {"2x-Adore", "2x-FaithfulSPSR", "4x-003-ATD-SRx4-finetune", "4x-ArtFaces-realplksr-dysample",
-                 "4x-DRCT-L"}
+NOT_CONVERTED = {"2x-Adore", "2x-FaithfulSPSR", "4x-003-ATD-SRx4-finetune", "4x-ArtFaces-realplksr-dysample"}
 # Grayscale (1 -> 1) and RGBA (4 -> 4) ESRGANs are planned like the RGB ones.
 OTHER_CHANNELS = {"1x-MangaJPEGHQ", "1x-MangaJPEGHQPlus", "2x-Gen5-Alpha"}
 
@@ -55,7 +54,8 @@ def test_the_real_slice_is_classified(tmp_path):
         assert "malformed" not in reason
     assert all(entries[e]["supported"] for e in OTHER_CHANNELS)
     assert {e["architecture"] for e in entries.values() if e["supported"]} == {
-        "esrgan", "compact", "span", "dat", "swinir", "omnisr", "realplksr", "hat", "rgt", "srformer", "mosr", "rcan"}
+        "esrgan", "compact", "span", "dat", "swinir", "omnisr", "realplksr", "hat", "rgt", "srformer", "mosr", "rcan",
+        "drct"}
     # An ONNX-only entry and a .safetensors one are supported like the rest.
     assert entries["2x-AnimeJaNai-Standard-v1-Compact"]["supported"] and entries["1x-Book-Compact"]["supported"]
 

@@ -47,6 +47,9 @@ CONVERTED: Registry[Family] = Registry("zoo family", key=lambda family: family.i
     Family("dat", "DAT", ATTENTION),
     Family("srformer", "SRFormer", ATTENTION),
     Family("rgt", "RGT", ATTENTION),
+    Family("drct", "DRCT", ATTENTION),
+    Family("dctlsa", "DCTLSA", ATTENTION),
+    Family("craft", "CRAFT", ATTENTION),
 ))
 VIDEO = {"cain", "cain-yuv", "rife", "sofvsr", "tscunet"}
 """Their `input` is `video` in architectures.json: several frames in, or frames between frames."""
