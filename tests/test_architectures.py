@@ -134,7 +134,8 @@ def test_slices_from_the_end_of_a_free_dimension_are_found_for_the_runtime_that_
     from converter.targets.onnx import free_slices_from_the_end
 
     found = {family for family in EXPECTED if free_slices_from_the_end(onnx.load(FIXTURES / f"{family}.onnx"))}
-    assert found == {"swinir", "hat", "srformer"}  # their shifted-window masks, img_mask[:, -w:-s]
+    # their shifted-window masks, img_mask[:, -w:-s]
+    assert found == {"swinir", "hat", "srformer", "drct", "dctlsa", "craft"}
 
 
 def test_topk_is_written_for_tfjs_on_any_axis_largest_or_smallest():
